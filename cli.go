@@ -1,0 +1,163 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// exitUsage is tend's exit code for a usage error or an invalid config.
+const exitUsage = 2
+
+const usage = `usage:
+  tend [FLAGS] -- CMD [ARG...]          init mode: CMD is the one child
+  tend [FLAGS] -c FILE                   supervisor mode
+  tend [FLAGS] -c FILE -- CMD [ARG...]   both: CMD is the main program
+  tend check -c FILE                     validate a config
+  tend ctl [--socket PATH] VERB [ARGS]   talk to a running tend
+  tend version
+
+flags:
+  -c FILE               supervisor config (default: $TEND_CONFIG)
+  --grace DURATION      time leftovers get between SIGTERM and SIGKILL once
+                        the main program has exited (default 5s)
+  --no-group            signal the main program alone, not its process group
+  -g                    accepted for tini users; group is the default
+  -e CODE               report exit code CODE as 0 (repeatable; e.g. 143)
+  -v                    more log output (-v debug, -vv trace)
+  --log-format FORMAT   console or json (default console)
+  -h, --help            this text
+`
+
+// cli is the parsed command line.
+type cli struct {
+	config    string
+	cmd       []string
+	noGroup   bool
+	exitZero  []int
+	grace     time.Duration
+	verbose   int
+	logFormat string
+	help      bool
+}
+
+// parseArgs reads tend's flags, which all come before "--"; everything
+// after it is the main program's argv.
+func parseArgs(args []string, getenv func(string) string) (cli, error) {
+	c := cli{grace: 5 * time.Second, logFormat: "console"}
+	flagArgs := args
+	hasCmd := false
+	for i, a := range args {
+		if a == "--" {
+			flagArgs, c.cmd, hasCmd = args[:i], args[i+1:], true
+			break
+		}
+	}
+	fs := flag.NewFlagSet("tend", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.config, "c", "", "")
+	fs.DurationVar(&c.grace, "grace", c.grace, "")
+	fs.BoolVar(&c.noGroup, "no-group", false, "")
+	fs.Bool("g", false, "")
+	fs.Func("e", "", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 255 {
+			return errors.New("want an exit code from 0 to 255")
+		}
+		c.exitZero = append(c.exitZero, n)
+		return nil
+	})
+	fs.Var(counter{&c.verbose, 1}, "v", "")
+	fs.Var(counter{&c.verbose, 2}, "vv", "")
+	fs.StringVar(&c.logFormat, "log-format", c.logFormat, "")
+	fs.BoolVar(&c.help, "h", false, "")
+	fs.BoolVar(&c.help, "help", false, "")
+	if err := fs.Parse(flagArgs); err != nil {
+		return c, err
+	}
+	if c.help {
+		return c, nil
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected %q: put the command after --", fs.Arg(0))
+	}
+	if c.config == "" {
+		c.config = getenv("TEND_CONFIG")
+	}
+	switch {
+	case c.logFormat != "console" && c.logFormat != "json":
+		return c, fmt.Errorf("--log-format %q: want console or json", c.logFormat)
+	case c.grace < 0:
+		return c, errors.New("--grace must not be negative")
+	case hasCmd && len(c.cmd) == 0:
+		return c, errors.New("no command after --")
+	case !hasCmd && c.config == "":
+		return c, errors.New("nothing to run: give -c FILE or -- CMD")
+	}
+	return c, nil
+}
+
+// counter is a boolean flag that adds to an int each time it is given.
+type counter struct {
+	n    *int
+	step int
+}
+
+func (c counter) String() string   { return "" }
+func (c counter) IsBoolFlag() bool { return true }
+func (c counter) Set(s string) error {
+	if on, err := strconv.ParseBool(s); err != nil || !on {
+		return errors.New("takes no value")
+	}
+	*c.n += c.step
+	return nil
+}
+
+// newLogger writes tend's own log to w. Init mode is quiet like tini
+// (warnings and errors only); supervisor mode reports every state change
+// at info. Each -v goes one level further down.
+func newLogger(w io.Writer, format string, verbose int, supervising bool) zerolog.Logger {
+	level := zerolog.WarnLevel
+	if supervising {
+		level = zerolog.InfoLevel
+	}
+	if verbose > 0 {
+		level = max(zerolog.DebugLevel-zerolog.Level(verbose-1), zerolog.TraceLevel)
+	}
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339Nano, NoColor: !isTerminal(w)}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Str("component", "tend").Logger()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// version is the module version, or the VCS revision for a local build.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			v = s.Value[:min(12, len(s.Value))]
+		}
+	}
+	return strings.TrimSpace(v)
+}

@@ -1,0 +1,75 @@
+// Package reaper is the only place in tend that calls wait4.
+//
+// A wait4(-1) anywhere else would steal exit statuses from their owner, so
+// the rule is enforced by a test that walks the module's syntax trees
+// (TestOnlyReaperWaits). The caller is the supervisor's loop: on SIGCHLD it
+// calls Drain, which hands every exit to a function that looks the pid up
+// in the loop's own pid→owner table. Because the same goroutine spawns
+// children and records their pids before it next drains, a child that
+// exits the instant it is forked is simply an exit already waiting.
+package reaper
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit is one reaped process.
+type Exit struct {
+	Pid    int
+	Status unix.WaitStatus
+}
+
+// Code is the exit code a shell would report: the status for a normal
+// exit, 128+N for a process killed by signal N.
+func (e Exit) Code() int {
+	return Code(e.Status)
+}
+
+// Code is the exit code a shell would report for ws: the status for a
+// normal exit, 128+N for a process killed by signal N.
+func Code(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// Drain reaps every child that has exited, without blocking, and calls fn
+// for each in the order the kernel reports them. It returns true while
+// children remain (running, or stopped), false once there are none.
+func Drain(fn func(Exit)) (childrenLeft bool, err error) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			return false, nil
+		case err != nil:
+			return true, fmt.Errorf("wait4: %w", err)
+		case pid <= 0:
+			return true, nil
+		}
+		fn(Exit{Pid: pid, Status: ws})
+	}
+}
+
+// IsInit reports whether tend is PID 1 of its PID namespace.
+func IsInit() bool {
+	return os.Getpid() == 1
+}
+
+// BecomeSubreaper makes orphaned descendants reparent to tend instead of
+// to the real init, so that tend can reap them and wait for them at
+// shutdown. PID 1 is one already.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Command is one process to start.
+type Command struct {
+	// Argv[0] is looked up in PATH unless it holds a slash.
+	Argv []string
+	// Env is the whole environment of the process; nil means tend's own.
+	Env []string
+	// Dir is the working directory; "" means tend's own.
+	Dir string
+	// Foreground hands the controlling terminal on fd 0 to the process's
+	// group. Without it the process leads a session of its own.
+	Foreground bool
+}
+
+// ExecError is a failure to start a program, with the exit code a shell
+// would give it: 127 when it is not found, 126 when it is found but cannot
+// be executed.
+type ExecError struct {
+	Path string
+	Err  error
+}
+
+func (e *ExecError) Error() string { return fmt.Sprintf("exec %s: %v", e.Path, e.Err) }
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// Code is 127 for "not found", 126 for anything else that kept the
+// program from running (permission, format, a directory).
+func (e *ExecError) Code() int {
+	if errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.Err, unix.ENOENT) {
+		return 127
+	}
+	return 126
+}
+
+// spawn starts c in a process group of its own and returns its pid. It is
+// the only place tend starts a process, and it never waits: the pid's exit
+// arrives through the reaper, so the caller must record the pid's owner
+// before it next drains.
+//
+// The child starts with the signal mask tend was started with (the Go
+// runtime restores it between fork and exec) and with every signal tend
+// catches reset to its default by exec. Only fds 0, 1 and 2 are passed on
+// from tend's side: everything tend opens is close-on-exec.
+func spawn(c Command) (int, error) {
+	if len(c.Argv) == 0 {
+		return 0, &ExecError{Err: errors.New("empty command")}
+	}
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	path, err := lookPath(c.Argv[0], envValue(env, "PATH"))
+	if err != nil {
+		return 0, &ExecError{Path: c.Argv[0], Err: err}
+	}
+	sys := &syscall.SysProcAttr{Setsid: true}
+	if c.Foreground {
+		// Setpgid + TIOCSPGRP in the child, with every signal blocked, so
+		// the child's SIGTTOU cannot stop it while it takes the terminal.
+		sys = &syscall.SysProcAttr{Foreground: true, Ctty: 0}
+	}
+	pid, err := syscall.ForkExec(path, c.Argv, &syscall.ProcAttr{
+		Dir:   c.Dir,
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   sys,
+	})
+	if err != nil {
+		return 0, &ExecError{Path: path, Err: err}
+	}
+	return pid, nil
+}
+
+// defaultPath is used when the environment has no PATH, as in a FROM
+// scratch image run without one; it is the PATH Docker gives containers.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds file as a shell would: a name with a slash is taken as
+// is; otherwise the first executable regular file of that name in PATH
+// wins. If PATH has the name but never executable, the error is a
+// permission error (126), not "not found" (127), as in sh.
+func lookPath(file, path string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	if path == "" {
+		path = defaultPath
+	}
+	denied := false
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		if unix.Access(p, unix.X_OK) == nil && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+		denied = true
+	}
+	if denied {
+		return "", fs.ErrPermission
+	}
+	return "", fs.ErrNotExist
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// ownsTerminal reports whether fd 0 is tend's controlling terminal and
+// tend's group is in its foreground: only then is the terminal tend's to
+// hand to the child (docker run -it). Stealing the foreground from a
+// shell that started tend in the background would be wrong.
+func ownsTerminal() bool {
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
+}
