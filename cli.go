@@ -147,8 +147,16 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// version is the module version, or the VCS revision for a local build.
+// buildVersion is stamped at release time:
+// go build -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion string
+
+// version is the stamped version, else the module version, else the VCS
+// revision of a local build.
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

@@ -149,7 +149,7 @@ func Name(sig syscall.Signal) string {
 // numbering: RTMIN is 34 and RTMAX is 64.
 func Parse(s string) (syscall.Signal, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(u); err == nil {
+	if n, err := strconv.Atoi(u); err == nil && u[0] >= '0' && u[0] <= '9' {
 		if n < 1 || n > RTMax {
 			return 0, fmt.Errorf("signal %q: out of range 1..%d", s, RTMax)
 		}
