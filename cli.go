@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func parseArgs(args []string, getenv func(string) string) (cli, error) {
 	fs.BoolVar(&c.help, "h", false, "")
 	fs.BoolVar(&c.help, "help", false, "")
 	if err := fs.Parse(flagArgs); err != nil {
+		if strings.Contains(err.Error(), "-s") && slices.Contains(flagArgs, "-s") {
+			return c, errors.New("-s is not needed: tend becomes a subreaper by itself when it is not PID 1")
+		}
 		return c, err
 	}
 	if c.help {
