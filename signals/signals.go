@@ -144,18 +144,25 @@ func Name(sig syscall.Signal) string {
 	return strconv.Itoa(int(sig))
 }
 
+// aliases are the other names kill(1) and glibc accept.
+var aliases = map[string]string{"IOT": "ABRT", "CLD": "CHLD", "POLL": "IO"}
+
 // Parse reads a signal given as a name ("TERM", "SIGTERM", "term"), a
 // number ("15"), or a real-time offset ("RTMIN+3", "RTMAX-1"), with glibc's
 // numbering: RTMIN is 34 and RTMAX is 64.
 func Parse(s string) (syscall.Signal, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(u); err == nil && u[0] >= '0' && u[0] <= '9' {
-		if n < 1 || n > RTMax {
-			return 0, fmt.Errorf("signal %q: out of range 1..%d", s, RTMax)
+	if u != "" && strings.Trim(u, "0123456789") == "" {
+		n, err := strconv.Atoi(u)
+		if err != nil || n < 1 || n > RTMax {
+			return 0, fmt.Errorf("signal number %s out of range 1-%d", u, RTMax)
 		}
 		return syscall.Signal(n), nil
 	}
 	u = strings.TrimPrefix(u, "SIG")
+	if a, ok := aliases[u]; ok {
+		u = a
+	}
 	for _, rt := range []struct {
 		name string
 		base int
@@ -163,8 +170,8 @@ func Parse(s string) (syscall.Signal, error) {
 	}{{"RTMIN+", 34, 1}, {"RTMAX-", RTMax, -1}} {
 		if rest, ok := strings.CutPrefix(u, rt.name); ok {
 			n, err := strconv.Atoi(rest)
-			if err != nil || n < 0 || n > RTMax-34 {
-				return 0, fmt.Errorf("signal %q: bad real-time offset", s)
+			if err != nil || n < 0 || n > RTMax-34 || strings.Trim(rest, "0123456789") != "" {
+				return 0, fmt.Errorf("unknown signal %q", s)
 			}
 			return syscall.Signal(rt.base + rt.sign*n), nil
 		}
@@ -178,5 +185,5 @@ func Parse(s string) (syscall.Signal, error) {
 	if sig := unix.SignalNum("SIG" + u); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("signal %q: unknown name", s)
+	return 0, fmt.Errorf("unknown signal %q", s)
 }

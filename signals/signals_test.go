@@ -73,6 +73,7 @@ func TestParse(t *testing.T) {
 		" sigterm ": unix.SIGTERM, "15": unix.SIGTERM, "KILL": unix.SIGKILL,
 		"HUP": unix.SIGHUP, "winch": unix.SIGWINCH, "RTMIN": 34, "RTMIN+1": 35,
 		"SIGRTMIN+30": 64, "RTMAX": 64, "RTMAX-1": 63, "64": 64, "1": 1,
+		"IOT": unix.SIGABRT, "sigcld": unix.SIGCHLD, "POLL": unix.SIGIO, "007": 7,
 	}
 	for in, want := range good {
 		got, err := Parse(in)
@@ -80,7 +81,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "0", "65", "-1", "TERMINATE", "RTMIN+31", "RTMAX-31", "RTMIN+x", "SIG", "+5"} {
+	for _, bad := range []string{"", "0", "65", "-1", "TERMINATE", "RTMIN+31", "RTMAX-31", "RTMIN+x", "RTMIN++1", "RTMIN+-1", "SIG", "+5", "1e1", "99999999999999999999"} {
 		if got, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) = %v, want an error", bad, got)
 		}

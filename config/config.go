@@ -1,0 +1,380 @@
+// Package config turns tend's TOML file into a validated Config with every
+// default filled in.
+//
+// Parsing never stops at the first problem: syntax errors, unknown keys,
+// wrong types, bad values, bad signal names, unknown and cyclic
+// dependencies are all collected and returned together as an *Errors, each
+// entry printed as FILE:LINE: KEY: message and sorted by line. Nothing is
+// started from a file with any error in it.
+//
+// The file format, its defaults and the choices tend made where
+// supervisord differs are documented in docs/config.md.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultSocket is the control socket used when [tend] does not set one.
+const DefaultSocket = "/run/tend.sock"
+
+// MaxInstances caps `instances`: a guard against a typo that would fork
+// a million processes.
+const MaxInstances = 1000
+
+// Config is a loaded, validated supervisor configuration. Treat it as
+// read-only: the instances of one program share their slices and maps.
+// Two Configs can be compared with reflect.DeepEqual (no funcs, no
+// positions), which is what a reload needs to find changed programs.
+type Config struct {
+	// File is the name the configuration was read from, as given.
+	File string
+	// Dir is the absolute directory that relative paths in the file
+	// (socket, directory, stdout, stderr) were resolved against: the
+	// directory of File.
+	Dir string
+	// Tend holds the [tend] table.
+	Tend Tend
+	// Programs are the expanded [programs.NAME] tables, one per instance,
+	// sorted by group name and then by instance number (web:2 before
+	// web:10).
+	Programs []*Program
+}
+
+// Lookup returns the program named name ("db", "web:0"), or nil.
+func (c *Config) Lookup(name string) *Program {
+	for _, p := range c.Programs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Tend is the [tend] table: settings of tend itself.
+type Tend struct {
+	// ShutdownTimeout (shutdown_timeout, default 30s, must be > 0) bounds
+	// the whole ordered shutdown.
+	ShutdownTimeout time.Duration
+	// Socket (socket, default DefaultSocket) is the control socket's
+	// path; "" disables it. A relative path is relative to Config.Dir.
+	Socket string
+	// SocketMode (socket_mode, default 0600) is the control socket's
+	// permission bits, written as an octal string ("0660") or an integer.
+	SocketMode os.FileMode
+	// SocketGroup (socket_group, default "": tend's own group) is the
+	// group that owns the control socket: a name or a numeric gid.
+	SocketGroup string
+	// LogFormat (log_format, default "console") is "console" or "json".
+	LogFormat string
+	// Metrics (metrics, default "": off) is the host:port serving
+	// /metrics, /healthz and /readyz.
+	Metrics string
+}
+
+// Type is a program's kind.
+type Type string
+
+// Program types.
+const (
+	// Longrun is a service: it is expected to keep running.
+	Longrun Type = "longrun"
+	// Oneshot runs to completion: COMPLETED when its exit code is in
+	// exitcodes, FAILED otherwise.
+	Oneshot Type = "oneshot"
+)
+
+// Restart is a program's autorestart policy.
+type Restart string
+
+// Restart policies, with supervisord's meaning.
+const (
+	// RestartAlways restarts a program whenever it exits.
+	RestartAlways Restart = "always"
+	// RestartOnFailure restarts a program whose exit code is not in
+	// exitcodes or that was killed by a signal.
+	RestartOnFailure Restart = "on-failure"
+	// RestartNever leaves an exited program EXITED (or COMPLETED/FAILED).
+	RestartNever Restart = "never"
+)
+
+// Condition is what a dependent waits for.
+type Condition string
+
+// Dependency conditions.
+const (
+	// CondDefault comes from the list form of depends_on: it means
+	// CondRunning for a longrun dependency and CondCompleted for a oneshot.
+	CondDefault Condition = "default"
+	// CondRunning waits until the dependency is RUNNING.
+	CondRunning Condition = "running"
+	// CondHealthy waits until the dependency is RUNNING and healthy; a
+	// program without a healthcheck is healthy once RUNNING.
+	CondHealthy Condition = "healthy"
+	// CondCompleted waits until a oneshot dependency is COMPLETED.
+	CondCompleted Condition = "completed"
+)
+
+// Dep is one dependency of a program, on one instance.
+type Dep struct {
+	// Name is the dependency's program name: "db", or "db:0" when the
+	// dependency has several instances (depends_on naming a group means
+	// every instance of it).
+	Name string
+	// Condition is what to wait for.
+	Condition Condition
+}
+
+// OutputMode says where a program's stdout or stderr goes.
+type OutputMode string
+
+// Output modes.
+const (
+	// Inherit passes tend's own file descriptor to the program (no copy).
+	Inherit OutputMode = "inherit"
+	// Prefix copies lines to tend's stdout or stderr as "name | line".
+	Prefix OutputMode = "prefix"
+	// File writes to Output.Path, rotated at MaxBytes with Backups kept.
+	File OutputMode = "file"
+)
+
+// Default rotation of file outputs.
+const (
+	DefaultMaxBytes = 10 << 20 // 10 MiB
+	DefaultBackups  = 5
+)
+
+// Output is the destination of a program's stdout or stderr.
+type Output struct {
+	// Mode is Inherit (the default), Prefix or File.
+	Mode OutputMode
+	// Path is the absolute file path for File; "" otherwise.
+	Path string
+	// MaxBytes (stdout_maxbytes / stderr_maxbytes, default 10 MiB) is the
+	// size at which the file is rotated; 0 never rotates. 0 unless File.
+	MaxBytes int64
+	// Backups (stdout_backups / stderr_backups, default 5) is how many
+	// rotated files are kept; 0 keeps none. 0 unless File.
+	Backups int
+}
+
+// User is the identity a program runs as, from `user = "name[:group]"` or
+// `"uid[:gid]"`. Names are resolved by the supervisor when it starts the
+// program, not here.
+type User struct {
+	// Spec is the value as written (after ${VAR} expansion).
+	Spec string
+	// Name is the user name; "" when given as a number.
+	Name string
+	// UID is the numeric user id; -1 when given as a name.
+	UID int
+	// Group is the group name; "" when absent or given as a number.
+	Group string
+	// GID is the numeric group id; -1 when absent or given as a name.
+	// With no group at all, the user's primary group applies.
+	GID int
+}
+
+// Backoff is the delay between failed starts: Initial * Factor^(n-1),
+// capped at Max, with jitter added by the supervisor.
+type Backoff struct {
+	// Initial (default 1s) is the delay after the first failed start.
+	Initial time.Duration
+	// Max (default 30s, >= Initial) caps the delay.
+	Max time.Duration
+	// Factor (default 2.0, >= 1) multiplies the delay after each failure.
+	Factor float64
+}
+
+// OnUnhealthy is what happens when a health check declares a program
+// unhealthy.
+type OnUnhealthy string
+
+// Reactions to an unhealthy program.
+const (
+	// UnhealthyRestart stops and restarts the program.
+	UnhealthyRestart OnUnhealthy = "restart"
+	// UnhealthyIgnore only records and reports the state.
+	UnhealthyIgnore OnUnhealthy = "ignore"
+)
+
+// Healthcheck is a program's [programs.NAME.healthcheck] table. Exactly
+// one of Exec, HTTP and TCP is set.
+type Healthcheck struct {
+	// Exec (exec) is a probe command; exit code 0 passes. A string is
+	// run as /bin/sh -c STRING, like Program.Command.
+	Exec []string
+	// Shell reports that Exec came from a string.
+	Shell bool
+	// HTTP (http) is an http:// URL to GET.
+	HTTP string
+	// TCP (tcp) is a host:port to connect to.
+	TCP string
+	// Interval (interval, default 5s, > 0) is the time from one probe's
+	// start to the next one's.
+	Interval time.Duration
+	// Timeout (timeout, default 2s, > 0): a probe still going after it
+	// has failed.
+	Timeout time.Duration
+	// Retries (retries, default 3, >= 1) is how many failures in a row
+	// make the program unhealthy.
+	Retries int
+	// StartPeriod (start_period, default 0s): failures this soon after
+	// the start do not count.
+	StartPeriod time.Duration
+	// OnUnhealthy (on_unhealthy, default "restart").
+	OnUnhealthy OnUnhealthy
+}
+
+// Program is one instance of a [programs.NAME] table, with every default
+// filled in. Key names and meanings follow supervisord where it has the
+// same key.
+type Program struct {
+	// Name is the instance's name: NAME, or NAME:I when instances > 1.
+	Name string
+	// Group is NAME, the table's name, shared by all its instances.
+	Group string
+	// Instance is this instance's number, 0 to instances-1 (0 when
+	// there is one instance).
+	Instance int
+
+	// Command (command, required) is the argv to exec. A string command
+	// is stored as ["/bin/sh", "-c", STRING] with Shell set.
+	Command []string
+	// Shell reports that Command came from a string.
+	Shell bool
+	// Type (type, default Longrun).
+	Type Type
+	// Directory (directory, default "": tend's own working directory) is
+	// the working directory; a relative path is relative to Config.Dir.
+	Directory string
+	// User (user, default nil: tend's own user).
+	User *User
+	// Environment (environment, default empty) is added to tend's own
+	// environment. Values may be written as strings, numbers or booleans.
+	Environment map[string]string
+	// Umask (umask, default nil: inherit tend's) is the file mode
+	// creation mask, written "022" or 0o022.
+	Umask *os.FileMode
+
+	// Autostart (autostart, default true) starts the program with tend.
+	Autostart bool
+	// Autorestart (autorestart, default RestartOnFailure for a longrun,
+	// RestartNever for a oneshot). A oneshot cannot be RestartAlways.
+	Autorestart Restart
+	// ExitCodes (exitcodes, default [0]) are the expected exit codes.
+	ExitCodes []int
+	// StartSecs (startsecs, default 1s, 0 for a oneshot): a run shorter
+	// than this is a failed start, whatever its exit code.
+	StartSecs time.Duration
+	// StartRetries (startretries, default 3) counts retries after the
+	// first failed start: 1+StartRetries failed starts in a row is FATAL.
+	StartRetries int
+	// Backoff (backoff) is the delay between failed starts.
+	Backoff Backoff
+	// StopSignal (stopsignal, default SIGTERM) is sent to the process
+	// group to stop the program.
+	StopSignal syscall.Signal
+	// StopWaitSecs (stopwaitsecs, default 10s) is how long to wait after
+	// StopSignal before SIGKILL.
+	StopWaitSecs time.Duration
+	// DependsOn (depends_on, default none) lists the instances this one
+	// waits for, sorted by name. Shared by all instances of a group.
+	DependsOn []Dep
+	// Critical (critical, default false): this program failing for good
+	// stops tend with its exit code.
+	Critical bool
+	// Stdout (stdout, stdout_maxbytes, stdout_backups; default Inherit).
+	Stdout Output
+	// Stderr (stderr, stderr_maxbytes, stderr_backups; default Inherit).
+	Stderr Output
+	// Healthcheck ([programs.NAME.healthcheck], default nil: none).
+	Healthcheck *Healthcheck
+}
+
+// Error is one problem in a configuration file.
+type Error struct {
+	// File is the configuration's name as given to Parse or Load.
+	File string
+	// Line is the 1-based line of the offending key (or, for a missing
+	// key, of its table); 0 when unknown.
+	Line int
+	// Key is the dotted key, e.g. "programs.web.stopsignal"; "" for a
+	// TOML syntax error.
+	Key string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error formats e as FILE:LINE: KEY: MSG, leaving out the parts it lacks.
+func (e Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one configuration file, sorted by
+// line. Parse and Load return it as *Errors.
+type Errors []Error
+
+// Error prints one problem per line.
+func (es *Errors) Error() string {
+	lines := make([]string, len(*es))
+	for i, e := range *es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// defaultTend is the [tend] table when the file says nothing.
+func defaultTend() Tend {
+	return Tend{
+		ShutdownTimeout: 30 * time.Second,
+		Socket:          DefaultSocket,
+		SocketMode:      0o600,
+		LogFormat:       "console",
+	}
+}
+
+// defaultProgram is a [programs.NAME] table with nothing but its name.
+// Defaults that depend on the type (autorestart, startsecs) are filled in
+// after decoding, by typeDefaults.
+func defaultProgram(name string) Program {
+	return Program{
+		Name:         name,
+		Group:        name,
+		Type:         Longrun,
+		Environment:  map[string]string{},
+		Autostart:    true,
+		ExitCodes:    []int{0},
+		StartRetries: 3,
+		Backoff:      Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2},
+		StopSignal:   syscall.SIGTERM,
+		StopWaitSecs: 10 * time.Second,
+		Stdout:       Output{Mode: Inherit},
+		Stderr:       Output{Mode: Inherit},
+	}
+}
+
+// defaultHealthcheck is a healthcheck table with only its probe set.
+func defaultHealthcheck() *Healthcheck {
+	return &Healthcheck{
+		Interval:    5 * time.Second,
+		Timeout:     2 * time.Second,
+		Retries:     3,
+		OnUnhealthy: UnhealthyRestart,
+	}
+}
