@@ -47,7 +47,9 @@ type cli struct {
 	grace     time.Duration
 	verbose   int
 	logFormat string
-	help      bool
+	// logFormatSet: --log-format was given, and wins over the config's.
+	logFormatSet bool
+	help         bool
 }
 
 // parseArgs reads tend's flags, which all come before "--"; everything
@@ -90,6 +92,7 @@ func parseArgs(args []string, getenv func(string) string) (cli, error) {
 	if c.help {
 		return c, nil
 	}
+	fs.Visit(func(f *flag.Flag) { c.logFormatSet = c.logFormatSet || f.Name == "log-format" })
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected %q: put the command after --", fs.Arg(0))
 	}

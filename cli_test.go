@@ -27,7 +27,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--grace=0s", "--", "a"}, none, with(func(c *cli) { c.grace = 0; c.cmd = []string{"a"} })},
 		{[]string{"-v", "-v", "--", "a"}, none, with(func(c *cli) { c.verbose = 2; c.cmd = []string{"a"} })},
 		{[]string{"-vv", "--", "a"}, none, with(func(c *cli) { c.verbose = 2; c.cmd = []string{"a"} })},
-		{[]string{"--log-format", "json", "--", "a"}, none, with(func(c *cli) { c.logFormat = "json"; c.cmd = []string{"a"} })},
+		{[]string{"--log-format", "json", "--", "a"}, none, with(func(c *cli) { c.logFormat = "json"; c.logFormatSet = true; c.cmd = []string{"a"} })},
 		{[]string{"-c", "f.toml"}, none, with(func(c *cli) { c.config = "f.toml" })},
 		{[]string{"-c", "f.toml", "--", "a"}, none, with(func(c *cli) { c.config = "f.toml"; c.cmd = []string{"a"} })},
 		{nil, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml" })},

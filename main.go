@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 
+	"tend/config"
 	"tend/signals"
 	"tend/supervisor"
 )
@@ -29,7 +30,9 @@ func run(args []string, sub signals.Subscription) int {
 		case "version":
 			fmt.Println("tend", version())
 			return 0
-		case "check", "ctl":
+		case "check":
+			return check(args[1:])
+		case "ctl":
 			fmt.Fprintf(os.Stderr, "tend: %s: not available in this build yet\n", args[0])
 			return exitUsage
 		}
@@ -43,16 +46,44 @@ func run(args []string, sub signals.Subscription) int {
 		fmt.Print(usage)
 		return 0
 	}
-	log := newLogger(os.Stderr, c.logFormat, c.verbose, c.config != "")
+	var cfg *config.Config
 	if c.config != "" {
-		log.Error().Str("config", c.config).Msg("supervisor mode is not available in this build yet")
-		return exitUsage
+		if cfg, err = config.Load(c.config); err != nil {
+			// Nothing has started: a bad file starts nothing.
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			return exitUsage
+		}
+		if !c.logFormatSet {
+			c.logFormat = cfg.Tend.LogFormat
+		}
 	}
+	log := newLogger(os.Stderr, c.logFormat, c.verbose, cfg != nil)
 	return supervisor.New(supervisor.Options{
-		Main:     supervisor.Command{Argv: c.cmd},
+		Config:   cfg,
+		Main:     c.cmd,
 		NoGroup:  c.noGroup,
 		Grace:    c.grace,
 		ExitZero: c.exitZero,
 		Log:      log,
 	}, sub).Run()
+}
+
+// check is `tend check -c FILE`: exit 0 for a valid file, else print
+// every error and exit 2.
+func check(args []string) int {
+	c, err := parseArgs(args, os.Getenv)
+	if err == nil && c.config == "" {
+		err = fmt.Errorf("check needs -c FILE")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tend check: %v\n", err)
+		return exitUsage
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return exitUsage
+	}
+	fmt.Printf("%s: ok, %d programs\n", c.config, len(cfg.Programs))
+	return 0
 }

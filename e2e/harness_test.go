@@ -252,6 +252,40 @@ func (r *run) expect(prefix string) string {
 	}
 }
 
+// expectEach waits until a line starting with each prefix has come, in
+// any order.
+func (r *run) expectEach(prefixes ...string) {
+	r.t.Helper()
+	missing := map[string]bool{}
+	for _, p := range prefixes {
+		missing[p] = true
+	}
+	timeout := time.After(deadline)
+	for len(missing) > 0 {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				r.t.Fatalf("output ended before lines starting %q", keys(missing))
+			}
+			for p := range missing {
+				if strings.HasPrefix(l, p) {
+					delete(missing, p)
+				}
+			}
+		case <-timeout:
+			r.t.Fatalf("no lines starting %q within %v", keys(missing), deadline)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
 // rest returns every line still to come, once the output ends.
 func (r *run) rest() []string {
 	r.t.Helper()

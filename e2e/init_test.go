@@ -191,8 +191,7 @@ func TestNoGroup(t *testing.T) {
 	r := start(t, nil, helper("group-pair")...)
 	r.expect("ready")
 	r.signal(syscall.SIGUSR1)
-	r.expect("main got USR1")
-	r.expect("member got USR1")
+	r.expectEach("main got USR1", "member got USR1")
 	r.signal(syscall.SIGTERM)
 	r.expect("main usr1=")
 	if code := r.wait(); code != 0 {

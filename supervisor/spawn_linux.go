@@ -23,6 +23,12 @@ type Command struct {
 	// Foreground hands the controlling terminal on fd 0 to the process's
 	// group. Without it the process leads a session of its own.
 	Foreground bool
+	// Stdin, Stdout, Stderr become fds 0, 1, 2; nil means tend's own.
+	Stdin, Stdout, Stderr *os.File
+	// Umask is set in the child when >= 0.
+	Umask int
+	// Cred runs the process as another user when not nil.
+	Cred *syscall.Credential
 }
 
 // ExecError is a failure to start a program, with the exit code a shell
@@ -66,22 +72,37 @@ func spawn(c Command) (int, error) {
 	if err != nil {
 		return 0, &ExecError{Path: c.Argv[0], Err: err}
 	}
-	sys := &syscall.SysProcAttr{Setsid: true}
+	sys := &syscall.SysProcAttr{Setsid: true, Credential: c.Cred}
 	if c.Foreground {
 		// Setpgid + TIOCSPGRP in the child, with every signal blocked, so
 		// the child's SIGTTOU cannot stop it while it takes the terminal.
-		sys = &syscall.SysProcAttr{Foreground: true, Ctty: 0}
+		sys = &syscall.SysProcAttr{Foreground: true, Ctty: 0, Credential: c.Cred}
+	}
+	if c.Umask >= 0 {
+		// The umask is the process's, and ForkExec has no field for it:
+		// set it around the fork. Only this goroutine starts processes; a
+		// file another goroutine creates in these microseconds gets the
+		// program's umask, which only narrows its mode.
+		old := syscall.Umask(c.Umask)
+		defer syscall.Umask(old)
 	}
 	pid, err := syscall.ForkExec(path, c.Argv, &syscall.ProcAttr{
 		Dir:   c.Dir,
 		Env:   env,
-		Files: []uintptr{0, 1, 2},
+		Files: []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
 		Sys:   sys,
 	})
 	if err != nil {
 		return 0, &ExecError{Path: path, Err: err}
 	}
 	return pid, nil
+}
+
+func fdOr(f *os.File, fd uintptr) uintptr {
+	if f == nil {
+		return fd
+	}
+	return f.Fd()
 }
 
 // defaultPath is used when the environment has no PATH, as in a FROM
@@ -115,10 +136,25 @@ func lookPath(file, path string) (string, error) {
 		denied = true
 	}
 	if denied {
-		return "", fs.ErrPermission
+		return "", errNotExecutable
 	}
-	return "", fs.ErrNotExist
+	return "", errNotInPath
 }
+
+// pathError is a lookPath failure that reads well and still matches
+// fs.ErrNotExist or fs.ErrPermission, which decide 127 or 126.
+type pathError struct {
+	msg string
+	is  error
+}
+
+func (e pathError) Error() string        { return e.msg }
+func (e pathError) Is(target error) bool { return target == e.is }
+
+var (
+	errNotInPath     = pathError{"not found in PATH", fs.ErrNotExist}
+	errNotExecutable = pathError{"found in PATH but not executable", fs.ErrPermission}
+)
 
 func envValue(env []string, key string) string {
 	for i := len(env) - 1; i >= 0; i-- {

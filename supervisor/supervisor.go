@@ -2,12 +2,16 @@
 // (Supervisor.Run) that decides what happens to them.
 //
 // Everything that touches process state happens on that loop's goroutine:
-// spawning, the pid→owner table, signal forwarding, timers. There are no
-// mutexes here. Other goroutines (the os/signal machinery today; control
-// requests and probes later) talk to the loop over channels.
+// spawning, the pid→program table, program states, deadlines, signal
+// forwarding. There are no mutexes here. Other goroutines (os/signal's,
+// the output copiers) talk to the loop over channels.
+//
+// Init mode (tend -- CMD) is the same loop with one program, the main
+// program, and no config.
 package supervisor
 
 import (
+	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -15,21 +19,25 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/config"
 	"tend/reaper"
 	"tend/signals"
 )
 
-// Options configure a Supervisor in init mode: one main program.
+// Options configure a Supervisor.
 type Options struct {
-	// Main is the program whose exit ends tend.
-	Main Command
+	// Config holds the supervised programs; nil in init mode.
+	Config *config.Config
+	// Main is the main program's argv; nil when there is none. Its exit
+	// ends tend, with its exit code.
+	Main []string
 	// NoGroup sends forwarded signals to the main program alone rather
 	// than to its process group.
 	NoGroup bool
 	// Grace is how long leftovers get between SIGTERM and SIGKILL once
-	// the main program has exited.
+	// the programs are down; also the main program's stop wait.
 	Grace time.Duration
-	// ExitZero lists exit codes reported as 0 (tini's -e).
+	// ExitZero lists main-program exit codes reported as 0 (tini's -e).
 	ExitZero []int
 	// Log receives one line per state change.
 	Log zerolog.Logger
@@ -40,43 +48,118 @@ type Options struct {
 // the kernel finish the job.
 const killWait = time.Second
 
+// flushWait bounds how long tend waits, once every process is gone, for
+// the copiers of program output to reach EOF. Only a process tend could
+// not kill can hold a pipe open that long.
+const flushWait = time.Second
+
 // phase is where the loop is in tend's life.
 type phase int
 
 const (
-	running  phase = iota // the main program runs
-	draining              // it has exited; leftovers have had SIGTERM
-	killing               // grace is over; leftovers have had SIGKILL
-	done                  // nothing is left, or killWait is over
+	running   phase = iota // programs run and are restarted
+	stopping               // programs are being stopped in reverse dependency order
+	leftovers              // programs are down; leftovers have had SIGTERM
+	killing                // leftovers have had SIGKILL
+	flushing               // nothing is left; output copiers are finishing
+	done
 )
 
-// Supervisor runs the main program to its end. Every field is owned by
-// the goroutine in Run.
+// Supervisor runs programs to the end. Every field is owned by the
+// goroutine in Run.
 type Supervisor struct {
 	opts Options
 	sub  signals.Subscription
 	log  zerolog.Logger
-	// init: tend is PID 1 of its namespace.
-	init bool
+	os   osOps
+	init bool // tend is PID 1 of its namespace
 
-	mainPid  int
-	mainExit *reaper.Exit
-	phase    phase
-	// orphans counts reaped processes tend did not start.
-	orphans int
-	// deadline is the running phase timer (grace, then killWait).
-	deadline *time.Timer
+	programs []*program // sorted by name; the main program last
+	byName   map[string]*program
+	byPid    map[int]*program
+	main     *program
+
+	phase       phase
+	shutdownDue time.Time // shutdown_timeout; zero when unbounded
+	phaseDue    time.Time // grace, killWait, flushWait
+	left        bool      // children remained at the last reap
+	orphans     int       // reaped processes tend did not start
+	killedAny   bool      // some program had to be SIGKILLed
+	code        int
+	codeSet     bool
+	timer       *time.Timer
+	outputs     int            // output copiers still running
+	outputDone  chan struct{}  // a copier reached EOF
+	devNull     *os.File       // stdin of every program but the main one
+	rand        func() float64 // jitter source in [-1, 1]
+	spawnOutput func(*program, *Command) (func(ok bool), error)
+}
+
+// osOps are the loop's dealings with the kernel: real ones by default,
+// fakes in the loop's tests.
+type osOps struct {
+	spawn     func(Command) (int, error)
+	kill      func(pid int, sig syscall.Signal) error
+	drain     func(func(reaper.Exit)) (bool, error)
+	leftovers func(init bool, sig syscall.Signal) bool
+	now       func() time.Time
+}
+
+var realOS = osOps{
+	spawn:     spawn,
+	kill:      unix.Kill,
+	drain:     reaper.Drain,
+	leftovers: signalLeftovers,
+	now:       time.Now,
 }
 
 // New prepares a Supervisor; sub must have been taken before anything
 // else in main, so that no signal sent early is lost.
 func New(opts Options, sub signals.Subscription) *Supervisor {
-	return &Supervisor{opts: opts, sub: sub, log: opts.Log, init: reaper.IsInit()}
+	s := &Supervisor{
+		opts:       opts,
+		sub:        sub,
+		log:        opts.Log,
+		os:         realOS,
+		init:       reaper.IsInit(),
+		byName:     map[string]*program{},
+		byPid:      map[int]*program{},
+		outputDone: make(chan struct{}, 64),
+		rand:       jitter,
+	}
+	s.spawnOutput = s.openOutputs
+	if opts.Config != nil {
+		for _, pc := range opts.Config.Programs {
+			s.add(&program{cfg: pc, want: pc.Autostart})
+		}
+	}
+	if opts.Main != nil {
+		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), want: true, isMain: true}
+		s.add(s.main)
+	}
+	return s
 }
 
-// Run starts the main program, forwards signals to it, reaps everything,
-// and returns tend's exit code once the main program and every leftover
-// are gone.
+func (s *Supervisor) add(p *program) {
+	p.state = Stopped
+	s.programs = append(s.programs, p)
+	s.byName[p.cfg.Name] = p
+}
+
+// mainConfig describes the main program as a program: started once,
+// never restarted, stopped with TERM and --grace.
+func mainConfig(argv []string, grace time.Duration) *config.Program {
+	return &config.Program{
+		Name: "main", Group: "main", Command: argv, Type: config.Longrun,
+		Autostart: true, Autorestart: config.RestartNever, ExitCodes: []int{0},
+		StopSignal: unix.SIGTERM, StopWaitSecs: grace,
+		Stdout: config.Output{Mode: config.Inherit}, Stderr: config.Output{Mode: config.Inherit},
+	}
+}
+
+// Run starts the programs, forwards and handles signals, reaps
+// everything, and returns tend's exit code once every program and every
+// leftover is gone.
 func (s *Supervisor) Run() int {
 	if !s.init {
 		if err := reaper.BecomeSubreaper(); err != nil {
@@ -88,119 +171,264 @@ func (s *Supervisor) Run() int {
 	for _, sig := range s.sub.Ignored {
 		s.log.Debug().Str("signal", signals.Name(sig)).Msg("started ignored: left ignored, not forwarded")
 	}
-	main := s.opts.Main
-	main.Foreground = ownsTerminal()
-	pid, err := spawn(main)
-	if err != nil {
-		code := 126
-		if ee, ok := err.(*ExecError); ok {
-			code = ee.Code()
-		}
-		s.log.Error().Err(err).Int("exit_code", code).Msg("cannot start the main program")
-		return code
+	if f, err := os.Open(os.DevNull); err == nil {
+		s.devNull = f
+		defer f.Close()
 	}
-	s.mainPid = pid
-	s.log.Debug().Int("pid", pid).Strs("argv", main.Argv).Bool("tty", main.Foreground).
-		Str("state", "RUNNING").Msg("main program started")
-
+	s.advance()
 	for s.phase != done {
+		s.armTimer()
 		select {
 		case <-s.sub.Child:
 			s.onChild()
 		case sig := <-s.sub.Other:
 			s.onSignal(sig.(syscall.Signal))
-		case <-s.deadlineC():
+		case <-s.timerC():
 			s.onTimer()
+		case <-s.outputDone:
+			s.outputs--
 		}
+		s.advance()
 	}
 	return s.exitCode()
 }
 
-// onChild reaps whatever has exited, then moves the phase on.
-func (s *Supervisor) onChild() {
-	left, err := reaper.Drain(s.onExit)
-	if err != nil {
-		s.log.Error().Err(err).Msg("reap")
-	}
-	if s.mainExit == nil {
-		return
-	}
-	if !left {
-		s.log.Debug().Int("orphans_reaped", s.orphans).Msg("nothing left")
-		s.phase = done
-		return
-	}
-	if s.phase == running {
-		s.phase = draining
-		s.stopLeftovers(unix.SIGTERM, s.opts.Grace)
+// advance moves every program and the phase as far as the current state
+// allows. It runs after every event, and repeats while the phase moves:
+// one step can lead to the next (a main program that cannot start ends
+// the run at once).
+func (s *Supervisor) advance() {
+	for {
+		ph := s.phase
+		switch s.phase {
+		case running:
+			s.startReady()
+		case stopping:
+			s.stopReady()
+			if !slices.ContainsFunc(s.programs, (*program).alive) {
+				s.stopLeftovers()
+			}
+		case leftovers, killing:
+			if !s.left {
+				s.log.Debug().Int("orphans_reaped", s.orphans).Msg("nothing left")
+				s.phase, s.phaseDue = flushing, s.os.now().Add(flushWait)
+			}
+		case flushing:
+			if s.outputs == 0 {
+				s.phase = done
+			}
+		}
+		if s.phase == ph {
+			return
+		}
 	}
 }
 
+// onChild reaps whatever has exited and hands each exit to its owner.
+func (s *Supervisor) onChild() {
+	left, err := s.os.drain(s.onExit)
+	if err != nil {
+		s.log.Error().Err(err).Msg("reap")
+	}
+	s.left = left
+}
+
 func (s *Supervisor) onExit(e reaper.Exit) {
-	if e.Pid != s.mainPid {
+	p := s.byPid[e.Pid]
+	if p == nil {
 		s.orphans++
 		s.log.Trace().Int("pid", e.Pid).Int("exit_code", e.Code()).Msg("reaped orphan")
 		return
 	}
-	s.mainExit = &e
-	ev := s.log.Debug().Int("pid", e.Pid).Str("state", "EXITED").Str("from", "RUNNING").
-		Int("exit_code", e.Code())
-	if e.Status.Signaled() {
-		ev = ev.Str("signal", signals.Name(e.Status.Signal()))
-	}
-	ev.Msg("main program exited")
+	delete(s.byPid, e.Pid)
+	s.exited(p, e)
 }
 
-// stopLeftovers signals every leftover, follows with SIGCONT so a stopped
-// one can act on it, and arms the deadline for the next step.
-func (s *Supervisor) stopLeftovers(sig syscall.Signal, wait time.Duration) {
-	if signalLeftovers(s.init, sig) {
-		signalLeftovers(s.init, unix.SIGCONT)
-	}
-	s.log.Debug().Str("signal", signals.Name(sig)).Dur("wait", wait).Msg("stopping leftover processes")
-	s.deadline = time.NewTimer(wait)
-}
-
-func (s *Supervisor) deadlineC() <-chan time.Time {
-	if s.deadline == nil {
-		return nil
-	}
-	return s.deadline.C
-}
-
-func (s *Supervisor) onTimer() {
-	switch s.phase {
-	case draining:
-		s.log.Warn().Dur("grace", s.opts.Grace).Msg("leftover processes outlived the grace period: SIGKILL")
-		s.phase = killing
-		s.stopLeftovers(unix.SIGKILL, killWait)
-	case killing:
-		s.log.Warn().Msg("leftover processes outlived SIGKILL; exiting without them")
-		s.phase = done
-	}
-}
-
-// onSignal applies init mode's policy to a signal tend received.
+// onSignal applies the mode's policy to a signal tend received.
 func (s *Supervisor) onSignal(sig syscall.Signal) {
 	action := signals.InInit(sig)
-	if action != signals.Forward || s.phase != running {
-		s.log.Debug().Str("signal", signals.Name(sig)).Stringer("action", action).Msg("signal not forwarded")
+	if s.opts.Config != nil {
+		action = signals.InSupervisor(sig, s.main != nil)
+	}
+	switch action {
+	case signals.Shutdown:
+		s.shutdown("signal " + signals.Name(sig))
 		return
+	case signals.Reload:
+		s.log.Warn().Str("signal", signals.Name(sig)).Msg("reload is not available in this build yet; ignored")
+		return
+	case signals.Forward:
+		if s.main != nil && s.main.pid != 0 && s.phase == running {
+			target := -s.main.pid
+			if s.opts.NoGroup {
+				target = s.main.pid
+			}
+			err := s.os.kill(target, sig)
+			s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target).Msg("forwarded")
+			return
+		}
 	}
-	target := -s.mainPid
-	if s.opts.NoGroup {
-		target = s.mainPid
-	}
-	err := unix.Kill(target, sig)
-	s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target).Msg("forwarded")
+	s.log.Debug().Str("signal", signals.Name(sig)).Stringer("action", action).Msg("signal not forwarded")
 }
 
-// exitCode is the main program's code, 128+N if signal N killed it, and
-// 0 for the codes named in ExitZero.
-func (s *Supervisor) exitCode() int {
-	code := s.mainExit.Code()
-	if slices.Contains(s.opts.ExitZero, code) {
-		return 0
+// shutdown stops every program in reverse dependency order, then the
+// leftovers, then exits. The first reason wins; later calls do nothing.
+func (s *Supervisor) shutdown(reason string) {
+	if s.phase != running {
+		return
 	}
-	return code
+	s.log.Info().Str("reason", reason).Msg("shutting down")
+	s.phase = stopping
+	if s.opts.Config != nil {
+		s.shutdownDue = s.os.now().Add(s.opts.Config.Tend.ShutdownTimeout)
+	}
+	for _, p := range s.programs {
+		p.want = false
+		if !p.alive() && p.state == Backoff {
+			s.setState(p, Stopped, "shutdown")
+		}
+	}
+}
+
+// stopReady stops every live program that no live program depends on:
+// the main program first, then the rest in reverse dependency order,
+// independent ones in parallel.
+func (s *Supervisor) stopReady() {
+	for _, p := range s.programs {
+		if p.alive() && p.state != Stopping && !s.hasLiveDependent(p) {
+			s.stop(p, "shutdown")
+		}
+	}
+}
+
+func (s *Supervisor) hasLiveDependent(p *program) bool {
+	if !p.isMain && s.main != nil && s.main.alive() {
+		return true // the main program depends on every sidecar
+	}
+	for _, q := range s.programs {
+		if q.alive() && slices.ContainsFunc(q.cfg.DependsOn, func(d config.Dep) bool { return d.Name == p.cfg.Name }) {
+			return true
+		}
+	}
+	return false
+}
+
+// stopLeftovers moves from stopping programs to stopping whatever else is
+// left: every process in the namespace as PID 1, tend's descendants
+// otherwise.
+func (s *Supervisor) stopLeftovers() {
+	left, err := s.os.drain(s.onExit)
+	if err != nil {
+		s.log.Error().Err(err).Msg("reap")
+	}
+	s.left = left
+	s.phase = leftovers
+	if left {
+		s.signalLeftovers(unix.SIGTERM, s.opts.Grace)
+	}
+}
+
+func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
+	if s.os.leftovers(s.init, sig) {
+		s.os.leftovers(s.init, unix.SIGCONT) // a stopped leftover can act on it
+	}
+	s.log.Debug().Str("signal", signals.Name(sig)).Str("wait", wait.String()).Msg("stopping leftover processes")
+	s.phaseDue = s.os.now().Add(wait)
+}
+
+// onTimer handles every deadline that has passed.
+func (s *Supervisor) onTimer() {
+	now := s.os.now()
+	for _, p := range s.programs {
+		if !p.due.IsZero() && !now.Before(p.due) {
+			p.due = time.Time{}
+			s.onDue(p)
+		}
+	}
+	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
+		s.shutdownDue = time.Time{}
+		s.onShutdownTimeout()
+	}
+	if !s.phaseDue.IsZero() && !now.Before(s.phaseDue) {
+		s.phaseDue = time.Time{}
+		switch s.phase {
+		case leftovers:
+			s.log.Warn().Str("grace", s.opts.Grace.String()).Msg("leftover processes outlived the grace period: SIGKILL")
+			s.phase = killing
+			s.signalLeftovers(unix.SIGKILL, killWait)
+		case killing:
+			s.log.Warn().Msg("leftover processes outlived SIGKILL; exiting without them")
+			s.phase, s.phaseDue = flushing, now.Add(flushWait)
+		case flushing:
+			s.log.Warn().Int("outputs", s.outputs).Msg("program output still open after every process ended; exiting")
+			s.phase = done
+		}
+	}
+}
+
+// onShutdownTimeout: shutdown_timeout bounds the whole shutdown. What is
+// still running gets SIGKILL, and so does every leftover.
+func (s *Supervisor) onShutdownTimeout() {
+	s.log.Warn().Str("shutdown_timeout", s.opts.Config.Tend.ShutdownTimeout.String()).Msg("shutdown took too long: SIGKILL to everything")
+	for _, p := range s.programs {
+		if p.alive() {
+			s.killGroup(p)
+		}
+	}
+	s.phase = killing
+	s.signalLeftovers(unix.SIGKILL, killWait)
+}
+
+// armTimer sets the one timer to the nearest deadline.
+func (s *Supervisor) armTimer() {
+	var next time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, p := range s.programs {
+		earlier(p.due)
+	}
+	earlier(s.shutdownDue)
+	earlier(s.phaseDue)
+	if next.IsZero() {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		return
+	}
+	d := next.Sub(s.os.now())
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+func (s *Supervisor) timerC() <-chan time.Time {
+	if s.timer == nil {
+		return nil
+	}
+	return s.timer.C
+}
+
+// setCode records tend's exit code; the first cause wins.
+func (s *Supervisor) setCode(code int) {
+	if !s.codeSet {
+		s.code, s.codeSet = code, true
+	}
+}
+
+// exitCode is the main program's code (0 for the -e codes), or a critical
+// program's, or else 0 for a clean shutdown and 1 if anything had to be
+// SIGKILLed.
+func (s *Supervisor) exitCode() int {
+	if s.codeSet {
+		return s.code
+	}
+	if s.killedAny {
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"tend/config"
+)
+
+// The rules of SPEC's "Program states", as pure functions of a program's
+// config and what just happened: no processes, no clock. The loop applies
+// their answers.
+
+// State is where a program is in its life.
+type State string
+
+// Program states. STOPPED is the first: a program waits there until it
+// is wanted and its dependencies are met.
+const (
+	Stopped   State = "STOPPED"
+	Starting  State = "STARTING"
+	Running   State = "RUNNING"
+	Backoff   State = "BACKOFF"
+	Stopping  State = "STOPPING"
+	Exited    State = "EXITED"
+	Fatal     State = "FATAL"
+	Completed State = "COMPLETED"
+	Failed    State = "FAILED"
+)
+
+// hasProcess reports whether a program in state st has a live process.
+func (st State) hasProcess() bool {
+	return st == Starting || st == Running || st == Stopping
+}
+
+// final reports whether st is an end a program stays in until someone
+// acts: a critical program reaching one of the failed ones stops tend.
+func (st State) final() bool {
+	return st == Exited || st == Fatal || st == Completed || st == Failed
+}
+
+// backoffDelay is how long BACKOFF waits after the n-th failed start in a
+// row (n >= 1): initial * factor^(n-1), capped at max, then moved by
+// jitter*10% (jitter in [-1, 1]) so that programs failing together do
+// not retry in lockstep.
+func backoffDelay(b config.Backoff, n int, jitter float64) time.Duration {
+	d := float64(b.Initial) * math.Pow(b.Factor, float64(max(n-1, 0)))
+	d = min(d, float64(b.Max))
+	d *= 1 + max(-1, min(1, jitter))/10
+	return time.Duration(d)
+}
+
+// outcome is what a program's exit leads to.
+type outcome int
+
+const (
+	// failedStart: the run ended before startsecs (or a oneshot failed
+	// and may retry): BACKOFF, or FATAL/FAILED once retries are spent.
+	failedStart outcome = iota
+	// restart at once: a RUNNING longrun that autorestart brings back.
+	restart
+	// exited: a longrun that ended and stays EXITED.
+	exited
+	// completed: a oneshot that exited with an expected code.
+	completed
+	// failed: a oneshot that failed and will not retry.
+	failed
+	// stopped: it exited because it was asked to stop.
+	stopped
+)
+
+// exitInfo is what the loop knows of one exit.
+type exitInfo struct {
+	code     int  // exit status, or 128+N when killed by signal N
+	signaled bool // killed by a signal
+	ran      time.Duration
+}
+
+// expected reports whether the exit counts as success: a normal exit with
+// a code in exitcodes. A death by signal never does.
+func expected(p *config.Program, e exitInfo) bool {
+	return !e.signaled && slices.Contains(p.ExitCodes, e.code)
+}
+
+// classify applies SPEC's rules to an exit of a program that was in
+// state st.
+func classify(p *config.Program, st State, e exitInfo) outcome {
+	if st == Stopping {
+		return stopped
+	}
+	if p.Type == config.Oneshot {
+		switch {
+		case expected(p, e):
+			return completed
+		case p.Autorestart == config.RestartNever:
+			return failed
+		}
+		return failedStart
+	}
+	// A longrun that ends before startsecs failed to start, whatever its
+	// code. The exit may beat the startsecs timer by a hair, so the run's
+	// length decides, not the state.
+	if st == Starting && e.ran < p.StartSecs {
+		return failedStart
+	}
+	switch p.Autorestart {
+	case config.RestartAlways:
+		return restart
+	case config.RestartOnFailure:
+		if expected(p, e) {
+			return exited
+		}
+		return restart
+	}
+	return exited
+}
+
+// afterFailedStart is the state after the n-th failed start in a row:
+// BACKOFF while retries remain (startretries counts retries, so 1 +
+// startretries starts in all), then FATAL, or FAILED for a oneshot.
+func afterFailedStart(p *config.Program, n int) State {
+	if n <= p.StartRetries {
+		return Backoff
+	}
+	if p.Type == config.Oneshot {
+		return Failed
+	}
+	return Fatal
+}
+
+// depCheck is where a dependency stands for its dependent.
+type depCheck int
+
+const (
+	depPending depCheck = iota // not yet
+	depMet                     // the dependent may start
+	depDead                    // will not be met unless someone acts
+)
+
+// checkDep says whether dependency d, a program of type typ in state st,
+// is met. stuck says whether the dependency itself will never start as
+// things stand (not wanted, or blocked by a dead dependency of its own).
+func checkDep(d config.Dep, typ config.Type, st State, stuck bool) depCheck {
+	cond := d.Condition
+	if cond == config.CondDefault {
+		cond = config.CondRunning
+		if typ == config.Oneshot {
+			cond = config.CondCompleted
+		}
+	}
+	switch cond {
+	case config.CondCompleted:
+		if st == Completed {
+			return depMet
+		}
+	default: // running, or healthy: a program is healthy while RUNNING until probes exist
+		if st == Running || (typ == config.Oneshot && st == Completed) {
+			return depMet
+		}
+	}
+	if st == Fatal || st == Failed || st == Exited || st == Completed || (st == Stopped && stuck) {
+		return depDead
+	}
+	return depPending
+}
