@@ -340,10 +340,19 @@ func sigconfExec(argv []string) int {
 }
 
 // termIgnoreChild starts a grandchild that ignores SIGTERM and keeps
-// running, tells its pid, and exits 0.
+// running, waits until the grandchild says its trap is set (before that
+// a TERM would still kill it), tells its pid, and exits 0.
 func termIgnoreChild() int {
-	c := exec.Command("/bin/sh", "-c", "trap '' TERM; exec sleep 60")
+	c := exec.Command("/bin/sh", "-c", "trap '' TERM; echo armed; exec sleep 60")
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return 1
+	}
 	if err := c.Start(); err != nil {
+		return 1
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "armed\n" {
+		fmt.Fprintln(os.Stderr, "grandchild:", line, err)
 		return 1
 	}
 	fmt.Println("ready", c.Process.Pid)
