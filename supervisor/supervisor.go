@@ -102,6 +102,7 @@ type osOps struct {
 	kill      func(pid int, sig syscall.Signal) error
 	drain     func(func(reaper.Exit)) (bool, error)
 	leftovers func(init bool, sig syscall.Signal) bool
+	subreaper func() error
 	now       func() time.Time
 }
 
@@ -110,6 +111,7 @@ var realOS = osOps{
 	kill:      unix.Kill,
 	drain:     reaper.Drain,
 	leftovers: signalLeftovers,
+	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 }
 
@@ -162,7 +164,7 @@ func mainConfig(argv []string, grace time.Duration) *config.Program {
 // leftover is gone.
 func (s *Supervisor) Run() int {
 	if !s.init {
-		if err := reaper.BecomeSubreaper(); err != nil {
+		if err := s.os.subreaper(); err != nil {
 			s.log.Warn().Err(err).Msg("cannot become a subreaper; orphans go to the host's init")
 		} else {
 			s.log.Debug().Msg("not PID 1: subreaper for every descendant")

@@ -1,0 +1,524 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"tend/config"
+	"tend/reaper"
+	"tend/signals"
+)
+
+// The loop under fake time (testing/synctest) with a fake kernel: fake
+// processes follow a script (run this long, exit with this code, answer
+// TERM after this long, or never), so backoff, startsecs, stopwaitsecs
+// and shutdown_timeout are checked to the nanosecond with no real sleep.
+
+// script is how a fake process behaves.
+type script struct {
+	runFor time.Duration // how long it runs before exiting on its own; <0: forever
+	code   int           // its exit code then
+	onTerm time.Duration // how long it takes to exit on its stop signal; <0: ignores it
+}
+
+var forever = script{runFor: -1, onTerm: 0}
+
+type event struct {
+	at   time.Duration // since the test began
+	what string        // "spawn NAME", "kill NAME SIG", "exit NAME CODE"
+}
+
+// fakeOS is the kernel as the loop sees it. The loop and the scripts'
+// timer goroutines both call it, hence the mutex.
+type fakeOS struct {
+	mu      sync.Mutex
+	t0      time.Time
+	scripts map[string]script
+	nextPid int
+	names   map[int]string
+	alive   map[int]bool
+	pending []reaper.Exit
+	events  []event
+	chld    chan os.Signal
+}
+
+func newFakeOS(scripts map[string]script) *fakeOS {
+	return &fakeOS{t0: time.Now(), scripts: scripts, nextPid: 100,
+		names: map[int]string{}, alive: map[int]bool{}, chld: make(chan os.Signal, 1)}
+}
+
+func (f *fakeOS) ops() osOps {
+	return osOps{
+		spawn:     f.spawn,
+		kill:      f.kill,
+		drain:     f.drain,
+		leftovers: func(bool, syscall.Signal) bool { return false },
+		subreaper: func() error { return nil },
+		now:       time.Now,
+	}
+}
+
+func (f *fakeOS) record(what string) {
+	f.events = append(f.events, event{at: time.Since(f.t0), what: what})
+}
+
+func (f *fakeOS) spawn(c Command) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name := c.Argv[0]
+	sc, ok := f.scripts[name]
+	if !ok {
+		return 0, &ExecError{Path: name, Err: errNotInPath}
+	}
+	f.nextPid++
+	pid := f.nextPid
+	f.names[pid], f.alive[pid] = name, true
+	f.record("spawn " + name)
+	if sc.runFor >= 0 {
+		time.AfterFunc(sc.runFor, func() { f.exit(pid, unix.WaitStatus(sc.code<<8)) })
+	}
+	return pid, nil
+}
+
+func (f *fakeOS) kill(pid int, sig syscall.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pid < 0 {
+		pid = -pid
+	}
+	if !f.alive[pid] {
+		return unix.ESRCH
+	}
+	name := f.names[pid]
+	f.record(fmt.Sprintf("kill %s %s", name, signals.Name(sig)))
+	switch sc := f.scripts[name]; {
+	case sig == unix.SIGKILL:
+		go f.exit(pid, unix.WaitStatus(unix.SIGKILL))
+	case sig == unix.SIGCONT:
+	case sc.onTerm >= 0:
+		time.AfterFunc(sc.onTerm, func() { f.exit(pid, unix.WaitStatus(sig)) })
+	}
+	return nil
+}
+
+// exit makes pid a zombie and raises SIGCHLD.
+func (f *fakeOS) exit(pid int, ws unix.WaitStatus) {
+	f.mu.Lock()
+	if !f.alive[pid] {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.alive, pid)
+	f.pending = append(f.pending, reaper.Exit{Pid: pid, Status: ws})
+	f.record(fmt.Sprintf("exit %s %d", f.names[pid], reaper.Code(ws)))
+	f.mu.Unlock()
+	select {
+	case f.chld <- unix.SIGCHLD:
+	default:
+	}
+}
+
+func (f *fakeOS) drain(fn func(reaper.Exit)) (bool, error) {
+	f.mu.Lock()
+	exits := f.pending
+	f.pending = nil
+	left := len(f.alive) > 0
+	f.mu.Unlock()
+	for _, e := range exits {
+		fn(e)
+	}
+	return left, nil
+}
+
+// log returns the events so far, one per line, "TIME what".
+func (f *fakeOS) log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, e := range f.events {
+		out = append(out, fmt.Sprintf("%v %s", e.at, e.what))
+	}
+	return out
+}
+
+// loop is one Supervisor running under fake time.
+type loop struct {
+	t    *testing.T
+	f    *fakeOS
+	sigs chan os.Signal
+	code chan int
+}
+
+func startLoop(t *testing.T, toml string, main []string, scripts map[string]script) *loop {
+	t.Helper()
+	cfg, err := config.Parse("t.toml", []byte(toml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeOS(scripts)
+	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
+	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t))},
+		signals.Subscription{Child: f.chld, Other: l.sigs})
+	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
+	go func() { l.code <- s.Run() }()
+	return l
+}
+
+// stop sends SIGTERM to tend and returns its exit code.
+func (l *loop) stop() int {
+	l.sigs <- unix.SIGTERM
+	return <-l.code
+}
+
+// want checks that the events, in order, include these (each "TIME what").
+func (l *loop) want(lines ...string) {
+	l.t.Helper()
+	got := l.f.log()
+	i := 0
+	for _, g := range got {
+		if i < len(lines) && g == lines[i] {
+			i++
+		}
+	}
+	if i < len(lines) {
+		l.t.Errorf("missing %q in the events:\n%s", lines[i], strings.Join(got, "\n"))
+	}
+}
+
+func (l *loop) count(what string) int {
+	n := 0
+	for _, g := range l.f.log() {
+		if strings.HasSuffix(g, " "+what) {
+			n++
+		}
+	}
+	return n
+}
+
+const noSocket = "[tend]\nsocket = \"\"\n"
+
+// TestBackoffThenFatal: a program that fails at once is retried after
+// 100, 200, 400 ms (initial*factor^(n-1)), capped at max, and goes FATAL
+// after 1+startretries starts, never to be tried again.
+func TestBackoffThenFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 1
+startretries = 4
+backoff = { initial = "100ms", max = "300ms", factor = 2.0 }
+`, nil, map[string]script{"p": {runFor: 0, code: 1}})
+		time.Sleep(time.Hour)
+		l.want("0s spawn p", "0s exit p 1",
+			"100ms spawn p", "100ms exit p 1",
+			"300ms spawn p", "300ms exit p 1",
+			"600ms spawn p", "600ms exit p 1",
+			"900ms spawn p") // capped at max: 300ms
+		if n := l.count("spawn p"); n != 5 {
+			t.Errorf("%d starts, want 1+startretries = 5", n)
+		}
+		if code := l.stop(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	})
+}
+
+// TestStartsecs: a run shorter than startsecs is a failed start (BACKOFF,
+// counted); a run of startsecs resets the count, and a later crash
+// restarts at once.
+func TestStartsecs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 1
+startretries = 1
+backoff = { initial = "1s", max = "1s", factor = 1.0 }
+`, nil, map[string]script{"p": {runFor: 1500 * time.Millisecond, code: 2, onTerm: 0}})
+		time.Sleep(10 * time.Second)
+		// Every run lasts 1.5 s > startsecs: each crash restarts at once,
+		// and with startretries=1 it never goes FATAL.
+		l.want("0s spawn p", "1.5s exit p 2", "1.5s spawn p", "3s exit p 2", "3s spawn p")
+		if code := l.stop(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 1
+startretries = 1
+backoff = { initial = "1s", max = "1s", factor = 1.0 }
+`, nil, map[string]script{"p": {runFor: 999 * time.Millisecond, code: 0}})
+		time.Sleep(10 * time.Second)
+		// 999 ms < startsecs: failed start even with exit code 0; one
+		// retry after 1 s, then FATAL.
+		l.want("0s spawn p", "999ms exit p 0", "1.999s spawn p", "2.998s exit p 0")
+		if n := l.count("spawn p"); n != 2 {
+			t.Errorf("%d starts, want 2", n)
+		}
+		l.stop()
+	})
+}
+
+// TestAutorestart: always / on-failure with exitcodes / never.
+func TestAutorestart(t *testing.T) {
+	cases := []struct {
+		policy, codes string
+		code          int
+		restarts      bool
+	}{
+		{"always", "[0]", 0, true},
+		{"on-failure", "[0, 3]", 3, false},
+		{"on-failure", "[0, 3]", 4, true},
+		{"never", "[0]", 1, false},
+	}
+	for _, c := range cases {
+		synctest.Test(t, func(t *testing.T) {
+			l := startLoop(t, noSocket+fmt.Sprintf(`
+[programs.p]
+command = ["p"]
+startsecs = 0
+autorestart = %q
+exitcodes = %s
+`, c.policy, c.codes), nil, map[string]script{"p": {runFor: time.Second, code: c.code}})
+			time.Sleep(1500 * time.Millisecond)
+			if got := l.count("spawn p") > 1; got != c.restarts {
+				t.Errorf("autorestart=%s exitcodes=%s exit %d: restarted %v, want %v\n%s",
+					c.policy, c.codes, c.code, got, c.restarts, strings.Join(l.f.log(), "\n"))
+			}
+			l.stop()
+		})
+	}
+}
+
+// TestDependencyOrder: c before b before a on start (each waits for its
+// dependency's startsecs), a before b before c on stop; d, which nothing
+// depends on and which depends on nothing, stops with the first.
+func TestDependencyOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.a]
+command = ["a"]
+depends_on = ["b"]
+[programs.b]
+command = ["b"]
+depends_on = { c = "running" }
+[programs.c]
+command = ["c"]
+[programs.d]
+command = ["d"]
+`, nil, map[string]script{"a": forever, "b": forever, "c": {runFor: -1, onTerm: 100 * time.Millisecond}, "d": forever})
+		time.Sleep(5 * time.Second)
+		l.want("0s spawn c", "1s spawn b", "2s spawn a")
+		l.want("0s spawn d")
+		if code := l.stop(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+		l.want("5s kill a TERM", "5s exit a 143", "5s kill b TERM", "5s exit b 143", "5s kill c TERM", "5.1s exit c 143")
+		l.want("5s kill d TERM")
+	})
+}
+
+// TestStopwaitsecsThenKill: a program that ignores its stop signal gets
+// SIGKILL after stopwaitsecs, and tend exits 1.
+func TestStopwaitsecsThenKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+stopwaitsecs = 2
+`, nil, map[string]script{"p": {runFor: -1, onTerm: -1}})
+		time.Sleep(3 * time.Second)
+		if code := l.stop(); code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		l.want("3s kill p TERM", "5s kill p KILL", "5s exit p 137")
+	})
+}
+
+// TestShutdownTimeout bounds the whole shutdown, whatever stopwaitsecs.
+func TestShutdownTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, `[tend]
+socket = ""
+shutdown_timeout = "1s"
+[programs.p]
+command = ["p"]
+stopwaitsecs = 60
+`, nil, map[string]script{"p": {runFor: -1, onTerm: -1}})
+		time.Sleep(2 * time.Second)
+		if code := l.stop(); code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		l.want("2s kill p TERM", "3s kill p KILL")
+	})
+}
+
+// TestOneshotGates: a dependent waits for a oneshot to complete; when
+// the oneshot fails, the dependent never starts.
+func TestOneshotGates(t *testing.T) {
+	const toml = noSocket + `
+[programs.migrate]
+type = "oneshot"
+command = ["migrate"]
+[programs.app]
+command = ["app"]
+depends_on = ["migrate"]
+`
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, toml, nil, map[string]script{"migrate": {runFor: 2 * time.Second}, "app": forever})
+		time.Sleep(5 * time.Second)
+		l.want("0s spawn migrate", "2s exit migrate 0", "2s spawn app")
+		l.stop()
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, toml, nil, map[string]script{"migrate": {runFor: time.Second, code: 1}, "app": forever})
+		time.Sleep(5 * time.Second)
+		if n := l.count("spawn app"); n != 0 {
+			t.Errorf("app started %d times after migrate failed", n)
+		}
+		l.stop()
+	})
+}
+
+// TestCriticalFatal: a critical program that goes FATAL stops every
+// program and tend exits with its code.
+func TestCriticalFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.db]
+command = ["db"]
+critical = true
+startretries = 0
+[programs.web]
+command = ["web"]
+`, nil, map[string]script{"db": {runFor: 0, code: 3}, "web": forever})
+		if code := <-l.code; code != 3 {
+			t.Errorf("exit code %d, want 3", code)
+		}
+		l.want("0s spawn db", "0s exit db 3", "0s kill web TERM")
+	})
+}
+
+// TestMainWithSidecars: the main program starts after its sidecars are
+// up, stops first, and its exit code is tend's.
+func TestMainWithSidecars(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.side]
+command = ["side"]
+startsecs = 2
+`, []string{"main"}, map[string]script{"side": forever, "main": {runFor: 3 * time.Second, code: 7}})
+		if code := <-l.code; code != 7 {
+			t.Errorf("exit code %d, want 7", code)
+		}
+		l.want("0s spawn side", "2s spawn main", "5s exit main 7", "5s kill side TERM", "5s exit side 143")
+	})
+}
+
+// TestSpawnFailureIsFailedStart: a command that cannot run backs off and
+// goes FATAL like one that exits at once.
+func TestSpawnFailureIsFailedStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["missing"]
+startretries = 1
+critical = true
+`, nil, map[string]script{})
+		if code := <-l.code; code != 127 {
+			t.Errorf("exit code %d, want 127 (not found)", code)
+		}
+		if len(l.f.log()) != 0 {
+			t.Errorf("events %q", l.f.log())
+		}
+	})
+}
+
+// TestPolicyTables: the pure rules of policy.go.
+func TestPolicyTables(t *testing.T) {
+	b := config.Backoff{Initial: time.Second, Max: 10 * time.Second, Factor: 3}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 3 * time.Second, 3: 9 * time.Second, 4: 10 * time.Second, 40: 10 * time.Second} {
+		if got := backoffDelay(b, n, 0); got != want {
+			t.Errorf("backoffDelay(n=%d) = %v, want %v", n, got, want)
+		}
+	}
+	if got := backoffDelay(b, 1, 1); got != 1100*time.Millisecond {
+		t.Errorf("jitter +1: %v, want 1.1s", got)
+	}
+	if got := backoffDelay(b, 1, -5); got != 900*time.Millisecond {
+		t.Errorf("jitter clamped at -1: %v, want 900ms", got)
+	}
+
+	long := &config.Program{Type: config.Longrun, Autorestart: config.RestartOnFailure, ExitCodes: []int{0, 2}, StartSecs: time.Second, StartRetries: 2}
+	one := &config.Program{Type: config.Oneshot, Autorestart: config.RestartNever, ExitCodes: []int{0}, StartRetries: 2}
+	oneRetry := &config.Program{Type: config.Oneshot, Autorestart: config.RestartOnFailure, ExitCodes: []int{0}, StartRetries: 2}
+	cases := []struct {
+		p    *config.Program
+		st   State
+		e    exitInfo
+		want outcome
+	}{
+		{long, Starting, exitInfo{code: 0, ran: 500 * time.Millisecond}, failedStart},
+		{long, Starting, exitInfo{code: 0, ran: time.Second}, exited}, // beat the timer by a hair
+		{long, Running, exitInfo{code: 2, ran: time.Hour}, exited},
+		{long, Running, exitInfo{code: 1, ran: time.Hour}, restart},
+		{long, Running, exitInfo{code: 128 + 15, signaled: true, ran: time.Hour}, restart},
+		{long, Stopping, exitInfo{code: 1}, stopped},
+		{one, Running, exitInfo{code: 0}, completed},
+		{one, Running, exitInfo{code: 1}, failed},
+		{oneRetry, Running, exitInfo{code: 1}, failedStart},
+	}
+	for i, c := range cases {
+		if got := classify(c.p, c.st, c.e); got != c.want {
+			t.Errorf("case %d: classify = %v, want %v", i, got, c.want)
+		}
+	}
+	for n, want := range map[int]State{1: Backoff, 2: Backoff, 3: Fatal} {
+		if got := afterFailedStart(long, n); got != want {
+			t.Errorf("afterFailedStart(longrun, %d) = %v, want %v", n, got, want)
+		}
+	}
+	if got := afterFailedStart(oneRetry, 3); got != Failed {
+		t.Errorf("afterFailedStart(oneshot, 3) = %v, want FAILED", got)
+	}
+
+	dep := func(cond config.Condition) config.Dep { return config.Dep{Name: "x", Condition: cond} }
+	deps := []struct {
+		d     config.Dep
+		typ   config.Type
+		st    State
+		stuck bool
+		want  depCheck
+	}{
+		{dep(config.CondDefault), config.Longrun, Running, false, depMet},
+		{dep(config.CondDefault), config.Longrun, Starting, false, depPending},
+		{dep(config.CondDefault), config.Oneshot, Running, false, depPending},
+		{dep(config.CondDefault), config.Oneshot, Completed, false, depMet},
+		{dep(config.CondDefault), config.Oneshot, Failed, false, depDead},
+		{dep(config.CondHealthy), config.Longrun, Running, false, depMet},
+		{dep(config.CondRunning), config.Longrun, Fatal, false, depDead},
+		{dep(config.CondRunning), config.Longrun, Backoff, false, depPending},
+		{dep(config.CondRunning), config.Longrun, Stopped, true, depDead},
+		{dep(config.CondRunning), config.Longrun, Stopped, false, depPending},
+		{dep(config.CondRunning), config.Oneshot, Completed, false, depMet},
+		{dep(config.CondCompleted), config.Oneshot, Running, false, depPending},
+	}
+	for i, c := range deps {
+		if got := checkDep(c.d, c.typ, c.st, c.stuck); got != c.want {
+			t.Errorf("dep case %d: checkDep = %v, want %v", i, got, c.want)
+		}
+	}
+}
