@@ -49,6 +49,7 @@ type fakeOS struct {
 	pending []reaper.Exit
 	events  []event
 	chld    chan os.Signal
+	skew    time.Duration // how far the clock jumped while "frozen"
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
@@ -63,8 +64,20 @@ func (f *fakeOS) ops() osOps {
 		drain:     f.drain,
 		leftovers: func(bool, syscall.Signal) bool { return false },
 		subreaper: func() error { return nil },
-		now:       time.Now,
+		now: func() time.Time {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return time.Now().Add(f.skew)
+		},
 	}
+}
+
+// freeze makes the clock jump by d with nothing having run, which is
+// what a thawed container sees: its timers fire d late.
+func (f *fakeOS) freeze(d time.Duration) {
+	f.mu.Lock()
+	f.skew += d
+	f.mu.Unlock()
 }
 
 func (f *fakeOS) record(what string) {
@@ -345,6 +358,47 @@ stopwaitsecs = 2
 			t.Errorf("exit code %d, want 1", code)
 		}
 		l.want("3s kill p TERM", "5s kill p KILL", "5s exit p 137")
+	})
+}
+
+// TestFreezeDoesNotCount: the container is frozen for 5 s while a
+// program stops. On thaw it still has its stopwaitsecs, measured in its
+// own running time: it exits by itself and is not SIGKILLed.
+func TestFreezeDoesNotCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+stopwaitsecs = 2
+`, nil, map[string]script{"p": {runFor: -1, onTerm: 1500 * time.Millisecond}})
+		time.Sleep(time.Second)
+		l.sigs <- unix.SIGTERM
+		time.Sleep(100 * time.Millisecond)
+		l.f.freeze(5 * time.Second)
+		if code := <-l.code; code != 0 {
+			t.Errorf("exit code %d, want 0: the freeze counted against stopwaitsecs\n%s", code, strings.Join(l.f.log(), "\n"))
+		}
+		if n := l.count("kill p KILL"); n != 0 {
+			t.Errorf("SIGKILLed after a freeze")
+		}
+	})
+	// A start that lasts less than startsecs of its own time is a failed
+	// start, however long the container was frozen in the middle.
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 2
+startretries = 0
+autorestart = "always"
+`, nil, map[string]script{"p": {runFor: time.Second, code: 0}})
+		time.Sleep(500 * time.Millisecond)
+		l.f.freeze(10 * time.Second)
+		time.Sleep(time.Hour)
+		if n := l.count("spawn p"); n != 1 {
+			t.Errorf("%d starts, want 1 then FATAL: a 1 s run across a freeze counted as RUNNING\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
 	})
 }
 

@@ -117,7 +117,7 @@ func (s *Supervisor) start(p *program) {
 		pid, err = s.os.spawn(cmd)
 		finish(err == nil)
 	}
-	now := s.os.now()
+	now := s.now()
 	if err != nil {
 		code := 126
 		var ee *ExecError
@@ -209,7 +209,7 @@ func cutEnv(kv string) (string, string, bool) {
 
 // exited handles the exit of p's process.
 func (s *Supervisor) exited(p *program, e reaper.Exit) {
-	now := s.os.now()
+	now := s.now()
 	from := p.state
 	p.pid, p.due = 0, time.Time{}
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled(), ran: now.Sub(p.started)}
@@ -264,7 +264,7 @@ func (s *Supervisor) failedStart(p *program, from State, info exitInfo, reason s
 	p.state = next
 	if next == Backoff {
 		delay := backoffDelay(p.cfg.Backoff, p.failures, s.rand())
-		p.due = s.os.now().Add(delay)
+		p.due = s.now().Add(delay)
 		ev.Str("retry_in", delay.Round(time.Millisecond).String()).Msg("state")
 		return
 	}
@@ -312,7 +312,7 @@ func (s *Supervisor) stop(p *program, reason string) {
 	sig := p.cfg.StopSignal
 	s.os.kill(-p.pid, sig)
 	s.os.kill(-p.pid, unix.SIGCONT)
-	p.due = s.os.now().Add(p.cfg.StopWaitSecs)
+	p.due = s.now().Add(p.cfg.StopWaitSecs)
 	s.stateEvent(p, Stopping, p.state).Int("pid", p.pid).Str("signal", signals.Name(sig)).Str("reason", reason).Msg("state")
 	p.state = Stopping
 }

@@ -88,6 +88,8 @@ type Supervisor struct {
 	code        int
 	codeSet     bool
 	timer       *time.Timer
+	timerDue    time.Time      // real time the armed timer is due; zero: none
+	frozen      time.Duration  // time tend was not running when its timer was due
 	outputs     int            // output copiers still running
 	outputDone  chan struct{}  // a copier reached EOF
 	devNull     *os.File       // stdin of every program but the main one
@@ -180,16 +182,19 @@ func (s *Supervisor) Run() int {
 	s.advance()
 	for s.phase != done {
 		s.armTimer()
+		var handle func()
 		select {
 		case <-s.sub.Child:
-			s.onChild()
+			handle = s.onChild
 		case sig := <-s.sub.Other:
-			s.onSignal(sig.(syscall.Signal))
+			handle = func() { s.onSignal(sig.(syscall.Signal)) }
 		case <-s.timerC():
-			s.onTimer()
+			handle = s.onTimer
 		case <-s.outputDone:
-			s.outputs--
+			handle = func() { s.outputs-- }
 		}
+		s.noteFreeze() // before anything reads the clock
+		handle()
 		s.advance()
 	}
 	return s.exitCode()
@@ -213,7 +218,7 @@ func (s *Supervisor) advance() {
 		case leftovers, killing:
 			if !s.left {
 				s.log.Debug().Int("orphans_reaped", s.orphans).Msg("nothing left")
-				s.phase, s.phaseDue = flushing, s.os.now().Add(flushWait)
+				s.phase, s.phaseDue = flushing, s.now().Add(flushWait)
 			}
 		case flushing:
 			if s.outputs == 0 {
@@ -282,7 +287,7 @@ func (s *Supervisor) shutdown(reason string) {
 	s.log.Info().Str("reason", reason).Msg("shutting down")
 	s.phase = stopping
 	if s.opts.Config != nil {
-		s.shutdownDue = s.os.now().Add(s.opts.Config.Tend.ShutdownTimeout)
+		s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	}
 	for _, p := range s.programs {
 		p.want = false
@@ -335,12 +340,12 @@ func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
 		s.os.leftovers(s.init, unix.SIGCONT) // a stopped leftover can act on it
 	}
 	s.log.Debug().Str("signal", signals.Name(sig)).Str("wait", wait.String()).Msg("stopping leftover processes")
-	s.phaseDue = s.os.now().Add(wait)
+	s.phaseDue = s.now().Add(wait)
 }
 
 // onTimer handles every deadline that has passed.
 func (s *Supervisor) onTimer() {
-	now := s.os.now()
+	now := s.now()
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
 			p.due = time.Time{}
@@ -381,7 +386,57 @@ func (s *Supervisor) onShutdownTimeout() {
 	s.signalLeftovers(unix.SIGKILL, killWait)
 }
 
-// armTimer sets the one timer to the nearest deadline.
+// Freeze-proof time. `docker pause` (the cgroup freezer) stops tend and
+// its programs together, but no clock stops: on thaw, a startsecs,
+// stopwaitsecs or grace deadline would have passed with the program never
+// having run, and tend would SIGKILL a program that got no time to stop,
+// or count a too-short start as a long one.
+//
+// So deadlines and run lengths are measured in tend time: the monotonic
+// clock less the time tend was not running when it should have been. A
+// freeze shows as the loop's timer firing late; the lateness is added to
+// frozen. To bound what a freeze that begins between two wakeups can cost,
+// the timer is capped at heartbeat while a time-sensitive deadline is
+// pending (a program STARTING or STOPPING, the grace period, the
+// shutdown). Idle, with every program RUNNING, tend still never wakes.
+const (
+	heartbeat       = 250 * time.Millisecond
+	freezeTolerance = 50 * time.Millisecond
+)
+
+// now is tend time: the monotonic clock less frozen time.
+func (s *Supervisor) now() time.Time {
+	return s.os.now().Add(-s.frozen)
+}
+
+// noteFreeze runs after every wakeup: a timer that fired (or would have)
+// more than freezeTolerance late means tend was frozen, or starved of
+// CPU, for that long; either way its programs were too.
+func (s *Supervisor) noteFreeze() {
+	if s.timerDue.IsZero() {
+		return
+	}
+	if late := s.os.now().Sub(s.timerDue); late > freezeTolerance {
+		s.frozen += late
+		s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
+			Msg("tend was not running (container frozen?): deadlines leave that time out")
+	}
+	s.timerDue = time.Time{}
+}
+
+// sensitive reports whether a deadline is pending whose meaning a freeze
+// would change.
+func (s *Supervisor) sensitive() bool {
+	if !s.shutdownDue.IsZero() || !s.phaseDue.IsZero() {
+		return true
+	}
+	return slices.ContainsFunc(s.programs, func(p *program) bool {
+		return p.state == Starting || p.state == Stopping
+	})
+}
+
+// armTimer sets the one timer to the nearest deadline, or to the next
+// heartbeat while a sensitive deadline is pending.
 func (s *Supervisor) armTimer() {
 	var next time.Time
 	earlier := func(t time.Time) {
@@ -398,9 +453,14 @@ func (s *Supervisor) armTimer() {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		s.timerDue = time.Time{}
 		return
 	}
-	d := next.Sub(s.os.now())
+	d := max(next.Sub(s.now()), 0)
+	if s.sensitive() {
+		d = min(d, heartbeat)
+	}
+	s.timerDue = s.os.now().Add(d)
 	if s.timer == nil {
 		s.timer = time.NewTimer(d)
 	} else {
