@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"tend/config"
@@ -30,6 +29,7 @@ type program struct {
 	due      time.Time // the state's deadline (startsecs, backoff, stopwaitsecs); zero: none
 	want     bool      // should run: autostart, until a stop or the shutdown
 	waitSaid bool      // "waiting for a dead dependency" was logged
+	since    time.Time // wall clock of the last state change
 }
 
 // alive reports whether the program has a process.
@@ -133,18 +133,18 @@ func (s *Supervisor) start(p *program) {
 			return
 		}
 		p.started = now
-		s.failedStart(p, from, exitInfo{code: code}, "spawn failed: "+err.Error())
+		s.failedStart(p, Change{From: from, ExitCode: &code, Reason: "spawn failed: " + err.Error()}, exitInfo{code: code})
 		return
 	}
 	p.pid, p.started = pid, now
 	s.byPid[pid] = p
 	if p.cfg.StartSecs > 0 {
 		p.due = now.Add(p.cfg.StartSecs)
-		s.setStatePid(p, Starting, from, "started")
+		s.changed(p, Change{State: Starting, From: from, Pid: pid, Reason: "started"})
 		return
 	}
 	p.failures = 0
-	s.setStatePid(p, Running, from, "started")
+	s.changed(p, Change{State: Running, From: from, Pid: pid, Reason: "started"})
 }
 
 // command is what spawn runs for p.
@@ -213,13 +213,14 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	from := p.state
 	p.pid, p.due = 0, time.Time{}
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled(), ran: now.Sub(p.started)}
-	reason := "exited"
+	c := Change{From: from, Pid: e.Pid, ExitCode: &info.code, Reason: "exited"}
 	if info.signaled {
-		reason = "killed by signal " + signals.Name(e.Status.Signal())
+		c.Signal = signals.Name(e.Status.Signal())
+		c.Reason = "killed by signal " + c.Signal
 	}
 	if p.isMain {
-		s.logExit(p, Exited, from, e, reason)
-		p.state = Exited
+		c.State = Exited
+		s.changed(p, c)
 		code := info.code
 		if slices.Contains(s.opts.ExitZero, code) {
 			code = 0
@@ -233,43 +234,43 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	}
 	switch classify(p.cfg, from, info) {
 	case stopped:
-		s.logExit(p, Stopped, p.state, e, reason)
-		p.state = Stopped
+		c.State = Stopped
+		s.changed(p, c)
 	case failedStart:
-		s.failedStart(p, from, info, reason+" before startsecs")
+		s.failedStart(p, c, info)
 	case restart:
-		s.logExit(p, Exited, from, e, reason+"; autorestart="+string(p.cfg.Autorestart))
-		p.state = Exited
+		c.State, c.Reason = Exited, c.Reason+"; autorestart="+string(p.cfg.Autorestart)
+		s.changed(p, c)
 		s.start(p)
 	case exited:
-		s.logExit(p, Exited, from, e, reason)
-		p.state = Exited
+		c.State = Exited
+		s.changed(p, c)
 		s.finalState(p, info)
 	case completed:
-		s.logExit(p, Completed, from, e, reason)
-		p.state = Completed
+		c.State = Completed
+		s.changed(p, c)
 	case failed:
-		s.logExit(p, Failed, from, e, reason)
-		p.state = Failed
+		c.State = Failed
+		s.changed(p, c)
 		s.finalState(p, info)
 	}
 }
 
 // failedStart counts a failed start and goes to BACKOFF, or to FATAL
-// (FAILED for a oneshot) once retries are spent.
-func (s *Supervisor) failedStart(p *program, from State, info exitInfo, reason string) {
+// (FAILED for a oneshot) once retries are spent. c describes the exit.
+func (s *Supervisor) failedStart(p *program, c Change, info exitInfo) {
 	p.failures++
-	next := afterFailedStart(p.cfg, p.failures)
-	ev := s.stateEvent(p, next, from).Int("exit_code", info.code).Int("failures", p.failures).Str("reason", reason)
-	p.state = next
-	if next == Backoff {
-		delay := backoffDelay(p.cfg.Backoff, p.failures, s.rand())
-		p.due = s.now().Add(delay)
-		ev.Str("retry_in", delay.Round(time.Millisecond).String()).Msg("state")
-		return
+	c.State = afterFailedStart(p.cfg, p.failures)
+	c.Failures = p.failures
+	c.Reason += " before startsecs"
+	if c.State == Backoff {
+		c.RetryIn = backoffDelay(p.cfg.Backoff, p.failures, s.rand())
+		p.due = s.now().Add(c.RetryIn)
 	}
-	ev.Msg("state")
-	s.finalState(p, info)
+	s.changed(p, c)
+	if c.State != Backoff {
+		s.finalState(p, info)
+	}
 }
 
 // finalState: a critical program that has failed for good stops tend,
@@ -287,7 +288,7 @@ func (s *Supervisor) onDue(p *program) {
 	switch p.state {
 	case Starting:
 		p.failures = 0
-		s.setStatePid(p, Running, Starting, "up for startsecs")
+		s.changed(p, Change{State: Running, From: Starting, Pid: p.pid, Reason: "up for startsecs"})
 	case Backoff:
 		if p.want && s.phase == running {
 			s.start(p)
@@ -305,7 +306,7 @@ func (s *Supervisor) stop(p *program, reason string) {
 	p.want = false
 	if !p.alive() {
 		if p.state == Backoff {
-			s.setState(p, Stopped, reason)
+			s.changed(p, Change{State: Stopped, From: Backoff, Reason: reason})
 		}
 		return
 	}
@@ -313,8 +314,7 @@ func (s *Supervisor) stop(p *program, reason string) {
 	s.os.kill(-p.pid, sig)
 	s.os.kill(-p.pid, unix.SIGCONT)
 	p.due = s.now().Add(p.cfg.StopWaitSecs)
-	s.stateEvent(p, Stopping, p.state).Int("pid", p.pid).Str("signal", signals.Name(sig)).Str("reason", reason).Msg("state")
-	p.state = Stopping
+	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
 }
 
 func (s *Supervisor) killGroup(p *program) {
@@ -322,33 +322,49 @@ func (s *Supervisor) killGroup(p *program) {
 	s.killedAny = true
 }
 
-// setState changes p's state and logs it, one line per change.
-func (s *Supervisor) setState(p *program, to State, reason string) {
-	s.stateEvent(p, to, p.state).Str("reason", reason).Msg("state")
-	p.state = to
+// Change is one state change of one program: one line in tend's log
+// and one event for every subscriber.
+type Change struct {
+	Program  string
+	State    State
+	From     State
+	Pid      int
+	Time     time.Time // wall clock, for people
+	ExitCode *int
+	Signal   string
+	Reason   string
+	Failures int           // failed starts in a row (BACKOFF, FATAL)
+	RetryIn  time.Duration // BACKOFF's wait
 }
 
-func (s *Supervisor) setStatePid(p *program, to, from State, reason string) {
-	s.stateEvent(p, to, from).Int("pid", p.pid).Str("reason", reason).Msg("state")
-	p.state = to
-}
-
-func (s *Supervisor) logExit(p *program, to, from State, e reaper.Exit, reason string) {
-	ev := s.stateEvent(p, to, from).Int("pid", e.Pid).Int("exit_code", e.Code()).Str("reason", reason)
-	if e.Status.Signaled() {
-		ev = ev.Str("signal", signals.Name(e.Status.Signal()))
-	}
-	ev.Msg("state")
-}
-
-// stateEvent starts a state-change line. The main program's lines are
-// debug level: in init mode tend is as quiet as tini.
-func (s *Supervisor) stateEvent(p *program, to, from State) *zerolog.Event {
-	lvl := s.log.Info()
+// changed moves p to c.State, logs the change with the fixed keys, and
+// publishes it. The main program's lines are debug level: in init mode
+// tend is as quiet as tini.
+func (s *Supervisor) changed(p *program, c Change) {
+	c.Program, c.Time = p.cfg.Name, time.Now()
+	p.state, p.since = c.State, c.Time
+	ev := s.log.Info()
 	if p.isMain {
-		lvl = s.log.Debug()
+		ev = s.log.Debug()
 	}
-	return lvl.Str("program", p.cfg.Name).Str("state", string(to)).Str("from", string(from))
+	ev = ev.Str("program", c.Program).Str("state", string(c.State)).Str("from", string(c.From))
+	if c.Pid != 0 {
+		ev = ev.Int("pid", c.Pid)
+	}
+	if c.ExitCode != nil {
+		ev = ev.Int("exit_code", *c.ExitCode)
+	}
+	if c.Signal != "" {
+		ev = ev.Str("signal", c.Signal)
+	}
+	if c.Failures != 0 {
+		ev = ev.Int("failures", c.Failures)
+	}
+	if c.RetryIn != 0 {
+		ev = ev.Str("retry_in", c.RetryIn.Round(time.Millisecond).String())
+	}
+	ev.Str("reason", c.Reason).Msg("state")
+	s.publish(c)
 }
 
 // jitter is uniform in [-1, 1].

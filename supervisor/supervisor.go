@@ -93,6 +93,7 @@ type Supervisor struct {
 	outputs     int            // output copiers still running
 	outputDone  chan struct{}  // a copier reached EOF
 	devNull     *os.File       // stdin of every program but the main one
+	subscribers []subscriber   // events streams
 	rand        func() float64 // jitter source in [-1, 1]
 	spawnOutput func(*program, *Command) (func(ok bool), error)
 }
@@ -292,7 +293,7 @@ func (s *Supervisor) shutdown(reason string) {
 	for _, p := range s.programs {
 		p.want = false
 		if !p.alive() && p.state == Backoff {
-			s.setState(p, Stopped, "shutdown")
+			s.changed(p, Change{State: Stopped, From: Backoff, Reason: "shutdown"})
 		}
 	}
 }
@@ -395,13 +396,16 @@ func (s *Supervisor) onShutdownTimeout() {
 // So deadlines and run lengths are measured in tend time: the monotonic
 // clock less the time tend was not running when it should have been. A
 // freeze shows as the loop's timer firing late; the lateness is added to
-// frozen. To bound what a freeze that begins between two wakeups can cost,
+// frozen. Only lateness over freezeTolerance counts: on a busy machine the
+// loop is often tens of milliseconds late while its programs run on, and
+// reading that as a freeze would stretch startsecs (seen under -race on
+// two cores). A docker pause lasts seconds. To bound what a freeze that begins between two wakeups can cost,
 // the timer is capped at heartbeat while a time-sensitive deadline is
 // pending (a program STARTING or STOPPING, the grace period, the
 // shutdown). Idle, with every program RUNNING, tend still never wakes.
 const (
 	heartbeat       = 250 * time.Millisecond
-	freezeTolerance = 50 * time.Millisecond
+	freezeTolerance = time.Second
 )
 
 // now is tend time: the monotonic clock less frozen time.
@@ -410,8 +414,8 @@ func (s *Supervisor) now() time.Time {
 }
 
 // noteFreeze runs after every wakeup: a timer that fired (or would have)
-// more than freezeTolerance late means tend was frozen, or starved of
-// CPU, for that long; either way its programs were too.
+// more than freezeTolerance late means tend was frozen for that long, and
+// its programs with it.
 func (s *Supervisor) noteFreeze() {
 	if s.timerDue.IsZero() {
 		return
