@@ -551,27 +551,30 @@ func TestPolicyTables(t *testing.T) {
 
 	dep := func(cond config.Condition) config.Dep { return config.Dep{Name: "x", Condition: cond} }
 	deps := []struct {
-		d     config.Dep
-		typ   config.Type
-		st    State
-		stuck bool
-		want  depCheck
+		d       config.Dep
+		typ     config.Type
+		st      State
+		healthy bool
+		stuck   bool
+		want    depCheck
 	}{
-		{dep(config.CondDefault), config.Longrun, Running, false, depMet},
-		{dep(config.CondDefault), config.Longrun, Starting, false, depPending},
-		{dep(config.CondDefault), config.Oneshot, Running, false, depPending},
-		{dep(config.CondDefault), config.Oneshot, Completed, false, depMet},
-		{dep(config.CondDefault), config.Oneshot, Failed, false, depDead},
-		{dep(config.CondHealthy), config.Longrun, Running, false, depMet},
-		{dep(config.CondRunning), config.Longrun, Fatal, false, depDead},
-		{dep(config.CondRunning), config.Longrun, Backoff, false, depPending},
-		{dep(config.CondRunning), config.Longrun, Stopped, true, depDead},
-		{dep(config.CondRunning), config.Longrun, Stopped, false, depPending},
-		{dep(config.CondRunning), config.Oneshot, Completed, false, depMet},
-		{dep(config.CondCompleted), config.Oneshot, Running, false, depPending},
+		{dep(config.CondDefault), config.Longrun, Running, true, false, depMet},
+		{dep(config.CondDefault), config.Longrun, Starting, false, false, depPending},
+		{dep(config.CondDefault), config.Oneshot, Running, true, false, depPending},
+		{dep(config.CondDefault), config.Oneshot, Completed, false, false, depMet},
+		{dep(config.CondDefault), config.Oneshot, Failed, false, false, depDead},
+		{dep(config.CondHealthy), config.Longrun, Running, true, false, depMet},
+		{dep(config.CondHealthy), config.Longrun, Running, false, false, depPending},
+		{dep(config.CondRunning), config.Longrun, Running, false, false, depMet},
+		{dep(config.CondRunning), config.Longrun, Fatal, true, false, depDead},
+		{dep(config.CondRunning), config.Longrun, Backoff, true, false, depPending},
+		{dep(config.CondRunning), config.Longrun, Stopped, true, true, depDead},
+		{dep(config.CondRunning), config.Longrun, Stopped, true, false, depPending},
+		{dep(config.CondRunning), config.Oneshot, Completed, true, false, depMet},
+		{dep(config.CondCompleted), config.Oneshot, Running, true, false, depPending},
 	}
 	for i, c := range deps {
-		if got := checkDep(c.d, c.typ, c.st, c.stuck); got != c.want {
+		if got := checkDep(c.d, c.typ, c.st, c.healthy, c.stuck); got != c.want {
 			t.Errorf("dep case %d: checkDep = %v, want %v", i, got, c.want)
 		}
 	}

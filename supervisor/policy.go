@@ -139,9 +139,10 @@ const (
 )
 
 // checkDep says whether dependency d, a program of type typ in state st,
-// is met. stuck says whether the dependency itself will never start as
-// things stand (not wanted, or blocked by a dead dependency of its own).
-func checkDep(d config.Dep, typ config.Type, st State, stuck bool) depCheck {
+// is met. healthy says whether it is RUNNING and passing its health check
+// (or has none); stuck whether it will never start as things stand (not
+// wanted, or blocked by a dead dependency of its own).
+func checkDep(d config.Dep, typ config.Type, st State, healthy, stuck bool) depCheck {
 	cond := d.Condition
 	if cond == config.CondDefault {
 		cond = config.CondRunning
@@ -154,7 +155,11 @@ func checkDep(d config.Dep, typ config.Type, st State, stuck bool) depCheck {
 		if st == Completed {
 			return depMet
 		}
-	default: // running, or healthy: a program is healthy while RUNNING until probes exist
+	case config.CondHealthy:
+		if healthy || (typ == config.Oneshot && st == Completed) {
+			return depMet
+		}
+	default:
 		if st == Running || (typ == config.Oneshot && st == Completed) {
 			return depMet
 		}

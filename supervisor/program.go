@@ -3,7 +3,6 @@ package supervisor
 import (
 	"errors"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +29,7 @@ type program struct {
 	want     bool      // should run: autostart, until a stop or the shutdown
 	waitSaid bool      // "waiting for a dead dependency" was logged
 	since    time.Time // wall clock of the last state change
+	probe    probe     // health checking
 }
 
 // alive reports whether the program has a process.
@@ -65,7 +65,7 @@ func (s *Supervisor) deps(p *program) (depCheck, *program) {
 	result := depMet
 	for _, d := range p.cfg.DependsOn {
 		q := s.byName[d.Name]
-		switch checkDep(d, q.cfg.Type, q.state, s.stuck(q)) {
+		switch checkDep(d, q.cfg.Type, q.state, q.healthy(), s.stuck(q)) {
 		case depDead:
 			return depDead, q
 		case depPending:
@@ -138,6 +138,9 @@ func (s *Supervisor) start(p *program) {
 	}
 	p.pid, p.started = pid, now
 	s.byPid[pid] = p
+	if !p.isMain {
+		s.resetHealth(p)
+	}
 	if p.cfg.StartSecs > 0 {
 		p.due = now.Add(p.cfg.StartSecs)
 		s.changed(p, Change{State: Starting, From: from, Pid: pid, Reason: "started"})
@@ -155,7 +158,7 @@ func (s *Supervisor) command(p *program) (Command, error) {
 		return c, nil
 	}
 	c.Stdin = s.devNull
-	c.Env = mergeEnv(os.Environ(), p.cfg.Environment, p.cfg)
+	c.Env = mergeEnv(s.environ(), p.cfg.Environment, p.cfg)
 	if p.cfg.Umask != nil {
 		c.Umask = int(*p.cfg.Umask)
 	}
@@ -212,6 +215,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	now := s.now()
 	from := p.state
 	p.pid, p.due = 0, time.Time{}
+	s.cancelProbe(p)
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled(), ran: now.Sub(p.started)}
 	c := Change{From: from, Pid: e.Pid, ExitCode: &info.code, Reason: "exited"}
 	if info.signaled {
@@ -236,6 +240,10 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	case stopped:
 		c.State = Stopped
 		s.changed(p, c)
+		if p.probe.restart && s.phase == running {
+			p.probe.restart, p.want = false, true
+			s.start(p)
+		}
 	case failedStart:
 		s.failedStart(p, c, info)
 	case restart:
@@ -317,8 +325,12 @@ func (s *Supervisor) stop(p *program, reason string) {
 	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
 }
 
+// killSignal is SIGKILL, named for the places that stop what cannot be
+// asked.
+const killSignal = unix.SIGKILL
+
 func (s *Supervisor) killGroup(p *program) {
-	s.os.kill(-p.pid, unix.SIGKILL)
+	s.os.kill(-p.pid, killSignal)
 	s.killedAny = true
 }
 
@@ -335,6 +347,7 @@ type Change struct {
 	Reason   string
 	Failures int           // failed starts in a row (BACKOFF, FATAL)
 	RetryIn  time.Duration // BACKOFF's wait
+	Health   string        // set on a change of health (State == From)
 }
 
 // changed moves p to c.State, logs the change with the fixed keys, and

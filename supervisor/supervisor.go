@@ -77,25 +77,28 @@ type Supervisor struct {
 	programs []*program // sorted by name; the main program last
 	byName   map[string]*program
 	byPid    map[int]*program
+	probes   map[int]*program // exec health probes in flight, or killed and not yet reaped
 	main     *program
 
-	phase       phase
-	shutdownDue time.Time // shutdown_timeout; zero when unbounded
-	phaseDue    time.Time // grace, killWait, flushWait
-	left        bool      // children remained at the last reap
-	orphans     int       // reaped processes tend did not start
-	killedAny   bool      // some program had to be SIGKILLed
-	code        int
-	codeSet     bool
-	timer       *time.Timer
-	timerDue    time.Time      // real time the armed timer is due; zero: none
-	frozen      time.Duration  // time tend was not running when its timer was due
-	outputs     int            // output copiers still running
-	outputDone  chan struct{}  // a copier reached EOF
-	devNull     *os.File       // stdin of every program but the main one
-	subscribers []subscriber   // events streams
-	rand        func() float64 // jitter source in [-1, 1]
-	spawnOutput func(*program, *Command) (func(ok bool), error)
+	phase        phase
+	shutdownDue  time.Time // shutdown_timeout; zero when unbounded
+	phaseDue     time.Time // grace, killWait, flushWait
+	left         bool      // children remained at the last reap
+	orphans      int       // reaped processes tend did not start
+	killedAny    bool      // some program had to be SIGKILLed
+	code         int
+	codeSet      bool
+	timer        *time.Timer
+	timerDue     time.Time        // real time the armed timer is due; zero: none
+	frozen       time.Duration    // time tend was not running when its timer was due
+	outputs      int              // output copiers still running
+	outputDone   chan struct{}    // a copier reached EOF
+	devNull      *os.File         // stdin of every program but the main one
+	subscribers  []subscriber     // events streams
+	probeResults chan probeResult // answers of http and tcp probes
+	env          []string         // tend's environment, read once
+	rand         func() float64   // jitter source in [-1, 1]
+	spawnOutput  func(*program, *Command) (func(ok bool), error)
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -129,15 +132,18 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		init:       reaper.IsInit(),
 		byName:     map[string]*program{},
 		byPid:      map[int]*program{},
+		probes:     map[int]*program{},
 		outputDone: make(chan struct{}, 64),
 		rand:       jitter,
 	}
 	s.spawnOutput = s.openOutputs
+	s.env = os.Environ()
 	if opts.Config != nil {
 		for _, pc := range opts.Config.Programs {
 			s.add(&program{cfg: pc, want: pc.Autostart})
 		}
 	}
+	s.probeResults = make(chan probeResult, len(s.programs)+1)
 	if opts.Main != nil {
 		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), want: true, isMain: true}
 		s.add(s.main)
@@ -193,6 +199,8 @@ func (s *Supervisor) Run() int {
 			handle = s.onTimer
 		case <-s.outputDone:
 			handle = func() { s.outputs-- }
+		case r := <-s.probeResults:
+			handle = func() { s.onProbeResult(r) }
 		}
 		s.noteFreeze() // before anything reads the clock
 		handle()
@@ -242,6 +250,11 @@ func (s *Supervisor) onChild() {
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
+	if p, ok := s.probes[e.Pid]; ok {
+		delete(s.probes, e.Pid)
+		s.onProbeExit(p, e.Pid, e.Code())
+		return
+	}
 	p := s.byPid[e.Pid]
 	if p == nil {
 		s.orphans++
@@ -353,6 +366,7 @@ func (s *Supervisor) onTimer() {
 			s.onDue(p)
 		}
 	}
+	s.probeDeadlines(now)
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
 		s.onShutdownTimeout()
@@ -435,7 +449,7 @@ func (s *Supervisor) sensitive() bool {
 		return true
 	}
 	return slices.ContainsFunc(s.programs, func(p *program) bool {
-		return p.state == Starting || p.state == Stopping
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero()
 	})
 }
 
@@ -450,6 +464,8 @@ func (s *Supervisor) armTimer() {
 	}
 	for _, p := range s.programs {
 		earlier(p.due)
+		earlier(p.probe.due)
+		earlier(p.probe.end)
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)

@@ -1,0 +1,80 @@
+package supervisor
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Health checks under fake time, with exec probes (fake processes that
+// pass or fail). http and tcp probes meet real servers in e2e.
+
+const probed = noSocket + `
+[programs.p]
+command = ["p"]
+startsecs = 0
+[programs.p.healthcheck]
+exec = ["check"]
+interval = "1s"
+timeout = "500ms"
+retries = 2
+`
+
+// TestUnhealthyRestarts: two failed probes in a row make p unhealthy, and
+// on_unhealthy = "restart" (the default) stops it and starts it again.
+func TestUnhealthyRestarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, probed, nil, map[string]script{"p": forever, "check": {runFor: 100 * time.Millisecond, code: 1}})
+		time.Sleep(2500 * time.Millisecond)
+		l.want("0s spawn p", "1s spawn check", "1.1s exit check 1", "2s spawn check", "2.1s exit check 1",
+			"2.1s kill p TERM", "2.1s exit p 143", "2.1s spawn p")
+		l.stop()
+	})
+}
+
+// TestProbeTimeout: a probe that hangs is killed at its timeout and
+// counts as a failure; probes run start to start.
+func TestProbeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, probed, nil, map[string]script{"p": forever, "check": {runFor: -1, onTerm: 0}})
+		time.Sleep(2600 * time.Millisecond)
+		l.want("1s spawn check", "1.5s kill check KILL", "2s spawn check", "2.5s kill check KILL", "2.5s kill p TERM")
+		l.stop()
+	})
+}
+
+// TestHealthyDependency: a dependent that asks for "healthy" waits for
+// the first passing probe, not for RUNNING.
+func TestHealthyDependency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, probed+`
+[programs.q]
+command = ["q"]
+depends_on = { p = "healthy" }
+`, nil, map[string]script{"p": forever, "q": forever, "check": {runFor: 200 * time.Millisecond, code: 0}})
+		time.Sleep(3 * time.Second)
+		l.want("0s spawn p", "1s spawn check", "1.2s exit check 0", "1.2s spawn q")
+		if l.count("kill p TERM") != 0 {
+			t.Errorf("a healthy program was stopped:\n%s", strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
+	})
+}
+
+// TestStartPeriod: failures during start_period do not count.
+func TestStartPeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, probed+`start_period = "2500ms"
+`, nil, map[string]script{"p": forever, "check": {runFor: 0, code: 1}})
+		time.Sleep(3500 * time.Millisecond)
+		// Probes at 1 s and 2 s fail inside the start period; 3 s is the
+		// first that counts, so p is not yet unhealthy (retries = 2).
+		if n := l.count("kill p TERM"); n != 0 {
+			t.Errorf("restarted during start_period:\n%s", strings.Join(l.f.log(), "\n"))
+		}
+		time.Sleep(time.Second)
+		l.want("4s spawn check", "4s kill p TERM")
+		l.stop()
+	})
+}
