@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/rs/zerolog"
+
 	"tend/config"
+	"tend/control"
 	"tend/signals"
 	"tend/supervisor"
 )
@@ -33,8 +36,7 @@ func run(args []string, sub signals.Subscription) int {
 		case "check":
 			return check(args[1:])
 		case "ctl":
-			fmt.Fprintf(os.Stderr, "tend: %s: not available in this build yet\n", args[0])
-			return exitUsage
+			return control.Main(args[1:], os.Stdout, os.Stderr)
 		}
 	}
 	c, err := parseArgs(args, os.Getenv)
@@ -58,14 +60,38 @@ func run(args []string, sub signals.Subscription) int {
 		}
 	}
 	log := newLogger(os.Stderr, c.logFormat, c.verbose, cfg != nil)
-	return supervisor.New(supervisor.Options{
+	opts := supervisor.Options{
 		Config:   cfg,
 		Main:     c.cmd,
 		NoGroup:  c.noGroup,
 		Grace:    c.grace,
 		ExitZero: c.exitZero,
 		Log:      log,
-	}, sub).Run()
+	}
+	if cfg != nil && cfg.Tend.Socket != "" {
+		stop, reqs := serveControl(cfg, log)
+		defer stop()
+		opts.Requests = reqs
+	}
+	return supervisor.New(opts, sub).Run()
+}
+
+// serveControl opens the control socket and serves it on a goroutine.
+// A socket that cannot be opened is logged and left out: the programs
+// still run, and tend ctl says it cannot reach tend (exit 3).
+func serveControl(cfg *config.Config, log zerolog.Logger) (stop func(), reqs <-chan control.Request) {
+	ln, err := control.Listen(cfg.Tend.Socket, cfg.Tend.SocketMode, cfg.Tend.SocketGroup)
+	if err != nil {
+		log.Error().Err(err).Msg("control socket disabled")
+		return func() {}, nil
+	}
+	ch := make(chan control.Request)
+	control.Go(log, "control server", func() { control.Serve(ln, ch, log) })
+	log.Debug().Str("socket", cfg.Tend.Socket).Msg("control socket listening")
+	return func() {
+		ln.Close()
+		os.Remove(cfg.Tend.Socket)
+	}, ch
 }
 
 // check is `tend check -c FILE`: exit 0 for a valid file, else print

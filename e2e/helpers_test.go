@@ -52,6 +52,10 @@ func runHelper(args []string) int {
 		return sigconfExec(args)
 	case "term-ignore-child":
 		return termIgnoreChild()
+	case "sv-prog":
+		return svProg(args)
+	case "stderr-fd3":
+		return stderrFd3(args)
 	}
 	fmt.Fprintln(os.Stderr, "helper: unknown", name)
 	return 2
@@ -308,7 +312,10 @@ func groupMember() int {
 func ttyCheck() int {
 	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
 	fmt.Printf("foreground=%v\n", err == nil && fg == unix.Getpgrp())
-	select {}
+	// Not select{}: with no other goroutine the runtime would call that
+	// a deadlock and exit 2 before the Ctrl-C comes.
+	time.Sleep(time.Hour)
+	return 0
 }
 
 // sigconfExec sets up what tini's sigconf test does (some signals

@@ -1,28 +1,24 @@
 package supervisor
 
-// subscriberCap bounds each events subscriber's queue. A subscriber that
-// lets it fill is dropped: the loop never waits for a reader.
-const subscriberCap = 256
+import "tend/control"
 
-// subscriber is one events stream: changes go to ch until the reader
-// goes away (done closes) or falls behind (ch is full), and then ch is
-// closed and the subscriber forgotten.
+// subscriber is one events stream (`tend ctl events`): changes go to ch
+// until the reader goes away (done closes) or falls behind (ch is full,
+// its capacity set by the control server), and then ch is closed and the
+// subscriber forgotten. The loop never waits for a reader.
 type subscriber struct {
-	ch   chan Change
+	ch   chan control.Event
 	done <-chan struct{}
-}
-
-// Subscribe registers an events stream; the caller reads ch until it is
-// closed. It must be called on the loop's goroutine (through a request).
-func (s *Supervisor) subscribe(done <-chan struct{}) chan Change {
-	ch := make(chan Change, subscriberCap)
-	s.subscribers = append(s.subscribers, subscriber{ch: ch, done: done})
-	return ch
 }
 
 // publish sends c to every subscriber without blocking, dropping the
 // ones that are gone or full.
 func (s *Supervisor) publish(c Change) {
+	if len(s.subscribers) == 0 {
+		return
+	}
+	ev := control.Event{Program: c.Program, State: string(c.State), From: string(c.From), Pid: c.Pid,
+		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: c.Health}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
 		select {
@@ -32,7 +28,7 @@ func (s *Supervisor) publish(c Change) {
 		default:
 		}
 		select {
-		case sub.ch <- c:
+		case sub.ch <- ev:
 			kept = append(kept, sub)
 		default:
 			s.log.Warn().Msg("events subscriber fell behind: dropped")

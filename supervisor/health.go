@@ -29,15 +29,14 @@ const (
 
 // probe is the loop's record of a program's health checking.
 type probe struct {
-	due     time.Time // next probe start; zero: none scheduled
-	end     time.Time // timeout of the probe in flight; zero: none in flight
-	began   time.Time // start of the probe in flight, or of the last one
-	pid     int       // exec probe in flight
-	gen     uint64    // tags a goroutine probe's result; a stale one is dropped
-	cancel  context.CancelFunc
-	fails   int // failures in a row
-	health  string
-	restart bool // stopped for being unhealthy: start again once down
+	due    time.Time // next probe start; zero: none scheduled
+	end    time.Time // timeout of the probe in flight; zero: none in flight
+	began  time.Time // start of the probe in flight, or of the last one
+	pid    int       // exec probe in flight
+	gen    uint64    // tags a goroutine probe's result; a stale one is dropped
+	cancel context.CancelFunc
+	fails  int // failures in a row
+	health string
 }
 
 // probeResult is what a goroutine probe reports.
@@ -192,7 +191,7 @@ func (s *Supervisor) probeDone(p *program, err error) {
 	}
 	s.setHealth(p, healthUnhealthy, fmt.Sprintf("%d probes failed in a row: %v", p.probe.fails, err))
 	if hc.OnUnhealthy == config.UnhealthyRestart && s.phase == running && p.state == Running {
-		p.probe.restart = true
+		p.restart = true
 		s.stop(p, "unhealthy")
 	}
 }

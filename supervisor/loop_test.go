@@ -116,7 +116,8 @@ func (f *fakeOS) kill(pid int, sig syscall.Signal) error {
 	switch sc := f.scripts[name]; {
 	case sig == unix.SIGKILL:
 		go f.exit(pid, unix.WaitStatus(unix.SIGKILL))
-	case sig == unix.SIGCONT:
+	case sig != unix.SIGTERM && sig != unix.SIGINT && sig != unix.SIGQUIT:
+		// STOP, CONT, USR1…: recorded, and the fake process carries on.
 	case sc.onTerm >= 0:
 		time.AfterFunc(sc.onTerm, func() { f.exit(pid, unix.WaitStatus(sig)) })
 	}
@@ -442,6 +443,27 @@ depends_on = ["migrate"]
 		time.Sleep(5 * time.Second)
 		if n := l.count("spawn app"); n != 0 {
 			t.Errorf("app started %d times after migrate failed", n)
+		}
+		l.stop()
+	})
+}
+
+// TestOneshotRetriesEnd: a oneshot with on-failure is retried
+// startretries times and then FAILED (its count does not reset just
+// because a start with startsecs 0 makes it RUNNING at once).
+func TestOneshotRetriesEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.o]
+type = "oneshot"
+command = ["o"]
+autorestart = "on-failure"
+startretries = 2
+backoff = { initial = "1s", max = "1s", factor = 1.0 }
+`, nil, map[string]script{"o": {runFor: 100 * time.Millisecond, code: 1}})
+		time.Sleep(time.Hour)
+		if n := l.count("spawn o"); n != 3 {
+			t.Errorf("%d starts, want 1+startretries = 3\n%s", n, strings.Join(l.f.log(), "\n"))
 		}
 		l.stop()
 	})

@@ -27,6 +27,7 @@ const (
 	Fatal     State = "FATAL"
 	Completed State = "COMPLETED"
 	Failed    State = "FAILED"
+	Paused    State = "PAUSED" // frozen by `tend ctl pause`
 )
 
 // hasProcess reports whether a program in state st has a live process.
@@ -88,6 +89,9 @@ func expected(p *config.Program, e exitInfo) bool {
 func classify(p *config.Program, st State, e exitInfo) outcome {
 	if st == Stopping {
 		return stopped
+	}
+	if st == Paused {
+		return exited // a PAUSED program is never restarted
 	}
 	if p.Type == config.Oneshot {
 		switch {

@@ -23,13 +23,19 @@ type program struct {
 
 	state    State
 	pid      int
-	started  time.Time // when the current run began
-	failures int       // failed starts in a row
-	due      time.Time // the state's deadline (startsecs, backoff, stopwaitsecs); zero: none
-	want     bool      // should run: autostart, until a stop or the shutdown
-	waitSaid bool      // "waiting for a dead dependency" was logged
-	since    time.Time // wall clock of the last state change
-	probe    probe     // health checking
+	started  time.Time       // when the current run began
+	failures int             // failed starts in a row
+	due      time.Time       // the state's deadline (startsecs, backoff, stopwaitsecs); zero: none
+	want     bool            // should run: autostart, until a stop or the shutdown
+	waitSaid bool            // "waiting for a dead dependency" was logged
+	since    time.Time       // wall clock of the last state change
+	probe    probe           // health checking
+	restart  bool            // stopped to be started again (ctl restart, unhealthy, reload)
+	next     *config.Program // the config a reload gave it, taken once it is down
+	removed  bool            // a reload removed it: forgotten once it is down
+	starts   int             // processes started, for status
+	restarts int             // starts after the first
+	lastCode *int            // exit code of the last process
 }
 
 // alive reports whether the program has a process.
@@ -138,6 +144,9 @@ func (s *Supervisor) start(p *program) {
 	}
 	p.pid, p.started = pid, now
 	s.byPid[pid] = p
+	if p.starts++; p.starts > 1 {
+		p.restarts++
+	}
 	if !p.isMain {
 		s.resetHealth(p)
 	}
@@ -146,7 +155,9 @@ func (s *Supervisor) start(p *program) {
 		s.changed(p, Change{State: Starting, From: from, Pid: pid, Reason: "started"})
 		return
 	}
-	p.failures = 0
+	if p.cfg.Type == config.Longrun {
+		p.failures = 0 // a run of startsecs (here 0) resets the count; a oneshot's resets on COMPLETED
+	}
 	s.changed(p, Change{State: Running, From: from, Pid: pid, Reason: "started"})
 }
 
@@ -217,6 +228,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	p.pid, p.due = 0, time.Time{}
 	s.cancelProbe(p)
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled(), ran: now.Sub(p.started)}
+	p.lastCode = &info.code
 	c := Change{From: from, Pid: e.Pid, ExitCode: &info.code, Reason: "exited"}
 	if info.signaled {
 		c.Signal = signals.Name(e.Status.Signal())
@@ -240,9 +252,8 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	case stopped:
 		c.State = Stopped
 		s.changed(p, c)
-		if p.probe.restart && s.phase == running {
-			p.probe.restart, p.want = false, true
-			s.start(p)
+		if p.restart && s.phase == running {
+			p.restart, p.want = false, true // startReady takes it from here
 		}
 	case failedStart:
 		s.failedStart(p, c, info)
@@ -255,12 +266,19 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 		s.changed(p, c)
 		s.finalState(p, info)
 	case completed:
+		p.failures = 0
 		c.State = Completed
 		s.changed(p, c)
 	case failed:
 		c.State = Failed
 		s.changed(p, c)
 		s.finalState(p, info)
+	}
+	if !p.alive() {
+		s.adopt(p)
+		if p.removed {
+			s.forget(p)
+		}
 	}
 }
 

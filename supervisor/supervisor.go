@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/control"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	ExitZero []int
 	// Log receives one line per state change.
 	Log zerolog.Logger
+	// Requests brings `tend ctl` requests from the control server; nil
+	// when there is no socket.
+	Requests <-chan control.Request
 }
 
 // killWait bounds how long tend waits for leftovers after SIGKILL. Only a
@@ -201,6 +205,8 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.outputs-- }
 		case r := <-s.probeResults:
 			handle = func() { s.onProbeResult(r) }
+		case r := <-s.opts.Requests:
+			handle = func() { s.onRequest(r) }
 		}
 		s.noteFreeze() // before anything reads the clock
 		handle()

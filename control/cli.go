@@ -1,0 +1,378 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit codes of `tend ctl`.
+const (
+	ExitOK          = 0 // done
+	ExitFailed      = 1 // the action failed, or the state was not reached
+	ExitUsage       = 2 // bad command line
+	ExitUnreachable = 3 // cannot reach tend: no socket, refused, timed out
+)
+
+// DefaultSocket is where `tend ctl` looks for tend when neither --socket
+// nor $TEND_SOCKET says otherwise.
+const DefaultSocket = "/run/tend.sock"
+
+const ctlUsage = `usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]
+
+verbs:
+  status [NAME...]       programs and their state (all when no NAME)
+  start NAME...          start programs
+  stop NAME...           stop programs
+  restart NAME...        stop, then start programs
+  signal SIG NAME...     send SIG (HUP, SIGUSR1, 15, …) to the programs' process groups
+  pause NAME...          freeze programs (SIGSTOP to the group)
+  resume NAME...         thaw paused programs (SIGCONT)
+  reload                 re-read the config: add, remove, restart changed programs
+  events [NAME...]       print state changes as JSON lines until interrupted
+  health                 exit 0 when every critical program is RUNNING and healthy,
+                         else print why and exit 1
+  shutdown               stop every program in order; tend exits
+
+NAME is a program name or a glob: web:0, 'web:*', '*' for all (quote globs
+so the shell leaves them alone).
+
+flags (before or after the verb):
+  --socket PATH   control socket (default $TEND_SOCKET, else /run/tend.sock)
+  --json          print JSON: the programs for status and actions, the
+                  answer for health
+  --wait          start, restart: wait until each program is RUNNING (COMPLETED
+                  for a oneshot); stop: until each is stopped
+  --timeout D     give up after D (default 30s; events: no limit)
+  -h, --help      this text
+
+exit codes: 0 done; 1 the action failed or the state was not reached;
+2 usage; 3 cannot reach tend (no socket, connection refused, timed out).
+`
+
+// ctlArgs is a parsed `tend ctl` command line.
+type ctlArgs struct {
+	socket  string
+	json    bool
+	wait    bool
+	timeout time.Duration
+	help    bool
+	verb    string
+	args    []string
+}
+
+// Main runs `tend ctl ARGS` (args without "ctl") and returns its exit
+// code. SIGINT and SIGTERM end it: `events` then exits 0, anything else
+// 1.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
+	defer stop()
+	return runCtl(ctx, args, os.Getenv, stdout, stderr)
+}
+
+func runCtl(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	a, err := parseCtl(args, getenv)
+	if a.help && err == nil {
+		fmt.Fprint(stdout, ctlUsage)
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, ctlUsage)
+		return ExitUsage
+	}
+	c := &ctl{ctlArgs: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
+	return c.run(ctx)
+}
+
+// parseCtl reads flags anywhere before a "--" and the verb and its
+// arguments, and checks them.
+func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
+	a := ctlArgs{timeout: 30 * time.Second}
+	fs := flag.NewFlagSet("tend ctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.socket, "socket", "", "")
+	fs.BoolVar(&a.json, "json", false, "")
+	fs.BoolVar(&a.wait, "wait", false, "")
+	fs.DurationVar(&a.timeout, "timeout", a.timeout, "")
+	fs.BoolVar(&a.help, "h", false, "")
+	fs.BoolVar(&a.help, "help", false, "")
+
+	var pos []string
+	for rest := args; len(rest) > 0; {
+		if rest[0] == "--" {
+			pos = append(pos, rest[1:]...)
+			break
+		}
+		if err := fs.Parse(rest); err != nil {
+			return a, err
+		}
+		// Parse stops at the first non-flag (take it, go on) or after
+		// a "--" (the rest is all arguments).
+		used := len(rest) - fs.NArg()
+		if used > 0 && rest[used-1] == "--" {
+			pos = append(pos, fs.Args()...)
+			break
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			pos, rest = append(pos, rest[0]), rest[1:]
+		}
+	}
+	if a.help {
+		return a, nil
+	}
+	if a.socket == "" {
+		a.socket = getenv("TEND_SOCKET")
+	}
+	if a.socket == "" {
+		a.socket = DefaultSocket
+	}
+	if a.timeout <= 0 {
+		return a, errors.New("--timeout must be positive")
+	}
+	if len(pos) == 0 {
+		return a, errors.New("missing VERB")
+	}
+	a.verb, a.args = pos[0], pos[1:]
+
+	names := a.args
+	switch a.verb {
+	case VerbStatus, VerbEvents:
+	case VerbStart, VerbStop, VerbRestart, VerbPause, VerbResume:
+		if len(names) == 0 {
+			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
+		}
+	case VerbSignal:
+		if len(names) < 2 {
+			return a, errors.New("signal needs SIG and at least one NAME")
+		}
+		if err := checkSignal(names[0]); err != nil {
+			return a, err
+		}
+		names = names[1:]
+	case VerbReload, VerbShutdown, VerbHealth:
+		if len(names) > 0 {
+			return a, fmt.Errorf("%s takes no arguments", a.verb)
+		}
+	default:
+		return a, fmt.Errorf("unknown verb %s", printable(a.verb))
+	}
+	if err := checkNames(names); err != nil {
+		return a, err
+	}
+	if a.wait && a.verb != VerbStart && a.verb != VerbStop && a.verb != VerbRestart {
+		return a, fmt.Errorf("--wait is for start, stop and restart, not %s", a.verb)
+	}
+	return a, nil
+}
+
+// ctl runs one parsed command.
+type ctl struct {
+	ctlArgs
+	client         *Client
+	stdout, stderr io.Writer
+}
+
+func (c *ctl) run(ctx context.Context) int {
+	if c.verb == VerbEvents {
+		return c.events(ctx)
+	}
+	tctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	switch c.verb {
+	case VerbStatus:
+		progs, err := c.client.Status(tctx, c.args)
+		if err != nil {
+			return c.fail(ctx, err)
+		}
+		if c.json {
+			return c.printJSON(progs)
+		}
+		printStatus(c.stdout, progs, time.Now())
+		return ExitOK
+	case VerbHealth:
+		reply, err := c.client.Health(tctx)
+		if err != nil {
+			return c.fail(ctx, err)
+		}
+		if c.json {
+			c.printJSON(healthBody{reply.Healthy, reply.Reason})
+		} else if reply.Healthy {
+			fmt.Fprintln(c.stdout, "healthy")
+		} else {
+			fmt.Fprintf(c.stdout, "unhealthy: %s\n", oneLine(reply.Reason))
+		}
+		if !reply.Healthy {
+			return ExitFailed
+		}
+		return ExitOK
+	}
+	if c.wait {
+		return c.actAndWait(ctx, tctx)
+	}
+	names, sig := c.args, ""
+	if c.verb == VerbSignal {
+		sig, names = c.args[0], c.args[1:]
+	}
+	reply, err := c.client.Do(tctx, c.verb, names, sig)
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	return c.printActed(reply.Programs)
+}
+
+// printActed prints the programs an action touched.
+func (c *ctl) printActed(progs []Status) int {
+	if c.json {
+		return c.printJSON(progs)
+	}
+	switch c.verb {
+	case VerbShutdown:
+		fmt.Fprintln(c.stdout, "tend is shutting down")
+	case VerbReload:
+		fmt.Fprintln(c.stdout, "reloaded")
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	for _, p := range progs {
+		fmt.Fprintf(tw, "%s\t%s\n", printable(p.Name), state(p))
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+// fail prints err and returns its exit code.
+func (c *ctl) fail(ctx context.Context, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintf(c.stderr, "tend ctl: %s: interrupted\n", c.verb)
+		return ExitFailed
+	}
+	fmt.Fprintf(c.stderr, "tend ctl: %s: %s\n", c.verb, oneLine(err.Error()))
+	if _, ok := errors.AsType[*UnreachableError](err); ok {
+		return ExitUnreachable
+	}
+	if e, ok := errors.AsType[*APIError](err); ok && e.Code == http.StatusGatewayTimeout {
+		return ExitUnreachable // tend is there, its supervisor does not answer
+	}
+	return ExitFailed
+}
+
+func (c *ctl) printJSON(v any) int {
+	if progs, ok := v.([]Status); ok && progs == nil {
+		v = []Status{}
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintf(c.stderr, "tend ctl: %v\n", err)
+		return ExitFailed
+	}
+	fmt.Fprintf(c.stdout, "%s\n", data)
+	return ExitOK
+}
+
+// events prints every event as a JSON line until interrupted (exit 0),
+// tend ends the stream (exit 0) or drops this reader (exit 1).
+func (c *ctl) events(ctx context.Context) int {
+	// Only opening the stream is bounded by --timeout: the request's
+	// context governs the body too, so the timer is stopped once open.
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timer := time.AfterFunc(c.timeout, cancel)
+	stream, err := c.client.Events(octx, c.args)
+	if !timer.Stop() { // fired: octx is done, and the stream with it
+		if stream != nil {
+			stream.Close()
+		}
+		if ctx.Err() == nil {
+			err = &UnreachableError{Socket: c.socket, Err: fmt.Errorf("no answer within %v", c.timeout)}
+		}
+	}
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	defer stream.Close()
+	enc := json.NewEncoder(c.stdout)
+	for {
+		ev, err := stream.Next()
+		switch {
+		case err == nil:
+			if enc.Encode(ev) != nil {
+				return ExitFailed // stdout is gone
+			}
+		case errors.Is(err, io.EOF), ctx.Err() != nil:
+			return ExitOK
+		default:
+			fmt.Fprintf(c.stderr, "tend ctl: events: %v\n", err)
+			if _, ok := errors.AsType[*UnreachableError](err); ok {
+				return ExitUnreachable
+			}
+			return ExitFailed
+		}
+	}
+}
+
+// printStatus prints the status table.
+func printStatus(w io.Writer, progs []Status, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT")
+	for _, p := range progs {
+		pid, uptime, health, exit := "-", "-", "-", "-"
+		if p.Pid != 0 {
+			pid = fmt.Sprint(p.Pid)
+			if !p.Since.IsZero() {
+				uptime = age(now.Sub(p.Since))
+			}
+		}
+		if p.Health != "" {
+			health = printable(p.Health)
+		}
+		if p.ExitCode != nil {
+			exit = fmt.Sprint(*p.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p.Name), state(p), pid, uptime, health, exit)
+	}
+	tw.Flush()
+}
+
+// state is p's state as shown, paused noted when the state does not say
+// it already.
+func state(p Status) string {
+	s := printable(p.State)
+	if p.Paused && p.State != "PAUSED" {
+		s += " (paused)"
+	}
+	return s
+}
+
+// age formats a duration the way uptime columns do: 45s, 3m07s, 5h02m,
+// 12d03h.
+func age(d time.Duration) string {
+	d = max(d, 0).Round(time.Second)
+	s := int64(d / time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", s)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", s/3600, s/60%60)
+	default:
+		return fmt.Sprintf("%dd%02dh", s/86400, s/3600%24)
+	}
+}
+
+// oneLine keeps the first line of s.
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

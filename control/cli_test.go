@@ -1,0 +1,277 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCtlStatusTable(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "status")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "EXIT"}) {
+		t.Fatalf("header %q", lines[0])
+	}
+	if len(lines) != 7 {
+		t.Fatalf("want header and 6 rows:\n%s", out)
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +-$`),
+		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +-$`),
+		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +-$`),
+		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +0$`),
+		regexp.MustCompile(`^stuck +STOPPED +- +- +- +-$`),
+	}
+	for i, re := range want {
+		if !re.MatchString(lines[i+1]) {
+			t.Errorf("row %d: %q does not match %s", i+1, lines[i+1], re)
+		}
+	}
+	// Columns are aligned: every row's STATE starts where the header's does.
+	col := strings.Index(lines[0], "STATE")
+	for _, l := range lines[1:] {
+		if l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("row %q not aligned on STATE at %d", l, col)
+		}
+	}
+}
+
+func TestCtlStatusNamesAndJSON(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "--json", "status", "web:*", "db")
+	var progs []Status
+	if err := json.Unmarshal([]byte(out), &progs); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	var names []string
+	for _, p := range progs {
+		names = append(names, p.Name)
+	}
+	if !slices.Equal(names, []string{"web:0", "web:1", "db"}) {
+		t.Fatalf("names %v", names)
+	}
+	if progs[0].Pid != 101 || progs[0].State != "RUNNING" || !progs[0].Critical || progs[0].Since.IsZero() {
+		t.Errorf("web:0: %+v", progs[0])
+	}
+	// Flags may follow the verb.
+	out, _ = e.mustCtl(0, "status", "db", "--json")
+	if !strings.Contains(out, `"name": "db"`) {
+		t.Errorf("status db --json: %s", out)
+	}
+	_, errOut := e.mustCtl(1, "status", "nope")
+	if !strings.Contains(errOut, "no program matches nope") {
+		t.Errorf("status nope: stderr %q", errOut)
+	}
+}
+
+func TestCtlActions(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		out    string // in stdout
+		errOut string // in stderr
+		verb   string // what the loop saw
+		names  []string
+		signal string
+	}{
+		{args: []string{"start", "stuck"}, out: "stuck  STARTING", verb: "start", names: []string{"stuck"}},
+		{args: []string{"stop", "db"}, out: "db  STOPPING", verb: "stop", names: []string{"db"}},
+		{args: []string{"restart", "web:*"}, out: "web:1  STOPPING", verb: "restart", names: []string{"web:*"}},
+		{args: []string{"signal", "HUP", "web:0", "db"}, out: "web:0", verb: "signal", names: []string{"web:0", "db"}, signal: "HUP"},
+		{args: []string{"signal", "BOGUS", "web:0"}, code: 1, errOut: "tend ctl: signal: bad signal BOGUS", verb: "signal", names: []string{"web:0"}, signal: "BOGUS"},
+		{args: []string{"stop", "nope"}, code: 1, errOut: "no program matches nope", verb: "stop", names: []string{"nope"}},
+		{args: []string{"reload"}, out: "reloaded", verb: "reload"},
+		{args: []string{"shutdown"}, out: "tend is shutting down", verb: "shutdown"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := e.ctl(tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.errOut) {
+				t.Fatalf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tc.code, tc.out, out, tc.errOut, errOut)
+			}
+			req, ok := e.loop.last(tc.verb)
+			if !ok || !slices.Equal(req.Names, tc.names) || req.Signal != tc.signal {
+				t.Fatalf("loop saw %+v, want verb %s names %v signal %q", req, tc.verb, tc.names, tc.signal)
+			}
+		})
+	}
+}
+
+func TestCtlPauseResume(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "pause", "db")
+	if !strings.Contains(out, "db  PAUSED") {
+		t.Errorf("pause: %q", out)
+	}
+	if s := e.statusOf("db"); s.State != "PAUSED" || !s.Paused {
+		t.Errorf("after pause: %+v", s)
+	}
+	out, _ = e.mustCtl(0, "resume", "db")
+	if !strings.Contains(out, "db  RUNNING") {
+		t.Errorf("resume: %q", out)
+	}
+}
+
+func TestCtlHealth(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "health")
+	if out != "healthy\n" {
+		t.Errorf("healthy: stdout %q", out)
+	}
+	e.mustCtl(0, "stop", "--wait", "web:0")
+	out, _ = e.mustCtl(1, "health")
+	if out != "unhealthy: web:0 is STOPPED\n" {
+		t.Errorf("unhealthy: stdout %q", out)
+	}
+	out, _ = e.mustCtl(1, "health", "--json")
+	var h struct {
+		Healthy *bool
+		Reason  string
+	}
+	if err := json.Unmarshal([]byte(out), &h); err != nil || h.Healthy == nil || *h.Healthy || h.Reason != "web:0 is STOPPED" {
+		t.Errorf("health --json: %q (%v)", out, err)
+	}
+}
+
+func TestCtlUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"bogus"},
+		{"start"},
+		{"pause"},
+		{"signal", "HUP"},
+		{"signal", "H U P", "web"},
+		{"status", "web:["},
+		{"status", ""},
+		{"--wait", "status"},
+		{"pause", "--wait", "db"},
+		{"--timeout", "0", "status"},
+		{"--timeout", "soon", "status"},
+		{"reload", "web"},
+		{"health", "x"},
+		{"--bogus", "status"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Main(append([]string{"--socket", "/nonexistent"}, args...), &out, &errOut); code != 2 {
+			t.Errorf("tend ctl %q: exit %d, want 2; stderr %s", args, code, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "usage: tend ctl") {
+			t.Errorf("tend ctl %q: no usage on stderr: %q", args, errOut.String())
+		}
+	}
+	for _, h := range []string{"-h", "--help"} {
+		var out, errOut bytes.Buffer
+		if code := Main([]string{h}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "usage: tend ctl") || errOut.Len() != 0 {
+			t.Errorf("tend ctl %s: exit %d, stdout %q, stderr %q", h, code, out.String(), errOut.String())
+		}
+	}
+	// "--" ends the flags: a name may then start with a dash.
+	a, err := parseCtl([]string{"stop", "--", "--odd"}, func(string) string { return "" })
+	if err != nil || a.verb != "stop" || !slices.Equal(a.args, []string{"--odd"}) || a.socket != DefaultSocket {
+		t.Errorf("parse stop -- --odd: %+v %v", a, err)
+	}
+	a, err = parseCtl([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })
+	if err != nil || a.socket != "/x.sock" {
+		t.Errorf("TEND_SOCKET: %+v %v", a, err)
+	}
+}
+
+func TestCtlWaitReached(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		out  []string
+	}{
+		{[]string{"stop", "--wait", "db"}, []string{"db  STOPPED"}},
+		{[]string{"start", "--wait", "db"}, []string{"db  RUNNING"}},
+		{[]string{"restart", "--wait", "web:*"}, []string{"web:0  RUNNING", "web:1  RUNNING"}},
+		{[]string{"--wait", "start", "migrate"}, []string{"migrate  RUNNING"}}, // or COMPLETED: both are reached
+		{[]string{"start", "--wait", "db"}, []string{"db  RUNNING"}},           // already there
+	} {
+		out, _ := e.mustCtl(0, tc.args...)
+		for _, w := range tc.out {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: stdout %q, want %q", tc.args, out, w)
+			}
+		}
+	}
+	// --json after --wait prints the programs as they are now.
+	out, _ := e.mustCtl(0, "--json", "--wait", "stop", "web:0")
+	var progs []Status
+	if err := json.Unmarshal([]byte(out), &progs); err != nil || len(progs) != 1 || progs[0].State != "STOPPED" {
+		t.Errorf("--json --wait: %s (%v)", out, err)
+	}
+}
+
+func TestCtlWaitFails(t *testing.T) {
+	e := newEnv(t)
+	start := time.Now()
+	_, errOut := e.mustCtl(1, "start", "--wait", "--timeout", "300ms", "stuck")
+	if !strings.Contains(errOut, "timed out after 300ms: stuck is STARTING, want RUNNING") {
+		t.Errorf("stderr %q", errOut)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// A program that goes FATAL fails the wait at once, not at the timeout.
+	start = time.Now()
+	_, errOut = e.mustCtl(1, "start", "--wait", "--timeout", "20s", "crashy")
+	if !strings.Contains(errOut, "tend ctl: start: failed: crashy is FATAL") {
+		t.Errorf("stderr %q", errOut)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("crashy took %v", d)
+	}
+}
+
+func TestCtlUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.sock")
+	// A socket file nobody listens on: connection refused.
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	for _, args := range [][]string{
+		{"--socket", missing, "status"},
+		{"--socket", missing, "health"},
+		{"--socket", missing, "events"},
+		{"--socket", missing, "start", "--wait", "web"},
+		{"--socket", stale, "stop", "web"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Main(args, &out, &errOut); code != 3 || !strings.Contains(errOut.String(), "cannot reach tend at ") {
+			t.Errorf("tend ctl %q: exit %d, want 3; stderr %q", args, code, errOut.String())
+		}
+	}
+	t.Setenv("TEND_SOCKET", missing)
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"status"}, &out, &errOut); code != 3 || !strings.Contains(errOut.String(), missing) {
+		t.Errorf("TEND_SOCKET: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestCtlLoopStuck(t *testing.T) {
+	// A loop that takes requests and never answers.
+	stuck := make(chan Request)
+	e2 := newEnvWithReqs(t, stuck, func(o *options) { o.loopTimeout = 200 * time.Millisecond })
+	_, errOut := e2.mustCtl(3, "status")
+	if !strings.Contains(errOut, "did not take the request within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+	go func() { <-stuck }()
+	_, errOut = e2.mustCtl(3, "stop", "db")
+	if !strings.Contains(errOut, "did not answer within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+}

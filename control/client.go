@@ -1,0 +1,259 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxAnswer bounds what the client reads of one answer (and of one events
+// line): a status of a thousand programs is far below it.
+const maxAnswer = 8 << 20
+
+// Client talks to a running tend over its control socket. Every method
+// is bounded by its context only.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the control socket at socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, &UnreachableError{Socket: socket, Err: err}
+			}
+			return c, nil
+		},
+		// `tend ctl` makes one to three requests: a connection per
+		// request leaves nothing behind, in tend or here.
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// UnreachableError is returned when tend cannot be reached: no socket,
+// connection refused, no answer in time, or not an HTTP answer.
+type UnreachableError struct {
+	Socket string
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	var op *net.OpError
+	err := e.Err
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err // "dial unix /run/tend.sock: connect: " says nothing more
+	}
+	return fmt.Sprintf("cannot reach tend at %s: %v", e.Socket, err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// APIError is tend's refusal: a malformed request (4xx), an action the
+// supervisor refused (422, with its Reply), or a supervisor too busy to
+// answer (504).
+type APIError struct {
+	Code  int
+	Msg   string
+	Reply Reply
+}
+
+func (e *APIError) Error() string { return e.Msg }
+
+// DroppedError ends an events stream whose reader fell behind: tend
+// dropped it and events were lost.
+type DroppedError struct{ Reason string }
+
+func (e *DroppedError) Error() string { return "tend dropped the events stream: " + e.Reason }
+
+// Status returns the programs matching names (all when none).
+func (c *Client) Status(ctx context.Context, names []string) ([]Status, error) {
+	var reply Reply
+	err := c.call(ctx, http.MethodGet, "/v1/status", nameQuery(names), nil, &reply)
+	return reply.Programs, err
+}
+
+// Health asks whether every critical program is RUNNING and healthy. An
+// unhealthy answer is not an error: see Reply.Healthy and Reply.Reason.
+func (c *Client) Health(ctx context.Context) (Reply, error) {
+	var h healthBody
+	err := c.call(ctx, http.MethodGet, "/v1/health", nil, nil, &h)
+	return Reply{Healthy: h.Healthy, Reason: h.Reason}, err
+}
+
+// Do asks for an action: start, stop, restart, pause and resume take
+// names; signal takes a signal and names; reload and shutdown take
+// neither. The Reply lists the programs acted on.
+func (c *Client) Do(ctx context.Context, verb string, names []string, signal string) (Reply, error) {
+	var body any
+	switch verb {
+	case VerbStart, VerbStop, VerbRestart, VerbPause, VerbResume:
+		body = struct {
+			Names []string `json:"names"`
+		}{names}
+	case VerbSignal:
+		body = struct {
+			Signal string   `json:"signal"`
+			Names  []string `json:"names"`
+		}{signal, names}
+	case VerbReload, VerbShutdown:
+		body = struct{}{}
+	default:
+		return Reply{}, fmt.Errorf("%q is not an action", verb)
+	}
+	var reply Reply
+	err := c.call(ctx, http.MethodPost, "/v1/"+verb, nil, body, &reply)
+	return reply, err
+}
+
+// call makes one request and decodes the JSON answer into out. Errors
+// are *UnreachableError or *APIError.
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	resp, err := c.send(ctx, method, path, q, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return &UnreachableError{Socket: c.socket, Err: fmt.Errorf("reading the answer: %w", err)}
+	}
+	// An unhealthy tend answers /v1/health with 503 and a health body,
+	// not an error body.
+	var reply Reply
+	errJSON := json.Unmarshal(data, &reply)
+	unhealthy := path == "/v1/health" && resp.StatusCode == http.StatusServiceUnavailable && errJSON == nil && reply.Err == ""
+	if resp.StatusCode/100 != 2 && !unhealthy {
+		if errJSON != nil || reply.Err == "" {
+			return &APIError{Code: resp.StatusCode, Msg: resp.Status + ": " + abbrev(data)}
+		}
+		return &APIError{Code: resp.StatusCode, Msg: reply.Err, Reply: reply}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &APIError{Code: resp.StatusCode, Msg: "not a tend answer: " + abbrev(data)}
+	}
+	return nil
+}
+
+// send makes one request and returns the response, whatever its status.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
+	var body io.Reader = http.NoBody
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(data)
+	}
+	u := "http://tend" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*UnreachableError](err); ok {
+			return nil, ue
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, &UnreachableError{Socket: c.socket, Err: err}
+	}
+	return resp, nil
+}
+
+// Events opens the stream of state changes of the programs matching
+// names (all when none). Read it with Next; Close it when done.
+func (c *Client) Events(ctx context.Context, names []string) (*EventStream, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nameQuery(names), nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		var eb errorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = resp.Status + ": " + abbrev(data)
+		}
+		return nil, &APIError{Code: resp.StatusCode, Msg: eb.Error}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 4096), maxAnswer)
+	return &EventStream{ctx: ctx, body: resp.Body, sc: sc, socket: c.socket}, nil
+}
+
+// EventStream is an open GET /v1/events.
+type EventStream struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	sc     *bufio.Scanner
+	socket string
+}
+
+// Next returns the next event. It returns io.EOF when tend ended the
+// stream (it is shutting down), a *DroppedError when tend dropped this
+// reader for falling behind, and the context's error when it is done.
+func (s *EventStream) Next() (Event, error) {
+	for s.sc.Scan() {
+		line := s.sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var d dropped
+		if err := json.Unmarshal(line, &d); err == nil && d.Dropped {
+			return Event{}, &DroppedError{Reason: d.Reason}
+		}
+		var ev Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return Event{}, fmt.Errorf("events: not an event: %s", abbrev(line))
+		}
+		return ev, nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return Event{}, err
+	}
+	if err := s.sc.Err(); err != nil {
+		return Event{}, &UnreachableError{Socket: s.socket, Err: fmt.Errorf("events stream: %w", err)}
+	}
+	return Event{}, io.EOF
+}
+
+// Close ends the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
+
+func nameQuery(names []string) url.Values {
+	if len(names) == 0 {
+		return nil
+	}
+	return url.Values{"name": names}
+}
+
+// abbrev is the start of an unexpected answer, for an error message.
+func abbrev(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

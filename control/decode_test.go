@@ -1,0 +1,154 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		method, path, query, body string
+		want                      Request // Verb "" = an error
+		code                      int
+	}{
+		{"GET", "/v1/status", "", "", Request{Verb: "status"}, 0},
+		{"GET", "/v1/status", "name=web:*&name=db", "", Request{Verb: "status", Names: []string{"web:*", "db"}}, 0},
+		{"GET", "/v1/health", "", "", Request{Verb: "health"}, 0},
+		{"GET", "/v1/events", "name=db", "", Request{Verb: "events", Names: []string{"db"}}, 0},
+		{"POST", "/v1/start", "", `{"names":["web:0"]}`, Request{Verb: "start", Names: []string{"web:0"}}, 0},
+		{"POST", "/v1/stop", "", "\n {\"names\" : [\"*\"]}\n", Request{Verb: "stop", Names: []string{"*"}}, 0},
+		{"POST", "/v1/restart", "", `{"names":["a","b"]}`, Request{Verb: "restart", Names: []string{"a", "b"}}, 0},
+		{"POST", "/v1/pause", "", `{"names":["a"]}`, Request{Verb: "pause", Names: []string{"a"}}, 0},
+		{"POST", "/v1/resume", "", `{"names":["a"]}`, Request{Verb: "resume", Names: []string{"a"}}, 0},
+		{"POST", "/v1/signal", "", `{"signal":"SIGRTMIN+3","names":["a"]}`, Request{Verb: "signal", Signal: "SIGRTMIN+3", Names: []string{"a"}}, 0},
+		{"POST", "/v1/reload", "", ``, Request{Verb: "reload"}, 0},
+		{"POST", "/v1/shutdown", "", `{}`, Request{Verb: "shutdown"}, 0},
+
+		{"GET", "/v1/nope", "", "", Request{}, 404},
+		{"GET", "/v1/Status", "", "", Request{}, 404},
+		{"HEAD", "/v1/status", "", "", Request{}, 405},
+		{"POST", "/v1/health", "", "", Request{}, 405},
+		{"GET", "/v1/status", "name=", "", Request{}, 400},
+		{"GET", "/v1/status", "name=%ff", "", Request{}, 400},
+		{"GET", "/v1/status", "name=a;b", "", Request{}, 400},
+		{"GET", "/v1/events", "names=a", "", Request{}, 400},
+		{"GET", "/v1/health", "", " ", Request{}, 400},
+		{"POST", "/v1/start", "name=a", `{"names":["a"]}`, Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":null}`, Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":["a"],"signal":"HUP"}`, Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":["` + strings.Repeat("a", 257) + `"]}`, Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, Request{}, 400},
+		// A lone surrogate decodes to U+FFFD: printable, harmless, it
+		// matches no program.
+		{"POST", "/v1/start", "", `{"names":["\ud800"]}`, Request{Verb: "start", Names: []string{"\uFFFD"}}, 0},
+		{"POST", "/v1/start", "", "{\"names\":[\"a\xffb\"]}", Request{}, 400},
+		{"POST", "/v1/signal", "", `{"signal":"` + strings.Repeat("A", 33) + `","names":["a"]}`, Request{}, 400},
+		{"POST", "/v1/signal", "", `{"signal":"-","names":["a"]}`, Request{Verb: "signal", Signal: "-", Names: []string{"a"}}, 0},
+		{"POST", "/v1/reload", "", `null`, Request{}, 400},
+		{"POST", "/v1/reload", "", `{} x`, Request{}, 400},
+		{"POST", "/v1/shutdown", "", `{"now":true}`, Request{}, 400},
+	} {
+		got, err := decode(tc.method, tc.path, tc.query, []byte(tc.body))
+		if tc.code != 0 {
+			he, ok := err.(*httpError)
+			if !ok || he.code != tc.code {
+				t.Errorf("%s %s?%s %q: %+v %v, want %d", tc.method, tc.path, tc.query, tc.body, got, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || got.Verb != tc.want.Verb || !slices.Equal(got.Names, tc.want.Names) || got.Signal != tc.want.Signal {
+			t.Errorf("%s %s?%s %q: %+v %v, want %+v", tc.method, tc.path, tc.query, tc.body, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzDecode: whatever arrives, decode does not panic, and what it
+// accepts is well formed: what Request promises the loop.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []struct{ method, path, query, body string }{
+		{"GET", "/v1/status", "", ""},
+		{"GET", "/v1/status", "name=web:*&name=db", ""},
+		{"GET", "/v1/events", "name=%5B", ""},
+		{"GET", "/v1/health", "", ""},
+		{"POST", "/v1/start", "", `{"names":["web:0"]}`},
+		{"POST", "/v1/stop", "", `{"names":["*"]}`},
+		{"POST", "/v1/signal", "", `{"signal":"HUP","names":["db","web:[0-1]"]}`},
+		{"POST", "/v1/reload", "", ``},
+		{"POST", "/v1/shutdown", "", `{}`},
+		{"POST", "/v1/start", "", `{"names":["a"]}{}`},
+		{"POST", "/v1/start", "", `{"Names":["a"],"NAMES":["b"]}`},
+		{"POST", "/v1/start", "", `{"names":["\u0000"]}`},
+		{"PUT", "/v1/start", "a=b", `[1,2]`},
+		{"GET", "/v1/../v1/status", "", ""},
+	} {
+		f.Add(s.method, s.path, s.query, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, method, urlPath, query string, body []byte) {
+		req, err := decode(method, urlPath, query, body)
+		if err != nil {
+			he, ok := err.(*httpError)
+			if !ok {
+				t.Fatalf("error %T %v, want *httpError", err, err)
+			}
+			if he.code < 400 || he.code > 499 || he.msg == "" || !utf8.ValidString(he.msg) {
+				t.Fatalf("bad refusal %d %q", he.code, he.msg)
+			}
+			if req.Verb != "" || req.Names != nil || req.Signal != "" {
+				t.Fatalf("refused, yet returned %+v", req)
+			}
+			return
+		}
+		rt, ok := routes[urlPath]
+		if !ok || rt.method != method || rt.verb != req.Verb {
+			t.Fatalf("accepted %s %s as %q", method, urlPath, req.Verb)
+		}
+		if req.Reply != nil || req.Events != nil || req.Done != nil {
+			t.Fatal("decode set channels")
+		}
+		if len(req.Names) > maxNames {
+			t.Fatalf("%d names", len(req.Names))
+		}
+		for _, n := range req.Names {
+			if n == "" || len(n) > maxNameLen || !utf8.ValidString(n) || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("accepted name %q", n)
+			}
+			if _, err := path.Match(n, "x"); err != nil {
+				t.Fatalf("accepted bad pattern %q", n)
+			}
+		}
+		switch rt.body {
+		case bodyNone:
+			if len(body) != 0 {
+				t.Fatalf("GET with a body accepted: %q", body)
+			}
+		case bodyEmpty:
+			if len(req.Names) != 0 || req.Signal != "" {
+				t.Fatalf("%s accepted %+v", req.Verb, req)
+			}
+			if b := bytes.TrimSpace(body); len(b) != 0 && !json.Valid(b) {
+				t.Fatalf("%s accepted invalid JSON %q", req.Verb, body)
+			}
+		case bodyNames, bodySignal:
+			if len(req.Names) == 0 || !json.Valid(body) {
+				t.Fatalf("%s accepted %+v from %q", req.Verb, req, body)
+			}
+		}
+		if (req.Signal != "") != (req.Verb == VerbSignal) || len(req.Signal) > maxSignalLen {
+			t.Fatalf("signal %q with %s", req.Signal, req.Verb)
+		}
+		if req.Verb == VerbHealth && len(req.Names) != 0 {
+			t.Fatalf("health with names %v", req.Names)
+		}
+		if !rt.query {
+			if q, _ := url.ParseQuery(query); len(q) != 0 {
+				t.Fatalf("%s accepted query %q", req.Verb, query)
+			}
+		}
+	})
+}

@@ -1,0 +1,28 @@
+package control
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/rs/zerolog"
+)
+
+// Go runs f in a new goroutine that survives f's panic: the panic and
+// its stack are logged at error level with the goroutine's name, and the
+// goroutine ends. tend is PID 1: a bug in one goroutine must not take
+// every container process down with it.
+func Go(log zerolog.Logger, name string, f func()) {
+	go func() {
+		defer Recover(log, name)
+		f()
+	}()
+}
+
+// Recover is Go's deferred half, for goroutines started elsewhere (by
+// net/http, say): `defer control.Recover(log, "name")`.
+func Recover(log zerolog.Logger, name string) {
+	if v := recover(); v != nil {
+		log.Error().Str("goroutine", name).Str("panic", fmt.Sprint(v)).
+			Str("stack", string(debug.Stack())).Msg("recovered from a panic")
+	}
+}

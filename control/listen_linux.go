@@ -1,0 +1,182 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultMode is the control socket's mode when Listen is given 0: only
+// tend's own user may connect (connecting needs write permission).
+const DefaultMode os.FileMode = 0o600
+
+// maxSocketPath is the longest path a unix socket can be bound to
+// (sun_path is 108 bytes with its NUL).
+const maxSocketPath = 107
+
+// Listen opens the control socket at path with the given permission
+// bits (0: DefaultMode), owned by group when group is not "" (a name or
+// a numeric gid). A missing parent directory is created 0755.
+//
+// A socket file left behind by a crashed tend is replaced: if the path
+// is a socket nobody answers on (ECONNREFUSED), it is removed. If a
+// process answers, Listen fails with "another tend is listening on
+// PATH"; if the path is anything but a socket, Listen fails and leaves
+// it alone.
+//
+// The socket is never reachable with the wrong mode or owner: it is
+// bound inside a fresh 0700 directory next to path, chowned and chmoded
+// there, then renamed into place. The returned listener does not remove
+// the socket file when closed (it was bound under the temporary name);
+// the next Listen replaces it as stale.
+func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, error) {
+	if mode == 0 {
+		mode = DefaultMode
+	}
+	if mode&^os.ModePerm != 0 {
+		return nil, fmt.Errorf("control socket %s: mode %v: want permission bits only", path, mode)
+	}
+	gid := -1
+	if group != "" {
+		g, err := lookupGroup(group)
+		if err != nil {
+			return nil, fmt.Errorf("control socket %s: %w", path, err)
+		}
+		gid = g
+	}
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("control socket %s: path longer than %d bytes", path, maxSocketPath)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+
+	tmpDir, err := os.MkdirTemp(dir, ".tend")
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	defer os.RemoveAll(tmpDir)
+	tmp := filepath.Join(tmpDir, "s")
+	if len(tmp) > maxSocketPath {
+		return nil, fmt.Errorf("control socket %s: path too long to bind safely: %s is longer than %d bytes", path, tmp, maxSocketPath)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	// The file now lives at path, not tmp: closing must not unlink
+	// whatever happens to be at tmp.
+	ln.SetUnlinkOnClose(false)
+	fail := func(err error) (*net.UnixListener, error) {
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(tmp, -1, gid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return fail(err)
+	}
+	if err := renameNoReplace(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fail(errors.New("the path appeared while tend was starting: is another tend starting?"))
+		}
+		return fail(err)
+	}
+	return ln, nil
+}
+
+// removeStale removes path if it is a socket nobody listens on, and
+// fails if it is a live socket or not a socket at all.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("control socket %s: the path exists and is not a socket (%s); not removing it", path, kind(fi.Mode()))
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
+		c.Close()
+		return fmt.Errorf("another tend is listening on %s", path)
+	case errors.Is(err, unix.ECONNREFUSED):
+		// Left behind by a tend that did not get to clean up.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("control socket %s: removing the stale socket: %w", path, err)
+		}
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return nil // removed meanwhile
+	default:
+		return fmt.Errorf("control socket %s: cannot tell whether another tend is listening: %w", path, err)
+	}
+}
+
+// renameNoReplace renames old to new, failing with fs.ErrExist if new
+// exists: two tends starting at once must not steal each other's socket.
+// Filesystems without RENAME_NOREPLACE get a plain rename.
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return fs.ErrExist
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
+		return os.Rename(old, new)
+	default:
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+}
+
+// lookupGroup resolves a group name or a numeric gid.
+func lookupGroup(group string) (int, error) {
+	if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+		return int(n), nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, fmt.Errorf("group %q: %w", group, err)
+	}
+	n, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("group %q: gid %q: %w", group, g.Gid, err)
+	}
+	return n, nil
+}
+
+func kind(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "a regular file"
+	case fs.ModeDir:
+		return "a directory"
+	case fs.ModeSymlink:
+		return "a symlink"
+	case fs.ModeNamedPipe:
+		return "a named pipe"
+	case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+		return "a device"
+	default:
+		return m.Type().String()
+	}
+}

@@ -1,0 +1,154 @@
+package control
+
+import (
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestListenDefaultMode(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "run", "tend.sock") // parent is created
+	ln, err := Listen(sock, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fi, err := os.Lstat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want socket 0600", fi.Mode())
+	}
+	if di, err := os.Stat(filepath.Dir(sock)); err != nil || di.Mode().Perm() != 0o755 {
+		t.Errorf("parent directory: %v %v", di.Mode(), err)
+	}
+	// Nothing is left of the temporary directory it was bound in.
+	entries, _ := os.ReadDir(filepath.Dir(sock))
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want the socket alone", len(entries))
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("dial the socket: %v", err)
+	}
+	c.Close()
+}
+
+func TestListenModeAndGroup(t *testing.T) {
+	gid := os.Getgid()
+	groups := []string{strconv.Itoa(gid)}
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		groups = append(groups, g.Name)
+	}
+	for _, group := range groups {
+		sock := filepath.Join(t.TempDir(), "tend.sock")
+		ln, err := Listen(sock, 0o660, group)
+		if err != nil {
+			t.Fatalf("group %q: %v", group, err)
+		}
+		fi, err := os.Lstat(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o660 || fi.Sys().(*syscall.Stat_t).Gid != uint32(gid) {
+			t.Errorf("group %q: mode %v gid %d", group, fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid)
+		}
+		ln.Close()
+	}
+	if _, err := Listen(filepath.Join(t.TempDir(), "s"), 0, "no-such-group-tend"); err == nil || !strings.Contains(err.Error(), "no-such-group-tend") {
+		t.Errorf("unknown group: %v", err)
+	}
+	if _, err := Listen(filepath.Join(t.TempDir(), "s"), 0o4755, ""); err == nil {
+		t.Error("setuid mode accepted")
+	}
+}
+
+func TestListenReplacesStaleSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "tend.sock")
+	// What a crashed tend leaves: a socket file nobody listens on.
+	old, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetUnlinkOnClose(false)
+	old.Close()
+	ln, err := Listen(sock, 0, "")
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("dial the new socket: %v", err)
+	}
+	c.Close()
+	// Closing leaves the file; the next Listen takes it over as stale.
+	ln.Close()
+	ln2, err := Listen(sock, 0, "")
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	ln2.Close()
+}
+
+func TestListenRefusesLiveSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "tend.sock")
+	ln, err := Listen(sock, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := Listen(sock, 0, ""); err == nil || err.Error() != "another tend is listening on "+sock {
+		t.Fatalf("second Listen: %v", err)
+	}
+	// The first one still works.
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("first listener broken: %v", err)
+	}
+	c.Close()
+}
+
+func TestListenRefusesNonSocket(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tend.sock")
+	if err := os.WriteFile(file, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.sock")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for path, what := range map[string]string{file: "a regular file", sub: "a directory", link: "a symlink"} {
+		_, err := Listen(path, 0, "")
+		if err == nil || !strings.Contains(err.Error(), "is not a socket ("+what+"); not removing it") {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "precious" {
+		t.Errorf("the file was touched: %q %v", data, err)
+	}
+	if _, err := os.Stat(sub); err != nil {
+		t.Errorf("the directory was touched: %v", err)
+	}
+	if _, err := Listen("/"+strings.Repeat("x", 120), 0, ""); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("long path: %v", err)
+	}
+}

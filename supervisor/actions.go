@@ -1,0 +1,210 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tend/config"
+	"tend/signals"
+)
+
+// The actions `tend ctl` asks for, run on the loop's goroutine. Each
+// returns the programs it acted on, or an error a person can read.
+
+// match resolves names and globs ("web:*") to programs, in config order.
+// No name matches every program. A name that matches nothing is an
+// error.
+func (s *Supervisor) match(names []string) ([]*program, error) {
+	if len(names) == 0 {
+		return slices.Clone(s.programs), nil
+	}
+	var out []*program
+	for _, n := range names {
+		found := false
+		for _, p := range s.programs {
+			if ok, _ := path.Match(n, p.cfg.Name); ok || n == p.cfg.Group {
+				found = true
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no program matches %q", n)
+		}
+	}
+	return out, nil
+}
+
+// startProgram makes p wanted again: from FATAL, EXITED, STOPPED and the
+// rest it starts as soon as its dependencies allow, with a fresh count of
+// failures. A live program is left alone.
+func (s *Supervisor) startProgram(p *program, reason string) {
+	if p.isMain || p.alive() {
+		return
+	}
+	p.want, p.failures, p.waitSaid, p.due = true, 0, false, time.Time{}
+	if p.state != Stopped {
+		s.changed(p, Change{State: Stopped, From: p.state, Reason: reason})
+	}
+}
+
+// restartProgram stops p and starts it again once it is down.
+func (s *Supervisor) restartProgram(p *program, reason string) {
+	if p.isMain {
+		return
+	}
+	if !p.alive() || p.state == Stopping {
+		p.restart = p.alive()
+		s.startProgram(p, reason)
+		return
+	}
+	p.restart = true
+	s.stop(p, reason)
+}
+
+// pause freezes a RUNNING program's process group with SIGSTOP. A PAUSED
+// program is neither restarted nor health-checked.
+func (s *Supervisor) pause(p *program, reason string) error {
+	if p.state != Running {
+		return fmt.Errorf("%s is %s, not RUNNING", p.cfg.Name, p.state)
+	}
+	if err := s.os.kill(-p.pid, unix.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s: %w", p.cfg.Name, err)
+	}
+	s.cancelProbe(p)
+	s.changed(p, Change{State: Paused, From: Running, Pid: p.pid, Reason: reason})
+	return nil
+}
+
+// resume thaws a PAUSED program with SIGCONT; its health checks pick up
+// where they were.
+func (s *Supervisor) resume(p *program, reason string) error {
+	if p.state != Paused {
+		return fmt.Errorf("%s is %s, not PAUSED", p.cfg.Name, p.state)
+	}
+	if err := s.os.kill(-p.pid, unix.SIGCONT); err != nil {
+		return fmt.Errorf("resume %s: %w", p.cfg.Name, err)
+	}
+	s.changed(p, Change{State: Running, From: Paused, Pid: p.pid, Reason: reason})
+	if hc := p.cfg.Healthcheck; hc != nil {
+		p.probe.due = s.now().Add(hc.Interval)
+	}
+	return nil
+}
+
+// signalProgram sends sig to p's process group.
+func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
+	if !p.alive() {
+		return fmt.Errorf("%s is %s: no process to signal", p.cfg.Name, p.state)
+	}
+	if err := s.os.kill(-p.pid, sig); err != nil {
+		return fmt.Errorf("signal %s %s: %w", signals.Name(sig), p.cfg.Name, err)
+	}
+	return nil
+}
+
+// health answers `tend ctl health`: every critical program (every
+// program when none is critical, the main program included) RUNNING and
+// healthy; otherwise the first that is not, in one line.
+func (s *Supervisor) health() (bool, string) {
+	critical := slices.ContainsFunc(s.programs, func(p *program) bool { return p.cfg.Critical })
+	for _, p := range s.programs {
+		if critical && !p.cfg.Critical {
+			continue
+		}
+		switch {
+		case p.cfg.Type == config.Oneshot && p.state == Completed:
+		case p.state != Running:
+			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.state)
+		case !p.healthy():
+			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.probe.health)
+		}
+	}
+	if s.phase != running {
+		return false, "tend is shutting down"
+	}
+	return true, "ok"
+}
+
+// reload re-reads the config file. An invalid file changes nothing and
+// every error is returned. Otherwise added programs start, removed ones
+// stop and go, changed ones restart with their new config, and unchanged
+// ones are not touched (same process, same pid).
+func (s *Supervisor) reload(reason string) error {
+	if s.opts.Config == nil {
+		return errors.New("reload needs a config file (tend -c FILE)")
+	}
+	cfg, err := config.Load(s.opts.Config.File)
+	if err != nil {
+		s.log.Error().Str("config", s.opts.Config.File).Msg("reload: invalid config, nothing changed:\n" + err.Error())
+		return err
+	}
+	var added, changed, removed []string
+	keep := map[string]bool{}
+	var programs []*program
+	for _, pc := range cfg.Programs {
+		keep[pc.Name] = true
+		p := s.byName[pc.Name]
+		switch {
+		case p == nil:
+			p = &program{cfg: pc, want: pc.Autostart, state: Stopped}
+			s.byName[pc.Name] = p
+			added = append(added, pc.Name)
+		case !reflect.DeepEqual(*p.cfg, *pc):
+			changed = append(changed, pc.Name)
+			p.next = pc
+			if p.alive() {
+				p.restart = pc.Autostart || p.want
+				s.stop(p, reason+": config changed")
+			} else {
+				s.adopt(p)
+				p.want = pc.Autostart
+			}
+		}
+		programs = append(programs, p)
+	}
+	for _, p := range s.programs {
+		if p.isMain || keep[p.cfg.Name] {
+			continue
+		}
+		removed = append(removed, p.cfg.Name)
+		p.removed = true
+		s.stop(p, reason+": removed")
+		if p.alive() {
+			programs = append(programs, p) // until it is down
+		} else {
+			delete(s.byName, p.cfg.Name)
+		}
+	}
+	if s.main != nil {
+		programs = append(programs, s.main)
+	}
+	s.programs = programs
+	s.opts.Config = cfg
+	s.log.Info().Str("reason", reason).Str("added", strings.Join(added, ",")).
+		Str("changed", strings.Join(changed, ",")).Str("removed", strings.Join(removed, ",")).Msg("reloaded")
+	return nil
+}
+
+// adopt switches p to the config a reload gave it, once p is down.
+func (s *Supervisor) adopt(p *program) {
+	if p.next != nil {
+		p.cfg, p.next = p.next, nil
+		p.failures, p.waitSaid = 0, false
+	}
+}
+
+// forget drops a program a reload removed, once it is down.
+func (s *Supervisor) forget(p *program) {
+	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
+	delete(s.byName, p.cfg.Name)
+}

@@ -1,0 +1,243 @@
+package supervisor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tend/config"
+	"tend/control"
+	"tend/signals"
+)
+
+// Control requests through the loop's request channel, under fake time.
+
+// ctlLoop is a loop with a request channel and a config file on disk (for
+// reload).
+type ctlLoop struct {
+	*loop
+	reqs chan control.Request
+	file string
+}
+
+func startCtlLoop(t *testing.T, toml string, scripts map[string]script) *ctlLoop {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "tend.toml")
+	if err := os.WriteFile(file, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeOS(scripts)
+	l := &ctlLoop{loop: &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)},
+		reqs: make(chan control.Request), file: file}
+	s := New(Options{Config: cfg, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: l.reqs},
+		signals.Subscription{Child: f.chld, Other: l.sigs})
+	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
+	go func() { l.code <- s.Run() }()
+	return l
+}
+
+func (l *ctlLoop) do(verb string, names ...string) control.Reply {
+	r := control.Request{Verb: verb, Names: names, Reply: make(chan control.Reply, 1), Peer: control.Peer{UID: 42}}
+	l.reqs <- r
+	return <-r.Reply
+}
+
+func (l *ctlLoop) state(name string) control.Status {
+	l.t.Helper()
+	r := l.do(control.VerbStatus, name)
+	if r.Err != "" || len(r.Programs) != 1 {
+		l.t.Fatalf("status %s: %+v", name, r)
+	}
+	return r.Programs[0]
+}
+
+const twoPrograms = noSocket + `
+[programs.web]
+command = ["web"]
+instances = 2
+[programs.db]
+command = ["db"]
+`
+
+// TestPauseResume: pause sends SIGSTOP to the group and makes the program
+// PAUSED; a PAUSED program is not restarted when it dies; resume sends
+// SIGCONT.
+func TestPauseResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever})
+		time.Sleep(2 * time.Second)
+		if r := l.do(control.VerbPause, "web:*"); r.Err != "" || len(r.Programs) != 2 {
+			t.Fatalf("pause: %+v", r)
+		}
+		l.want("2s kill web STOP", "2s kill web STOP")
+		if st := l.state("web:0"); st.State != "PAUSED" || !st.Paused {
+			t.Errorf("web:0 is %+v, want PAUSED", st)
+		}
+		if r := l.do(control.VerbPause, "web:0"); !strings.Contains(r.Err, "not RUNNING") {
+			t.Errorf("pausing twice: %+v", r)
+		}
+		if r := l.do(control.VerbResume, "web:0"); r.Err != "" {
+			t.Fatalf("resume: %+v", r)
+		}
+		l.want("2s kill web CONT")
+		if st := l.state("web:0"); st.State != "RUNNING" {
+			t.Errorf("web:0 is %s after resume", st.State)
+		}
+		if r := l.do(control.VerbResume, "db"); !strings.Contains(r.Err, "not PAUSED") {
+			t.Errorf("resuming a running program: %+v", r)
+		}
+		l.stop()
+		// web:1 was still PAUSED at shutdown: TERM, then CONT so it acts.
+		l.want("2s kill web TERM", "2s kill web CONT")
+	})
+}
+
+// TestStopStartRestart: stop keeps a program down (no autorestart), start
+// brings it back, restart does both; each start is counted.
+func TestStopStartRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever})
+		time.Sleep(2 * time.Second)
+		l.do(control.VerbStop, "db")
+		time.Sleep(time.Second)
+		if st := l.state("db"); st.State != "STOPPED" || st.Pid != 0 {
+			t.Errorf("db after stop: %+v", st)
+		}
+		l.do(control.VerbStart, "db")
+		time.Sleep(2 * time.Second)
+		if st := l.state("db"); st.State != "RUNNING" || st.Restarts != 1 {
+			t.Errorf("db after start: %+v", st)
+		}
+		pid := l.state("db").Pid
+		l.do(control.VerbRestart, "db")
+		time.Sleep(2 * time.Second)
+		if st := l.state("db"); st.State != "RUNNING" || st.Pid == pid || st.Restarts != 2 {
+			t.Errorf("db after restart: %+v (old pid %d)", st, pid)
+		}
+		if r := l.do(control.VerbStop, "nope"); !strings.Contains(r.Err, `no program matches "nope"`) {
+			t.Errorf("stop nope: %+v", r)
+		}
+		if r := l.do(control.VerbStop); r.Err == "" {
+			t.Errorf("stop with no name: %+v", r)
+		}
+		l.stop()
+	})
+}
+
+// TestSignalAndHealth: signal reaches the group; health is the critical
+// programs' (or everyone's) RUNNING-and-healthy.
+func TestSignalAndHealth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms+"critical = true\n", map[string]script{"web": forever, "db": forever})
+		time.Sleep(500 * time.Millisecond)
+		if r := l.do(control.VerbHealth); r.Healthy || r.Reason != "db is STARTING" {
+			t.Errorf("health while db starts: %+v", r)
+		}
+		time.Sleep(time.Second)
+		if r := l.do(control.VerbHealth); !r.Healthy {
+			t.Errorf("health: %+v", r)
+		}
+		r := control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan control.Reply, 1)}
+		l.reqs <- r
+		if rep := <-r.Reply; rep.Err != "" {
+			t.Fatalf("signal: %+v", rep)
+		}
+		l.want("1.5s kill web USR1")
+		r = control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan control.Reply, 1)}
+		l.reqs <- r
+		if rep := <-r.Reply; !strings.Contains(rep.Err, "unknown signal") {
+			t.Errorf("bad signal: %+v", rep)
+		}
+		l.stop()
+	})
+}
+
+// TestEventsSubscriber: a subscriber gets every change; one that does not
+// read is dropped (its channel closed) and the loop goes on.
+func TestEventsSubscriber(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": {runFor: 100 * time.Millisecond, code: 1}})
+		events := make(chan control.Event, 4)
+		r := control.Request{Verb: control.VerbEvents, Reply: make(chan control.Reply, 1), Events: events, Done: make(chan struct{})}
+		l.reqs <- r
+		<-r.Reply
+		time.Sleep(time.Minute) // db crash-loops: far more than 4 changes
+		n := 0
+		for range events {
+			n++
+		}
+		if n != 4 {
+			t.Errorf("a stalled subscriber got %d events, want its capacity 4, then dropped", n)
+		}
+		if code := l.stop(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	})
+}
+
+// TestReload: unchanged programs keep their pid, changed ones restart
+// with the new config, removed ones stop and go, added ones start; an
+// invalid file changes nothing.
+func TestReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever, "cache": forever})
+		time.Sleep(2 * time.Second)
+		webPid, dbPid := l.state("web:0").Pid, l.state("db").Pid
+
+		os.WriteFile(l.file, []byte(noSocket+"[programs.web]\ncommand = 42\n"), 0o644)
+		if r := l.do(control.VerbReload); !strings.Contains(r.Err, "programs.web.command") {
+			t.Errorf("invalid reload: %+v", r)
+		}
+		if st := l.state("db"); st.Pid != dbPid {
+			t.Errorf("an invalid reload touched db")
+		}
+
+		os.WriteFile(l.file, []byte(noSocket+`
+[programs.web]
+command = ["web"]
+instances = 2
+stopwaitsecs = 3
+[programs.cache]
+command = ["cache"]
+`), 0o644)
+		if r := l.do(control.VerbReload); r.Err != "" {
+			t.Fatalf("reload: %+v", r)
+		}
+		time.Sleep(3 * time.Second)
+		if st := l.state("web:0"); st.Pid == webPid || st.State != "RUNNING" {
+			t.Errorf("web changed (stopwaitsecs) but was not restarted: %+v", st)
+		}
+		if st := l.state("cache"); st.State != "RUNNING" {
+			t.Errorf("cache was added but is %s", st.State)
+		}
+		if r := l.do(control.VerbStatus, "db"); r.Err == "" {
+			t.Errorf("db was removed but still has a status: %+v", r)
+		}
+		l.want("2s kill db TERM")
+
+		os.WriteFile(l.file, []byte(noSocket+`
+[programs.web]
+command = ["web"]
+instances = 2
+stopwaitsecs = 3
+[programs.cache]
+command = ["cache"]
+`), 0o644)
+		cachePid := l.state("cache").Pid
+		l.do(control.VerbReload)
+		time.Sleep(time.Second)
+		if st := l.state("cache"); st.Pid != cachePid {
+			t.Errorf("an unchanged program was restarted by reload")
+		}
+		l.stop()
+	})
+}
