@@ -14,6 +14,7 @@ import (
 
 	"tend/config"
 	"tend/control"
+	"tend/logs"
 	"tend/signals"
 	"tend/supervisor"
 )
@@ -59,8 +60,13 @@ func run(args []string, sub signals.Subscription) int {
 			c.logFormat = cfg.Tend.LogFormat
 		}
 	}
-	log := newLogger(os.Stderr, c.logFormat, c.verbose, cfg != nil)
+	// tend's log and the programs' prefixed lines share one lock per
+	// stream, so a line of one never lands inside a line of the other.
+	stdout, stderr := logs.NewDest(os.Stdout), logs.NewDest(os.Stderr)
+	log := newLogger(stderr, c.logFormat, c.verbose, cfg != nil)
 	opts := supervisor.Options{
+		Stdout:   stdout,
+		Stderr:   stderr,
 		Config:   cfg,
 		Main:     c.cmd,
 		NoGroup:  c.noGroup,

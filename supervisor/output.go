@@ -1,7 +1,94 @@
 package supervisor
 
-// openOutputs prepares p's stdout and stderr and returns what to do once
-// the spawn is over: ok says whether the process started.
+import (
+	"errors"
+	"os"
+
+	"tend/config"
+	"tend/logs"
+)
+
+// Program output. `inherit` passes tend's own fds 1 and 2 to the program:
+// no pipe, no copy. `prefix` and a file path give the program the write
+// end of a pipe; a copier goroutine drains the read end into tend's
+// stdout or stderr, each line behind "name | ", or into a rotated file.
+// The copier ends at EOF, which comes only once every process holding the
+// write end has exited, grandchildren included: tend waits for every
+// copier before it exits, so no line is lost.
+
+// openOutputs prepares p's stdout and stderr in c. The returned finish
+// must be called once the spawn is over: it closes tend's copies of the
+// write ends and, if the process started, starts the copiers.
 func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) {
-	return func(bool) {}, nil
+	type stream struct {
+		r, w    *os.File
+		dest    *logs.Dest
+		prefix  string
+		release func() // gives back a log file; runs on the loop
+	}
+	var streams []stream
+	undo := func() {
+		for _, st := range streams {
+			st.r.Close()
+			st.w.Close()
+			st.release()
+		}
+	}
+	for i, out := range []config.Output{p.cfg.Stdout, p.cfg.Stderr} {
+		st := stream{release: func() {}}
+		switch out.Mode {
+		case config.Prefix:
+			st.dest, st.prefix = s.opts.Stdout, p.cfg.Name+" | "
+			if i == 1 {
+				st.dest = s.opts.Stderr
+			}
+		case config.File:
+			d, err := s.files.Open(out.Path, out.MaxBytes, out.Backups)
+			if err != nil {
+				undo()
+				return nil, err
+			}
+			path := out.Path
+			st.dest, st.release = d, func() { s.files.Release(path) }
+		default:
+			continue
+		}
+		var err error
+		if st.r, st.w, err = logs.Pipe(); err != nil {
+			st.release()
+			undo()
+			return nil, err
+		}
+		if i == 0 {
+			c.Stdout = st.w
+		} else {
+			c.Stderr = st.w
+		}
+		streams = append(streams, st)
+	}
+	return func(ok bool) {
+		for _, st := range streams {
+			st.w.Close()
+		}
+		if !ok {
+			for _, st := range streams {
+				st.r.Close()
+				st.release()
+			}
+			return
+		}
+		for _, st := range streams {
+			s.outputs++
+			s.goSafe("output "+p.cfg.Name, func() {
+				_, err := logs.Copy(st.dest, st.r, st.prefix)
+				s.outputDone <- func() {
+					st.release()
+					var drop *logs.DropError
+					if errors.As(err, &drop) || err != nil {
+						s.log.Warn().Str("program", p.cfg.Name).Err(err).Msg("program output lost")
+					}
+				}
+			})
+		}
+	}, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"tend/config"
 	"tend/control"
+	"tend/logs"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	// Requests brings `tend ctl` requests from the control server; nil
 	// when there is no socket.
 	Requests <-chan control.Request
+	// Stdout and Stderr are tend's own, shared by the programs whose
+	// output is `prefix` (and by tend's log, on Stderr).
+	Stdout, Stderr *logs.Dest
 }
 
 // killWait bounds how long tend waits for leftovers after SIGKILL. Only a
@@ -96,7 +100,8 @@ type Supervisor struct {
 	timerDue     time.Time        // real time the armed timer is due; zero: none
 	frozen       time.Duration    // time tend was not running when its timer was due
 	outputs      int              // output copiers still running
-	outputDone   chan struct{}    // a copier reached EOF
+	outputDone   chan func()      // a copier reached EOF; run the func on the loop
+	files        logs.Files       // log files open for programs
 	devNull      *os.File         // stdin of every program but the main one
 	subscribers  []subscriber     // events streams
 	probeResults chan probeResult // answers of http and tcp probes
@@ -137,10 +142,16 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		byName:     map[string]*program{},
 		byPid:      map[int]*program{},
 		probes:     map[int]*program{},
-		outputDone: make(chan struct{}, 64),
+		outputDone: make(chan func(), 64),
 		rand:       jitter,
 	}
 	s.spawnOutput = s.openOutputs
+	if s.opts.Stdout == nil {
+		s.opts.Stdout = logs.NewDest(os.Stdout)
+	}
+	if s.opts.Stderr == nil {
+		s.opts.Stderr = logs.NewDest(os.Stderr)
+	}
 	s.env = os.Environ()
 	if opts.Config != nil {
 		for _, pc := range opts.Config.Programs {
@@ -201,8 +212,8 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.onSignal(sig.(syscall.Signal)) }
 		case <-s.timerC():
 			handle = s.onTimer
-		case <-s.outputDone:
-			handle = func() { s.outputs-- }
+		case f := <-s.outputDone:
+			handle = func() { s.outputs--; f() }
 		case r := <-s.probeResults:
 			handle = func() { s.onProbeResult(r) }
 		case r := <-s.opts.Requests:
@@ -212,6 +223,7 @@ func (s *Supervisor) Run() int {
 		handle()
 		s.advance()
 	}
+	s.files.Close()
 	return s.exitCode()
 }
 
