@@ -13,6 +13,8 @@ import (
 	"tend/config"
 	"tend/control"
 	"tend/signals"
+
+	"golang.org/x/sys/unix"
 )
 
 // Control requests through the loop's request channel, under fake time.
@@ -233,7 +235,7 @@ stopwaitsecs = 3
 command = ["cache"]
 `), 0o644)
 		cachePid := l.state("cache").Pid
-		l.do(control.VerbReload)
+		l.sigs <- unix.SIGHUP // the same reload, by signal
 		time.Sleep(time.Second)
 		if st := l.state("cache"); st.Pid != cachePid {
 			t.Errorf("an unchanged program was restarted by reload")

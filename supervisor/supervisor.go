@@ -294,7 +294,7 @@ func (s *Supervisor) onSignal(sig syscall.Signal) {
 		s.shutdown("signal " + signals.Name(sig))
 		return
 	case signals.Reload:
-		s.log.Warn().Str("signal", signals.Name(sig)).Msg("reload is not available in this build yet; ignored")
+		s.reload("signal " + signals.Name(sig)) // an invalid file is logged, and changes nothing
 		return
 	case signals.Forward:
 		if s.main != nil && s.main.pid != 0 && s.phase == running {
