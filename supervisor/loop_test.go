@@ -601,3 +601,33 @@ func TestPolicyTables(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopSurvivesPanic: a bug that panics in one step is logged, and the
+// loop goes on serving (PID 1 must not die of it).
+func TestLoopSurvivesPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+`, nil, map[string]script{"p": forever})
+		time.Sleep(time.Second)
+		l.f.mu.Lock()
+		l.f.scripts["p"] = script{runFor: -1, onTerm: 0}
+		l.f.mu.Unlock()
+		l.sigs <- panicSignal // onSignal panics on it (see below)
+		time.Sleep(time.Second)
+		if code := l.stop(); code != 0 {
+			t.Errorf("exit code %d after a recovered panic", code)
+		}
+		l.want("2s kill p TERM")
+	})
+}
+
+// panicSignal is an os.Signal that is not a syscall.Signal: the loop's
+// type assertion on it panics, a stand-in for any bug in a step.
+var panicSignal os.Signal = notASignal{}
+
+type notASignal struct{}
+
+func (notASignal) String() string { return "not a signal" }
+func (notASignal) Signal()        {}

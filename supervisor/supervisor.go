@@ -12,6 +12,7 @@ package supervisor
 
 import (
 	"os"
+	"runtime/debug"
 	"slices"
 	"syscall"
 	"time"
@@ -220,11 +221,25 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.onRequest(r) }
 		}
 		s.noteFreeze() // before anything reads the clock
-		handle()
-		s.advance()
+		s.safely(handle)
+		s.safely(s.advance)
 	}
 	s.files.Close()
 	return s.exitCode()
+}
+
+// safely runs one step of the loop. A panic is a bug, but tend is PID 1:
+// dying would take every program down with it. The panic is logged with
+// its stack and the loop goes on; what that one step had half done stays
+// half done.
+func (s *Supervisor) safely(step func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error().Interface("panic", r).Str("stack", string(debug.Stack())).
+				Msg("recovered a panic in the supervisor loop")
+		}
+	}()
+	step()
 }
 
 // advance moves every program and the phase as far as the current state
