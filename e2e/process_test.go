@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestProgramProcess: what a supervised program starts with, as the
+// program itself sees it: user, supplementary groups, umask, working
+// directory, environment (with ${VAR} expanded, TEND_PROGRAM and
+// TEND_INSTANCE), and /dev/null as stdin. The users come from a passwd
+// and group file of the test's own, bind-mounted over /etc inside the
+// namespace tend runs in (so the host's files are never touched).
+func TestProgramProcess(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test sets users and bind-mounts: it needs root")
+	}
+	dir := t.TempDir()
+	// The unprivileged user must reach its working directory.
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	passwd := write("passwd", "root:x:0:0::/root:/bin/sh\ntuser:x:4242:4343::/nonexistent:/bin/false\n")
+	group := write("group", "root:x:0:\ntgroup:x:4343:\nextra1:x:5001:tuser\nextra2:x:5002:other,tuser\n")
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	report := `echo "$TEND_PROGRAM uid=$(id -u) gid=$(id -g) groups=$(id -G | tr ' ' ,) umask=$(umask) pwd=$(pwd) foo=$FOO inst=$${TEND_INSTANCE:-none} stdin=$(readlink /proc/self/fd/0)"`
+	cfg := write("tend.toml", `
+[tend]
+socket = ""
+
+[programs.named]
+type = "oneshot"
+command = '''`+report+`'''
+user = "tuser"
+umask = "027"
+directory = "`+work+`"
+environment = { FOO = "${TEND_TEST_FOO:-unset}" }
+
+[programs.numeric]
+type = "oneshot"
+command = '''`+report+`'''
+user = "1234:5678"
+
+[programs.pool]
+type = "oneshot"
+instances = 2
+command = '''`+report+`'''
+`)
+	// tend expands ${...} in the file at load time, from its own
+	// environment; $${...} is left for the shell (TEND_INSTANCE is set per
+	// process, so only the shell can read it).
+	mount := []string{"/bin/sh", "-c", `mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"`, "sh", passwd, group}
+	r := startWith(t, options{around: mount, env: []string{"TEND_TEST_FOO=from-env"},
+		raw: []string{"-c", cfg}}, nil)
+	got := map[string]string{}
+	for len(got) < 4 {
+		line := r.expect("")
+		name, rest, _ := strings.Cut(line, " ")
+		if strings.HasPrefix(rest, "uid=") {
+			got[name] = rest
+		}
+	}
+	want := map[string]string{
+		"named":   "uid=4242 gid=4343 groups=4343,5001,5002 umask=0027 pwd=" + work + " foo=from-env inst=none stdin=/dev/null",
+		"numeric": "uid=1234 gid=5678 groups=5678 umask=0022 pwd=/ foo= inst=none stdin=/dev/null",
+		"pool:0":  "uid=0 gid=0 groups=0 umask=0022 pwd=/ foo= inst=0 stdin=/dev/null",
+		"pool:1":  "uid=0 gid=0 groups=0 umask=0022 pwd=/ foo= inst=1 stdin=/dev/null",
+	}
+	for name, w := range want {
+		g := got[name]
+		if name == "numeric" || strings.HasPrefix(name, "pool") {
+			// pwd is tend's own working directory; only its presence matters.
+			g = replacePwd(g)
+		}
+		if g != w {
+			t.Errorf("%s:\n got %s\nwant %s", name, g, w)
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 0 {
+		t.Errorf("tend exited %d", code)
+	}
+}
+
+// replacePwd turns "pwd=ANY " into "pwd=/ ".
+func replacePwd(s string) string {
+	f := strings.Fields(s)
+	i := slices.IndexFunc(f, func(x string) bool { return strings.HasPrefix(x, "pwd=") })
+	if i >= 0 {
+		f[i] = "pwd=/"
+	}
+	return strings.Join(f, " ")
+}
