@@ -54,7 +54,7 @@ flags (before or after the verb):
                   answer for health
   --wait          start, restart: wait until each program is RUNNING (COMPLETED
                   for a oneshot); stop: until each is stopped
-  --timeout D     give up after D (default 30s; events: no limit)
+  --timeout D     give up after D (default 30s); events: only to connect
   -h, --help      this text
 
 exit codes: 0 done; 1 the action failed or the state was not reached;

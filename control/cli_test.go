@@ -274,4 +274,9 @@ func TestCtlLoopStuck(t *testing.T) {
 	if !strings.Contains(errOut, "did not answer within 200ms") {
 		t.Errorf("stderr %q", errOut)
 	}
+	// The client's own timeout, shorter than the server's.
+	_, errOut = e2.mustCtl(3, "--timeout", "50ms", "status")
+	if !strings.Contains(errOut, "no answer in time") {
+		t.Errorf("stderr %q", errOut)
+	}
 }

@@ -174,7 +174,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		if ue, ok := errors.AsType[*UnreachableError](err); ok {
 			return nil, ue
 		}
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer in time (%w)", ctx.Err())
+		} else if ctx.Err() != nil {
 			err = ctx.Err()
 		}
 		return nil, &UnreachableError{Socket: c.socket, Err: err}

@@ -33,8 +33,10 @@ const maxSocketPath = 107
 // it alone.
 //
 // The socket is never reachable with the wrong mode or owner: it is
-// bound inside a fresh 0700 directory next to path, chowned and chmoded
-// there, then renamed into place. The returned listener does not remove
+// bound inside a fresh 0700 directory next to path (through
+// /proc/self/fd when that name would be too long for a socket), chowned
+// and chmoded there, then renamed into place. No umask is changed: the
+// umask is per process, and other goroutines create files. The returned listener does not remove
 // the socket file when closed (it was bound under the temporary name);
 // the next Listen replaces it as stale.
 func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, error) {
@@ -69,10 +71,18 @@ func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, err
 	}
 	defer os.RemoveAll(tmpDir)
 	tmp := filepath.Join(tmpDir, "s")
+	bindName := tmp
 	if len(tmp) > maxSocketPath {
-		return nil, fmt.Errorf("control socket %s: path too long to bind safely: %s is longer than %d bytes", path, tmp, maxSocketPath)
+		// Longer than path by the temporary directory's name: bind
+		// through /proc/self/fd instead, a short name for the same place.
+		d, err := os.Open(tmpDir)
+		if err != nil {
+			return nil, fmt.Errorf("control socket %s: %w", path, err)
+		}
+		defer d.Close()
+		bindName = fmt.Sprintf("/proc/self/fd/%d/s", d.Fd())
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: bindName, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}

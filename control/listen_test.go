@@ -42,6 +42,36 @@ func TestListenDefaultMode(t *testing.T) {
 	c.Close()
 }
 
+// A path at the limit binds although its temporary name is longer.
+func TestListenLongPath(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, strings.Repeat("s", maxSocketPath-len(dir)-1))
+	if len(sock) != maxSocketPath {
+		t.Fatalf("path of %d bytes", len(sock))
+	}
+	ln, err := Listen(sock, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%v %v", fi.Mode(), err)
+	}
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries left in the directory", len(entries))
+	}
+}
+
 func TestListenModeAndGroup(t *testing.T) {
 	gid := os.Getgid()
 	groups := []string{strconv.Itoa(gid)}

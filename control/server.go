@@ -181,17 +181,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if herr.code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", routes[r.URL.Path].method)
 		}
-		s.writeError(w, herr)
+		s.refuse(w, r, herr)
 		return
 	}
 	body, herr := readBody(w, r)
 	if herr != nil {
-		s.writeError(w, herr)
+		s.refuse(w, r, herr)
 		return
 	}
 	req, err := decode(r.Method, r.URL.Path, r.URL.RawQuery, body)
 	if err != nil {
-		s.writeError(w, err)
+		s.refuse(w, r, err)
 		return
 	}
 	req.Peer = peerOf(r.Context())
@@ -395,6 +395,15 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
+// refuse answers a request that never reached the loop.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	p := peerOf(r.Context())
+	s.log.Debug().Str("method", printable(r.Method)).Str("path", printable(r.URL.Path)).
+		Uint32("peer_uid", p.UID).Int32("peer_pid", p.PID).Str("reason", err.Error()).
+		Msg("control: bad request")
+	s.writeError(w, err)
+}
+
 func (s *server) writeError(w http.ResponseWriter, err error) {
 	herr, ok := errors.AsType[*httpError](err)
 	if !ok {
@@ -403,7 +412,6 @@ func (s *server) writeError(w http.ResponseWriter, err error) {
 	if herr == errGone {
 		return
 	}
-	s.log.Debug().Int("code", herr.code).Str("reason", herr.msg).Msg("control: request refused")
 	s.writeJSON(w, herr.code, errorBody{herr.msg})
 }
 

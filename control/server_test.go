@@ -368,3 +368,50 @@ func TestServeReturnsWhenClosed(t *testing.T) {
 		t.Errorf("status after close: exit %d, %s", code, errOut)
 	}
 }
+
+func TestLimits(t *testing.T) {
+	e := newEnv(t, func(o *options) { o.maxConns, o.maxStreams = 3, 1 })
+	stream, err := NewClient(e.sock).Events(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	e.waitSubscribed(1)
+	_, errOut := e.mustCtl(1, "events")
+	if !strings.Contains(errOut, "tend is busy: 1 events streams open, at most 1") {
+		t.Errorf("second stream: %q", errOut)
+	}
+	// Two idle connections, and the stream's: a fourth is refused.
+	for range 2 {
+		c, err := net.Dial("unix", e.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	out := ""
+	waitFor(5*time.Second, func() bool {
+		out = e.raw("GET /v1/status HTTP/1.1\r\nHost: tend\r\n\r\n", false)
+		return strings.HasPrefix(out, "HTTP/1.1 503")
+	})
+	if !strings.Contains(out, "control connections open, at most 3") {
+		t.Errorf("over the limit: %q", out)
+	}
+}
+
+// The read timeout bounds reading a request, not an events stream.
+func TestEventsOutliveReadTimeout(t *testing.T) {
+	e := newEnv(t, func(o *options) { o.readTimeout = 100 * time.Millisecond })
+	stream, err := NewClient(e.sock).Events(context.Background(), []string{"db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	e.waitSubscribed(1)
+	time.Sleep(300 * time.Millisecond) // three read timeouts
+	e.mustCtl(0, "stop", "db")
+	ev, err := stream.Next()
+	if err != nil || ev.Program != "db" || ev.State != "STOPPING" {
+		t.Fatalf("%+v %v", ev, err)
+	}
+}
