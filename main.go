@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -92,10 +93,20 @@ func serveControl(cfg *config.Config, log zerolog.Logger) (stop func(), reqs <-c
 		return func() {}, nil
 	}
 	ch := make(chan control.Request)
-	control.Go(log, "control server", func() { control.Serve(ln, ch, log) })
+	served := make(chan struct{})
+	control.Go(log, "control server", func() {
+		defer close(served)
+		control.Serve(ln, ch, log)
+	})
 	log.Debug().Str("socket", cfg.Tend.Socket).Msg("control socket listening")
 	return func() {
 		ln.Close()
+		// Let open event streams end cleanly (tend ctl events exits 0),
+		// but never hold tend's exit for long.
+		select {
+		case <-served:
+		case <-time.After(2 * time.Second):
+		}
 		os.Remove(cfg.Tend.Socket)
 	}, ch
 }
