@@ -459,3 +459,39 @@ func short(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// TestDestWrite: tend's own log lines, written straight to a Dest, take
+// the copiers' lock and land between their lines, never inside one.
+func TestDestWrite(t *testing.T) {
+	w := &writes{}
+	d := NewDest(w)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		r := &chunks{}
+		for range 1000 {
+			r.parts = append(r.parts, []byte("program line\nprogram line\n"))
+		}
+		if _, err := Copy(d, r, "p | "); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		for range 1000 {
+			if _, err := d.Write([]byte("tend log line\n")); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	counts := map[string]int{}
+	for _, l := range lines {
+		counts[l]++
+	}
+	if counts["p | program line"] != 2000 || counts["tend log line"] != 1000 || len(counts) != 2 {
+		t.Errorf("lines: %v", counts)
+	}
+	if w.overlap.Load() > 0 {
+		t.Errorf("%d writes overlapped", w.overlap.Load())
+	}
+}
