@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// latency is how long SIGUSR1 takes from this program's kill(2) on the
+// init to the moment the child's read(2) on a signalfd returns, both read
+// from CLOCK_MONOTONIC: the init's forwarding plus the kernel's two
+// deliveries and wake-ups.
+type latency struct {
+	Us        summary   `json:"us"`
+	SamplesUs []float64 `json:"samples_us"`
+	// SwitchesPerSignal is the init's context switches (all threads)
+	// over the whole phase, per signal sent to it.
+	SwitchesPerSignal float64 `json:"switches_per_signal"`
+	// Child is where the child ran: its own process group (pgid == pid),
+	// a direct child of PID 1.
+	Child child `json:"child"`
+}
+
+func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
+	runs, err := startAll(specs, "signals")
+	if err != nil {
+		return nil, err
+	}
+	defer abandon(runs)
+	samples := make([][]float64, len(runs))
+	sw0 := make([]switches, len(runs))
+	for i, r := range runs {
+		if sw0[i], err = readSwitches(r.pid); err != nil {
+			return nil, r.fail(err)
+		}
+	}
+	gap := time.Duration(p.SignalGapUs) * time.Microsecond
+	for round := -p.SignalWarmup; round < p.SignalSamples; round++ {
+		// One signal to each init per round, in a random order; the
+		// gap lets every init (and the Go runtime's spinning threads)
+		// go back to sleep, so each sample times a wake-up from idle.
+		time.Sleep(gap)
+		for _, i := range rand.Perm(len(runs)) {
+			d, err := pingOnce(runs[i])
+			if err != nil {
+				return nil, runs[i].fail(err)
+			}
+			if round >= 0 {
+				samples[i] = append(samples[i], d)
+			}
+		}
+	}
+	res := map[string]latency{}
+	for i, r := range runs {
+		sw, err := readSwitches(r.pid)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		res[r.spec.Name] = latency{
+			Us:                summarize(samples[i]),
+			SamplesUs:         samples[i],
+			SwitchesPerSignal: float64(sw.minus(sw0[i]).total()) / float64(p.SignalWarmup+p.SignalSamples),
+			Child:             r.child,
+		}
+	}
+	return res, finishAll(runs)
+}
+
+// pingOnce sends SIGUSR1 to the init and returns the microseconds until
+// its child saw it.
+func pingOnce(r *running) (float64, error) {
+	sent := monotonic()
+	if err := unix.Kill(r.pid, unix.SIGUSR1); err != nil {
+		return 0, err
+	}
+	line, err := r.readLine(5 * time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("no SIGUSR1 reached the child: %w", err)
+	}
+	got, err := strconv.ParseInt(line, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("child said %q, want a time", line)
+	}
+	return float64(got-sent) / 1e3, nil
+}
+
+// monotonic is CLOCK_MONOTONIC in nanoseconds: the clock the child reads
+// too (time.Now's monotonic reading counts from process start).
+func monotonic() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The generated block of docs/benchmarks-supervisor.md lies between these
+// lines; everything around it is prose that svbench leaves alone.
+const (
+	beginMark = "<!-- BEGIN svbench: generated from bench/out/supervisor/results-full.json by bench/cmd/svbench; do not edit by hand -->"
+	endMark   = "<!-- END svbench -->"
+)
+
+// report writes OUT/results-MODE.md and, if doc is set, the generated
+// block of doc.
+func report(res *results, out, doc string) error {
+	md := render(res)
+	if err := os.WriteFile(filepath.Join(out, "results-"+res.Params.Mode+".md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	if doc == "" {
+		return nil
+	}
+	old, err := os.ReadFile(doc)
+	if err != nil {
+		return err
+	}
+	b, err := splice(old, md)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doc, err)
+	}
+	return os.WriteFile(doc, b, 0o644)
+}
+
+// splice replaces what lies between the markers of doc with md.
+func splice(doc []byte, md string) ([]byte, error) {
+	i := bytes.Index(doc, []byte(beginMark))
+	j := bytes.Index(doc, []byte(endMark))
+	if i < 0 || j < i {
+		return nil, errors.New("no generated block: add the BEGIN and END svbench marker lines")
+	}
+	var b bytes.Buffer
+	b.Write(doc[:i+len(beginMark)])
+	b.WriteString("\n\n")
+	b.WriteString(md)
+	b.WriteString("\n")
+	b.Write(doc[j:])
+	return b.Bytes(), nil
+}
+
+// names of the three, in column order; tend first.
+var names = []string{"tend", "supervisord", "s6"}
+
+// row is one metric: a cell per supervisor and, for numbers, the ratios
+// tend/peer.
+type row struct {
+	label string
+	cells map[string]string
+	nums  map[string]float64 // nil: no ratios
+}
+
+// ratio is tend/peer, or a word when a ratio would mislead.
+func ratio(tend, peer float64, ok bool) string {
+	switch {
+	case !ok:
+		return ""
+	case tend == 0 && peer == 0:
+		return "equal (0)"
+	case peer == 0:
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", tend/peer)
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func pick(xs []lifecycleSample, f func(lifecycleSample) float64) summary {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return summarize(v)
+}
+
+func render(res *results) string {
+	var b strings.Builder
+	p, m := res.Params, res.Machine
+	n := p.Programs
+	fmt.Fprintf(&b, "Produced by `%s` (%s mode) on %s; the driver ran %.0f s.\n\n",
+		res.Command, p.Mode, res.Started.Format("2006-01-02 15:04 MST"), res.Seconds)
+	if p.Mode != "full" {
+		b.WriteString("**Quick mode: a smoke test of the harness with small counts; do not quote these numbers.**\n\n")
+	}
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.  \n", m.CPUs, m.CPUModel, m.Kernel, m.Go)
+	fmt.Fprintf(&b, "Before the run: %.0f%% of CPU in use, load average %s. Every process of the run at nice %d; sched_autogroup %s.  \n",
+		m.BusyPct, m.LoadAvg, p.Nice, onOff(m.Autogroup))
+	fmt.Fprintf(&b, "tend: %s.  \nPeers and tools (dpkg-query): ", m.Tend)
+	var pkgs []string
+	for _, k := range packages {
+		if v := m.Packages[k]; v != "" {
+			pkgs = append(pkgs, fmt.Sprintf("%s %s", k, v))
+		}
+	}
+	b.WriteString(strings.Join(pkgs, ", ") + ".  \n")
+	b.WriteString("All three run on the host, each as a direct child of the driver (not as PID 1); tend makes itself a subreaper.\n\n")
+
+	lc := res.Lifecycle
+	med := func(name string, f func(lifecycleSample) float64) summary { return pick(lc[name], f) }
+	spreadF := func(label, format string, f func(lifecycleSample) float64) row {
+		r := row{label: label, cells: map[string]string{}, nums: map[string]float64{}}
+		for _, k := range names {
+			s := med(k, f)
+			r.nums[k] = s.Median
+			r.cells[k] = fmt.Sprintf(format+" ("+format+"–"+format+")", s.Median, s.Min, s.Max)
+		}
+		return r
+	}
+	spread := func(label string, f func(lifecycleSample) float64) row { return spreadF(label, "%.1f", f) }
+	text := func(label string, cells ...string) row {
+		r := row{label: label, cells: map[string]string{}}
+		for i, k := range names {
+			r.cells[k] = cells[i]
+		}
+		return r
+	}
+	num := func(label, format string, f func(string) float64) row {
+		r := row{label: label, cells: map[string]string{}, nums: map[string]float64{}}
+		for _, k := range names {
+			r.nums[k] = f(k)
+			r.cells[k] = fmt.Sprintf(format, r.nums[k])
+		}
+		return r
+	}
+	restart := func(f func(restartResult) []float64, q func(summary) float64) func(string) float64 {
+		return func(k string) float64 { return q(summarize(f(res.Restart[k]))) }
+	}
+	medQ := func(s summary) float64 { return s.Median }
+	p99Q := func(s summary) float64 { return s.P99 }
+	progMs := func(r restartResult) []float64 { return r.Ms }
+	kernMs := func(r restartResult) []float64 { return r.KernelMs }
+	idle := res.Idle
+	window := idle["tend"].WindowSec
+	t1 := lc["tend (startsecs 1)"]
+
+	rows := []row{
+		text("command (DIR: a fresh directory per run)", "`tend --log-format json -c DIR/tend.toml`",
+			"`supervisord -c DIR/supervisord.conf` (nodaemon=true)", "`s6-svscan DIR/scan`"),
+		text(fmt.Sprintf("the %d programs", n), fmt.Sprintf("`instances = %d`, exec form, `startsecs = 0`", n),
+			fmt.Sprintf("`numprocs=%d`, `startsecs=0`", n),
+			fmt.Sprintf("%d service dirs; `run` is `#!/bin/sh` + `exec sleep 3600`", n)),
+		spread(fmt.Sprintf("**start %d**: launch → the last program has exec'd `sleep`, median (min–max), ms", n),
+			func(s lifecycleSample) float64 { return s.SpawnMs }),
+		spread("start: launch → the last program's first exec (s6: its `./run` shell), median (min–max), ms",
+			func(s lifecycleSample) float64 { return s.FirstExecMs }),
+		spread("start: launch → the supervisor's own exec, median (min–max), ms",
+			func(s lifecycleSample) float64 { return s.ExecMs }),
+		spread("start: launch → the first program's fork, median (min–max), ms",
+			func(s lifecycleSample) float64 { return s.FirstForkMs }),
+		spreadF(fmt.Sprintf("start: first program's fork → the last's, ÷ %d: per program, median (min–max), ms", n-1), "%.2f",
+			func(s lifecycleSample) float64 { return (s.LastForkMs - s.FirstForkMs) / float64(n-1) }),
+		text(fmt.Sprintf("tend: launch → %d RUNNING lines read from its log, median (ms)", n),
+			fmt.Sprintf("%.1f", med("tend", func(s lifecycleSample) float64 { return s.RunningMs }).Median), "", ""),
+		text("tend with its default `startsecs = 1`: spawned / all RUNNING, median (ms)",
+			fmt.Sprintf("%.1f / %.1f", pick(t1, func(s lifecycleSample) float64 { return s.SpawnMs }).Median,
+				pick(t1, func(s lifecycleSample) float64 { return s.RunningMs }).Median), "", ""),
+		spread(fmt.Sprintf("**stop %d**: SIGTERM → the supervisor has exited, median (min–max), ms", n),
+			func(s lifecycleSample) float64 { return s.StopMs }),
+		spread("stop: SIGTERM → the last program has exited, median (min–max), ms",
+			func(s lifecycleSample) float64 { return s.ProgramsGoneMs }),
+		spread("stop: SIGTERM → the last process of the tree has exited, median (min–max), ms",
+			func(s lifecycleSample) float64 { return s.TreeGoneMs }),
+		text("tend with `startsecs = 1`: stop, median (ms)",
+			fmt.Sprintf("%.1f", pick(t1, func(s lifecycleSample) float64 { return s.StopMs }).Median), "", ""),
+		num(fmt.Sprintf("**VmRSS** of the supervisor process, %d programs running (s6: s6-svscan alone), KiB", n), "%.0f",
+			func(k string) float64 { return float64(idle[k].Scanner.VmRSS) }),
+		num("Pss of the supervisor process (smaps_rollup), KiB", "%.0f",
+			func(k string) float64 { return float64(idle[k].Scanner.Pss) }),
+		num(fmt.Sprintf("VmRSS summed over the supervising processes (s6: s6-svscan + %d s6-supervise), KiB", n), "%.0f",
+			func(k string) float64 { return float64(idle[k].Total.VmRSS) }),
+		num("Pss summed over the supervising processes, KiB", "%.0f",
+			func(k string) float64 { return float64(idle[k].Total.Pss) }),
+		text("supervising processes / threads",
+			fmt.Sprintf("%d / %d", idle["tend"].Processes, idle["tend"].Threads),
+			fmt.Sprintf("%d / %d", idle["supervisord"].Processes, idle["supervisord"].Threads),
+			fmt.Sprintf("%d / %d", idle["s6"].Processes, idle["s6"].Threads)),
+		num(fmt.Sprintf("**idle**: context switches in %.0f s, all threads of the supervising processes, all three running at once", window), "%.0f",
+			func(k string) float64 { return float64(idle[k].Window.total()) }),
+		num(fmt.Sprintf("idle: context switches in the %.1f s settle before the window", p.IdleSettleSec), "%.0f",
+			func(k string) float64 { return float64(idle[k].Settle.total()) }),
+		num("**restart**: old program's last timestamp → new program's first, median (ms)", "%.2f", restart(progMs, medQ)),
+		num("restart, same, p99 (ms)", "%.2f", restart(progMs, p99Q)),
+		num("restart: kernel exit event of the old process → exec event of the new, median (ms)", "%.2f", restart(kernMs, medQ)),
+		num("restart: kernel exit → exec, p99 (ms)", "%.2f", restart(kernMs, p99Q)),
+		num("restart: how long each run lasted before its exit, median (ms)", "%.0f",
+			restart(func(r restartResult) []float64 { return r.LifeMs }, medQ)),
+	}
+	b.WriteString("| metric | tend | supervisord | s6 | tend/supervisord | tend/s6 |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.label, r.cells["tend"], r.cells["supervisord"], r.cells["s6"],
+			ratio(r.nums["tend"], r.nums["supervisord"], r.nums != nil), ratio(r.nums["tend"], r.nums["s6"], r.nums != nil))
+	}
+	if fl := lc[spawnFloorName]; len(fl) > 0 {
+		sp := pick(fl, func(s lifecycleSample) float64 { return s.SpawnMs })
+		gap := pick(fl, func(s lifecycleSample) float64 { return (s.LastForkMs - s.FirstForkMs) / float64(n-1) })
+		fmt.Fprintf(&b, "\nSpawn floor: the driver itself starting %d `sleep 3600` one after the other as tend does "+
+			"(Go's `syscall.ForkExec`, each in a new session), from before the first fork to the last exec: "+
+			"median %.1f ms (%.1f–%.1f), %.2f ms per program between forks (%d runs, interleaved with the above).\n",
+			n, sp.Median, sp.Min, sp.Max, gap.Median, sp.N)
+	}
+	floor := summarize(res.FloorMs)
+	fmt.Fprintf(&b, "\nRestart floor: the driver itself forking and exec'ing svchild, to svchild's first timestamp: "+
+		"median %.2f ms, p99 %.2f ms (%d samples). A supervisor's restart includes this much.\n\n", floor.Median, floor.P99, floor.N)
+	fmt.Fprintf(&b, "Samples: %d start-and-stop runs per variant (variants in a random order each round, one at a time, %.1f s between the last spawn and SIGTERM); "+
+		"one %.0f s idle window with all three running %d programs each in their default configuration "+
+		"(startsecs 1), memory read at its end; %d restarts per supervisor, all three at once; %d output runs per path.\n\n",
+		p.LifecycleRuns, p.SettleSec, window, n, len(res.Restart["tend"].Ms), p.LogRuns)
+
+	// Output throughput.
+	logs := res.Logs
+	lmed := func(k string) summary {
+		v := make([]float64, len(logs[k]))
+		for i, s := range logs[k] {
+			v[i] = s.MBps
+		}
+		return summarize(v)
+	}
+	base, direct := lmed(logCat).Median, lmed(logDirect).Median
+	var size int64
+	if len(logs[logCat]) > 0 {
+		size = logs[logCat][0].Bytes
+	}
+	fmt.Fprintf(&b, "Output throughput: svchild writes %.0f MiB of 100-byte lines (writes of 655 lines, 65,500 bytes) to its stdout; "+
+		"MB/s is 10^6 bytes per second of svchild's own writing, first write to last return:\n\n", float64(size)/(1<<20))
+	b.WriteString("| path of svchild's stdout | MB/s, median (min–max) | × baseline (`svchild \\| cat`) | × svchild > /dev/null | svchild's CPU, median (ms) | copier's CPU (cat, or the supervisor), median (ms) |\n|---|--:|--:|--:|--:|--:|\n")
+	labels := map[string]string{
+		logDirect:      "svchild > /dev/null, no supervisor",
+		logCat:         "**baseline**: svchild \\| cat > /dev/null",
+		logCatSetsid:   "the same, svchild in a session of its own (`setsid`), as tend and s6 start programs",
+		logTendInherit: "tend, `stdout = \"inherit\"`, tend's stdout /dev/null",
+		logTendInhCat:  "tend, `stdout = \"inherit\"`, tend's stdout a pipe to cat > /dev/null",
+		logTendPrefix:  "**tend, `stdout = \"prefix\"`**, tend's stdout /dev/null",
+		logTendPreCat:  "tend, `stdout = \"prefix\"`, tend's stdout a pipe to cat > /dev/null",
+		logTendCount:   "tend, `stdout = \"prefix\"`, tend's stdout a pipe the driver reads, counting every line and byte (checked)",
+		logTendFile:    "tend, `stdout = \"FILE\"` (rotated at 10 MiB, 5 backups)",
+		logSupervisord: "supervisord, `stdout_logfile=/dev/stdout` (maxbytes 0), its stdout /dev/null",
+		logSupFile:     "supervisord, `stdout_logfile=FILE` (rotated at 50 MB, 10 backups)",
+		logS6:          "s6: the service inherits s6-svscan's stdout (/dev/null)",
+	}
+	cpuMed := func(k string, f func(logSample) float64) string {
+		v := make([]float64, len(logs[k]))
+		for i, s := range logs[k] {
+			v[i] = f(s)
+		}
+		if med := summarize(v).Median; med > 0 {
+			return fmt.Sprintf("%.0f", med)
+		}
+		return "—"
+	}
+	for _, k := range logPaths {
+		s := lmed(k)
+		fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %.2f | %.2f | %s | %s |\n", labels[k], s.Median, s.Min, s.Max, s.Median/base, s.Median/direct,
+			cpuMed(k, func(s logSample) float64 { return s.WriterCPUMs }), cpuMed(k, func(s logSample) float64 { return s.CopierCPUMs }))
+	}
+
+	// Targets.
+	sp := med("tend", func(s lifecycleSample) float64 { return s.SpawnMs }).Median
+	st := med("tend", func(s lifecycleSample) float64 { return s.StopMs }).Median
+	rss := idle["tend"].Scanner.VmRSS
+	wake := idle["tend"].Window.total()
+	inh, pre := lmed(logTendInherit).Median, lmed(logTendPrefix).Median
+	rs := summarize(res.Restart["tend"].Ms)
+	b.WriteString("\nTargets:\n\n| target | tend | supervisord | s6 | met by tend? |\n|---|--:|--:|--:|---|\n")
+	tgt := func(name, format string, f func(string) float64, ok bool) {
+		fmt.Fprintf(&b, "| %s | "+format+" | "+format+" | "+format+" | %s |\n", name, f("tend"), f("supervisord"), f("s6"), yes(ok))
+	}
+	tgt(fmt.Sprintf("start %d ≤ 50 ms (median, ms)", n), "%.1f",
+		func(k string) float64 { return med(k, func(s lifecycleSample) float64 { return s.SpawnMs }).Median }, sp <= 50)
+	tgt(fmt.Sprintf("stop %d ≤ 50 ms (median, ms)", n), "%.1f",
+		func(k string) float64 { return med(k, func(s lifecycleSample) float64 { return s.StopMs }).Median }, st <= 50)
+	tgt(fmt.Sprintf("RSS ≤ 10 MiB = 10240 KiB with %d programs (VmRSS; s6: svscan + supervise)", n), "%.0f",
+		func(k string) float64 { return float64(idle[k].Total.VmRSS) }, rss <= 10240)
+	tgt(fmt.Sprintf("0 idle wake-ups (context switches in %.0f s)", window), "%.0f",
+		func(k string) float64 { return float64(idle[k].Window.total()) }, wake == 0)
+	inhCat := lmed(logTendInhCat).Median
+	fmt.Fprintf(&b, "| `inherit` at 1.0×: tend \\| cat over svchild \\| cat (within 5%%) | %.2f | — | — | %s |\n",
+		inhCat/base, yes(inhCat/base >= 0.95))
+	fmt.Fprintf(&b, "| `inherit` at 1.0×: to /dev/null, over svchild > /dev/null (within 5%%; each write costs next to nothing here, so this ratio is noisy) | %.2f | — | %.2f | %s |\n",
+		inh/direct, lmed(logS6).Median/direct, yes(inh/direct >= 0.95))
+	fmt.Fprintf(&b, "| `prefix` ≥ 0.7× of svchild \\| cat (supervisord: `/dev/stdout`) | %.2f | %.2f | — | %s |\n",
+		pre/base, lmed(logSupervisord).Median/base, yes(pre/base >= 0.7))
+	tgt("restart ≤ 5 ms (median, ms)", "%.2f", restart(progMs, medQ), rs.Median <= 5)
+	tgt("restart ≤ 5 ms (p99, ms)", "%.2f", restart(progMs, p99Q), rs.P99 <= 5)
+	if res.LostEvents > 0 {
+		fmt.Fprintf(&b, "\nThe process-events socket overflowed %d times during the run; samples that saw an overflow were taken again.\n", res.LostEvents)
+	}
+	return b.String()
+}
