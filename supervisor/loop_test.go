@@ -417,7 +417,10 @@ stopwaitsecs = 60
 		if code := l.stop(); code != 1 {
 			t.Errorf("exit code %d, want 1", code)
 		}
-		l.want("2s kill p TERM", "3s kill p KILL")
+		l.want("2s kill p TERM", "3s kill p KILL", "3s exit p 137")
+		if l.f.alive[101] {
+			t.Errorf("tend exited before reaping the program it killed")
+		}
 	})
 }
 

@@ -430,6 +430,10 @@ func (s *Supervisor) onShutdownTimeout() {
 			s.killGroup(p)
 		}
 	}
+	// The programs just killed are children until a reap says otherwise:
+	// the last drain's answer is stale, and leaving now would skip their
+	// exits (and, on a host, hand them to the host's init).
+	s.left = true
 	s.phase = killing
 	s.signalLeftovers(unix.SIGKILL, killWait)
 }
