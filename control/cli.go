@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,8 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"tend/control/h1"
 )
 
 // Exit codes of `tend ctl`.
@@ -262,7 +261,7 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 	if _, ok := errors.AsType[*UnreachableError](err); ok {
 		return ExitUnreachable
 	}
-	if e, ok := errors.AsType[*APIError](err); ok && e.Code == h1.StatusGatewayTimeout {
+	if e, ok := errors.AsType[*APIError](err); ok && e.Code == http.StatusGatewayTimeout {
 		return ExitUnreachable // tend is there, its supervisor does not answer
 	}
 	return ExitFailed
