@@ -114,7 +114,9 @@ func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
 
 // health answers `tend ctl health`: every critical program (every
 // program when none is critical, the main program included) RUNNING and
-// healthy; otherwise the first that is not, in one line.
+// healthy; otherwise the first that is not, in one line. A program that
+// is down on purpose (autostart = false and never started, or stopped by
+// tend ctl stop) is left out: it is not failing, someone chose it.
 func (s *Supervisor) health() (bool, string) {
 	critical := slices.ContainsFunc(s.programs, func(p *program) bool { return p.cfg.Critical })
 	for _, p := range s.programs {
@@ -122,6 +124,7 @@ func (s *Supervisor) health() (bool, string) {
 			continue
 		}
 		switch {
+		case !p.want && p.state == Stopped && s.phase == running:
 		case p.cfg.Type == config.Oneshot && p.state == Completed:
 		case p.state != Running:
 			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.state)

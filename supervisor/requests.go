@@ -42,7 +42,7 @@ func (s *Supervisor) serve(r control.Request) control.Reply {
 		if err := s.reload(by); err != nil {
 			return control.Reply{Err: err.Error()}
 		}
-		return control.Reply{}
+		return s.reply(s.programs, nil)
 	}
 	if len(r.Names) == 0 {
 		return control.Reply{Err: r.Verb + " needs a program name or glob"}
@@ -58,6 +58,10 @@ func (s *Supervisor) serve(r control.Request) control.Reply {
 	switch r.Verb {
 	case control.VerbStart:
 		for _, p := range ps {
+			if p.state == Paused {
+				errs = append(errs, fmt.Errorf("%s is PAUSED: resume it", p.cfg.Name))
+				continue
+			}
 			s.startProgram(p, by)
 		}
 	case control.VerbStop:

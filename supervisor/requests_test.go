@@ -97,6 +97,9 @@ func TestPauseResume(t *testing.T) {
 		if r := l.do(control.VerbResume, "db"); !strings.Contains(r.Err, "not PAUSED") {
 			t.Errorf("resuming a running program: %+v", r)
 		}
+		if r := l.do(control.VerbStart, "web:1"); !strings.Contains(r.Err, "PAUSED: resume it") {
+			t.Errorf("starting a paused program: %+v", r)
+		}
 		l.stop()
 		// web:1 was still PAUSED at shutdown: TERM, then CONT so it acts.
 		l.want("2s kill web TERM", "2s kill web CONT")
@@ -147,6 +150,12 @@ func TestSignalAndHealth(t *testing.T) {
 		time.Sleep(time.Second)
 		if r := l.do(control.VerbHealth); !r.Healthy {
 			t.Errorf("health: %+v", r)
+		}
+		// A program stopped on purpose does not make tend unhealthy.
+		l.do(control.VerbStop, "web:0")
+		time.Sleep(100 * time.Millisecond)
+		if r := l.do(control.VerbHealth); !r.Healthy {
+			t.Errorf("health with web:0 stopped by ctl stop: %+v", r)
 		}
 		r := control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan control.Reply, 1)}
 		l.reqs <- r
