@@ -162,7 +162,7 @@ func TestSignalAndHealth(t *testing.T) {
 		if rep := <-r.Reply; rep.Err != "" {
 			t.Fatalf("signal: %+v", rep)
 		}
-		l.want("1.5s kill web USR1")
+		l.want("1.6s kill web USR1")
 		r = control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan control.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; !strings.Contains(rep.Err, "unknown signal") {
