@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tend/control/h1"
 )
 
 // Exit codes of `tend ctl`.
@@ -261,7 +262,7 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 	if _, ok := errors.AsType[*UnreachableError](err); ok {
 		return ExitUnreachable
 	}
-	if e, ok := errors.AsType[*APIError](err); ok && e.Code == http.StatusGatewayTimeout {
+	if e, ok := errors.AsType[*APIError](err); ok && e.Code == h1.StatusGatewayTimeout {
 		return ExitUnreachable // tend is there, its supervisor does not answer
 	}
 	return ExitFailed

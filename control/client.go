@@ -9,40 +9,26 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
+
+	"tend/control/h1"
 )
 
 // maxAnswer bounds what the client reads of one answer (and of one events
 // line): a status of a thousand programs is far below it.
 const maxAnswer = 8 << 20
 
-// Client talks to a running tend over its control socket. Every method
-// is bounded by its context only.
+// Client talks to a running tend over its control socket, one
+// connection per request: `tend ctl` makes one to three, and leaves
+// nothing behind, in tend or here. Every method is bounded by its
+// context only.
 type Client struct {
 	socket string
-	hc     *http.Client
 }
 
 // NewClient returns a client for the control socket at socket.
-func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "unix", socket)
-			if err != nil {
-				return nil, &UnreachableError{Socket: socket, Err: err}
-			}
-			return c, nil
-		},
-		// `tend ctl` makes one to three requests: a connection per
-		// request leaves nothing behind, in tend or here.
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
-}
+func NewClient(socket string) *Client { return &Client{socket: socket} }
 
 // UnreachableError is returned when tend cannot be reached: no socket,
 // connection refused, no answer in time, or not an HTTP answer.
@@ -82,7 +68,7 @@ func (e *DroppedError) Error() string { return "tend dropped the events stream: 
 // Status returns the programs matching names (all when none).
 func (c *Client) Status(ctx context.Context, names []string) ([]Status, error) {
 	var reply Reply
-	err := c.call(ctx, http.MethodGet, "/v1/status", nameQuery(names), nil, &reply)
+	err := c.call(ctx, "GET", "/v1/status", nameQuery(names), nil, &reply)
 	return reply.Programs, err
 }
 
@@ -90,7 +76,7 @@ func (c *Client) Status(ctx context.Context, names []string) ([]Status, error) {
 // unhealthy answer is not an error: see Reply.Healthy and Reply.Reason.
 func (c *Client) Health(ctx context.Context) (Reply, error) {
 	var h healthBody
-	err := c.call(ctx, http.MethodGet, "/v1/health", nil, nil, &h)
+	err := c.call(ctx, "GET", "/v1/health", nil, nil, &h)
 	return Reply{Healthy: h.Healthy, Reason: h.Reason}, err
 }
 
@@ -115,7 +101,7 @@ func (c *Client) Do(ctx context.Context, verb string, names []string, signal str
 		return Reply{}, fmt.Errorf("%q is not an action", verb)
 	}
 	var reply Reply
-	err := c.call(ctx, http.MethodPost, "/v1/"+verb, nil, body, &reply)
+	err := c.call(ctx, "POST", "/v1/"+verb, nil, body, &reply)
 	return reply, err
 }
 
@@ -126,58 +112,62 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer resp.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return &UnreachableError{Socket: c.socket, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	// An unhealthy tend answers /v1/health with 503 and a health body,
 	// not an error body.
 	var reply Reply
 	errJSON := json.Unmarshal(data, &reply)
-	unhealthy := path == "/v1/health" && resp.StatusCode == http.StatusServiceUnavailable && errJSON == nil && reply.Err == ""
-	if resp.StatusCode/100 != 2 && !unhealthy {
+	unhealthy := path == "/v1/health" && resp.Code == h1.StatusServiceUnavailable && errJSON == nil && reply.Err == ""
+	if resp.Code/100 != 2 && !unhealthy {
 		if errJSON != nil || reply.Err == "" {
-			return &APIError{Code: resp.StatusCode, Msg: resp.Status + ": " + abbrev(data)}
+			return &APIError{Code: resp.Code, Msg: resp.Status + ": " + abbrev(data)}
 		}
-		return &APIError{Code: resp.StatusCode, Msg: reply.Err, Reply: reply}
+		return &APIError{Code: resp.Code, Msg: reply.Err, Reply: reply}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return &APIError{Code: resp.StatusCode, Msg: "not a tend answer: " + abbrev(data)}
+		return &APIError{Code: resp.Code, Msg: "not a tend answer: " + abbrev(data)}
 	}
 	return nil
 }
 
-// send makes one request and returns the response, whatever its status.
-func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
-	var body io.Reader = http.NoBody
+// send makes one request on a connection of its own and returns the
+// answer, whatever its status; the caller closes it.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (*h1.Response, error) {
+	h := h1.Header{{Name: "Host", Value: "tend"}}
+	var body []byte
 	if in != nil {
 		data, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(data)
+		body = data
+		h = append(h, h1.Field{Name: "Content-Type", Value: "application/json"})
 	}
-	u := "http://tend" + path
+	target := path
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		target += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.socket)
 	if err != nil {
-		return nil, err
+		return nil, &UnreachableError{Socket: c.socket, Err: err}
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := h1.Do(ctx, conn, method, target, h, body)
 	if err != nil {
-		if ue, ok := errors.AsType[*UnreachableError](err); ok {
-			return nil, ue
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("no answer in time (%w)", ctx.Err())
-		} else if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		default:
+			err = fmt.Errorf("%s %s: %w", method, path, err)
 		}
 		return nil, &UnreachableError{Socket: c.socket, Err: err}
 	}
@@ -187,28 +177,28 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 // Events opens the stream of state changes of the programs matching
 // names (all when none). Read it with Next; Close it when done.
 func (c *Client) Events(ctx context.Context, names []string) (*EventStream, error) {
-	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nameQuery(names), nil)
+	resp, err := c.send(ctx, "GET", "/v1/events", nameQuery(names), nil)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
+	if resp.Code != h1.StatusOK {
+		defer resp.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 		var eb errorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 			eb.Error = resp.Status + ": " + abbrev(data)
 		}
-		return nil, &APIError{Code: resp.StatusCode, Msg: eb.Error}
+		return nil, &APIError{Code: resp.Code, Msg: eb.Error}
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 4096), maxAnswer)
-	return &EventStream{ctx: ctx, body: resp.Body, sc: sc, socket: c.socket}, nil
+	return &EventStream{ctx: ctx, resp: resp, sc: sc, socket: c.socket}, nil
 }
 
 // EventStream is an open GET /v1/events.
 type EventStream struct {
 	ctx    context.Context
-	body   io.ReadCloser
+	resp   *h1.Response
 	sc     *bufio.Scanner
 	socket string
 }
@@ -242,7 +232,7 @@ func (s *EventStream) Next() (Event, error) {
 }
 
 // Close ends the stream.
-func (s *EventStream) Close() error { return s.body.Close() }
+func (s *EventStream) Close() error { return s.resp.Close() }
 
 func nameQuery(names []string) url.Values {
 	if len(names) == 0 {

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"tend/control/h1"
 )
 
 // Request limits: a name list longer than any real config, and names and
@@ -43,17 +44,17 @@ const (
 
 // routes maps a path to its endpoint. Documented in docs/control.md.
 var routes = map[string]route{
-	"/v1/status":   {http.MethodGet, VerbStatus, bodyNone, true},
-	"/v1/health":   {http.MethodGet, VerbHealth, bodyNone, false},
-	"/v1/events":   {http.MethodGet, VerbEvents, bodyNone, true},
-	"/v1/start":    {http.MethodPost, VerbStart, bodyNames, false},
-	"/v1/stop":     {http.MethodPost, VerbStop, bodyNames, false},
-	"/v1/restart":  {http.MethodPost, VerbRestart, bodyNames, false},
-	"/v1/pause":    {http.MethodPost, VerbPause, bodyNames, false},
-	"/v1/resume":   {http.MethodPost, VerbResume, bodyNames, false},
-	"/v1/signal":   {http.MethodPost, VerbSignal, bodySignal, false},
-	"/v1/reload":   {http.MethodPost, VerbReload, bodyEmpty, false},
-	"/v1/shutdown": {http.MethodPost, VerbShutdown, bodyEmpty, false},
+	"/v1/status":   {"GET", VerbStatus, bodyNone, true},
+	"/v1/health":   {"GET", VerbHealth, bodyNone, false},
+	"/v1/events":   {"GET", VerbEvents, bodyNone, true},
+	"/v1/start":    {"POST", VerbStart, bodyNames, false},
+	"/v1/stop":     {"POST", VerbStop, bodyNames, false},
+	"/v1/restart":  {"POST", VerbRestart, bodyNames, false},
+	"/v1/pause":    {"POST", VerbPause, bodyNames, false},
+	"/v1/resume":   {"POST", VerbResume, bodyNames, false},
+	"/v1/signal":   {"POST", VerbSignal, bodySignal, false},
+	"/v1/reload":   {"POST", VerbReload, bodyEmpty, false},
+	"/v1/shutdown": {"POST", VerbShutdown, bodyEmpty, false},
 }
 
 // httpError is a request the server refuses, with its HTTP status.
@@ -65,7 +66,7 @@ type httpError struct {
 func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, a ...any) *httpError {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
+	return &httpError{h1.StatusBadRequest, fmt.Sprintf(format, a...)}
 }
 
 // lookup finds the route for method and path: 404 for an unknown path,
@@ -73,10 +74,10 @@ func badRequest(format string, a ...any) *httpError {
 func lookup(method, urlPath string) (route, *httpError) {
 	rt, ok := routes[urlPath]
 	if !ok {
-		return rt, &httpError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s (see docs/control.md)", printable(urlPath))}
+		return rt, &httpError{h1.StatusNotFound, fmt.Sprintf("no such endpoint: %s (see docs/control.md)", printable(urlPath))}
 	}
 	if method != rt.method {
-		return rt, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s, not %s", urlPath, rt.method, printable(method))}
+		return rt, &httpError{h1.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s, not %s", urlPath, rt.method, printable(method))}
 	}
 	return rt, nil
 }

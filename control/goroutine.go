@@ -19,7 +19,7 @@ func Go(log zerolog.Logger, name string, f func()) {
 }
 
 // Recover is Go's deferred half, for goroutines started elsewhere (by
-// net/http, say): `defer control.Recover(log, "name")`.
+// time.AfterFunc, say): `defer control.Recover(log, "name")`.
 func Recover(log zerolog.Logger, name string) {
 	if v := recover(); v != nil {
 		log.Error().Str("goroutine", name).Str("panic", fmt.Sprint(v)).

@@ -1,22 +1,23 @@
 package control
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	stdlog "log"
+	"io"
 	"net"
-	"net/http"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"tend/control/h1"
 )
 
 // options are the server's limits. Tests shorten them.
@@ -55,14 +56,19 @@ type server struct {
 	reqs chan<- Request
 	log  zerolog.Logger
 	opt  options
-	// conns counts open connections (ConnState hook), streams open
-	// events streams: the only state the server keeps.
-	conns, streams atomic.Int64
+	// streams counts open events streams.
+	streams atomic.Int64
 	// open tracks the connections' goroutines, so Serve returns only
 	// once every handler has.
 	open sync.WaitGroup
 	// quit is closed when Serve's listener is: events streams end.
 	quit chan struct{}
+
+	mu sync.Mutex // guards conns and closing
+	// conns holds the open connections, each true while it waits for a
+	// request after the first: shutting down closes those at once.
+	conns   map[net.Conn]bool
+	closing bool // Serve is shutting down: no connection takes another request
 }
 
 // shutdownGrace is how long Serve lets requests in flight finish once
@@ -77,47 +83,145 @@ const shutdownGrace = time.Second
 // request is sent to reqs as a Request, with the peer's credentials
 // (SO_PEERCRED, read once per connection). Routes: docs/control.md.
 //
-// Serve starts no goroutine of its own; net/http's per-connection
-// goroutines recover from a handler's panic.
+// Each connection is served on a goroutine of its own, started by Go: a
+// handler's panic is logged and ends its connection, nothing more.
 func Serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
 	return serve(ln, reqs, log, defaultOptions)
 }
 
 func serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options) error {
-	s := &server{reqs: reqs, log: log, opt: opt, quit: make(chan struct{})}
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: opt.readTimeout,
-		ReadTimeout:       opt.readTimeout,
-		WriteTimeout:      opt.writeTimeout,
-		IdleTimeout:       opt.idleTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       s.connContext,
-		ConnState:         s.connState,
-		ErrorLog:          stdlog.New(logWriter{log}, "", 0),
-	}
-	err := srv.Serve(ln)
+	s := &server{reqs: reqs, log: log, opt: opt, quit: make(chan struct{}), conns: make(map[net.Conn]bool)}
+	err := s.accept(ln)
 	close(s.quit)
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	_ = srv.Shutdown(ctx)
-	cancel()
-	srv.Close()
+	s.mu.Lock()
+	s.closing = true
+	for c, idle := range s.conns {
+		if idle {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	t := time.AfterFunc(shutdownGrace, func() {
+		defer Recover(s.log, "control: shutdown")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			c.Close()
+		}
+	})
 	s.open.Wait()
+	t.Stop()
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return fmt.Errorf("control server: %w", err)
 }
 
-type peerKey struct{}
+// accept serves each connection ln accepts, until ln fails for good.
+func (s *server) accept(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			// Out of file descriptors or memory, for now: try again later,
+			// as net/http did, in its words.
+			if !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) &&
+				!errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.ENOMEM) {
+				return err
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn().Str("component", "control").Msgf("http: Accept error: %v; retrying in %v", err, delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		s.conns[c] = false
+		s.mu.Unlock()
+		// Before Serve's Wait, which runs on this goroutine.
+		s.open.Add(1)
+		Go(s.log, "control: connection", func() { s.serveConn(c) })
+	}
+}
 
-// connContext reads the peer's credentials once, when the connection is
-// accepted: SO_PEERCRED gives the connecting process, whoever later
-// holds the file descriptor.
-func (s *server) connContext(ctx context.Context, c net.Conn) (out context.Context) {
-	out = ctx
-	// Runs on Serve's accept goroutine, where a panic would end Serve.
-	defer Recover(s.log, "control: peer credentials")
+// serveConn answers the requests on c one after another, until the
+// client or the server ends the connection.
+func (s *server) serveConn(c net.Conn) {
+	defer s.open.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	peer := s.peerOf(c)
+	br := bufio.NewReader(c)
+	for {
+		// Headers and body must come within readTimeout.
+		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
+		r, err := h1.ReadRequest(br, c)
+		if err != nil {
+			// Not HTTP, or headers too large: a plain-text answer, as
+			// net/http gave. A connection closed or timed out in the
+			// middle of its headers gets none.
+			if herr, ok := errors.AsType[*h1.Error](err); ok {
+				_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+				_ = h1.WriteError(c, herr)
+				linger(c)
+			}
+			return
+		}
+		// Also for a "100 Continue", written as the body is first read.
+		_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+		s.handle(&exchange{c: c, br: br, req: r, peer: peer})
+		if r.Close {
+			if !r.Body.Done() {
+				linger(c)
+			}
+			return
+		}
+		// Keep-alive: wait for the next request, for idleTimeout.
+		if !s.setIdle(c, true) {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(s.opt.idleTimeout))
+		if _, err := br.Peek(1); err != nil || !s.setIdle(c, false) {
+			return
+		}
+	}
+}
+
+// setIdle records whether c waits for a request. It returns false when
+// Serve is shutting down: c is to be closed.
+func (s *server) setIdle(c net.Conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = idle
+	return !s.closing
+}
+
+func (s *server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// linger shuts the writing half of c and reads (and drops) what the
+// client still sends, for a moment, before c is closed. A socket closed
+// with data unread makes the client's next read fail with ECONNRESET,
+// which may cost it the answer it was sent. net/http does the same
+// (closeWriteAndWait).
+func linger(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+}
+
+// peerOf reads the peer's credentials: SO_PEERCRED gives the process
+// that connected, whoever holds the file descriptor since.
+func (s *server) peerOf(c net.Conn) Peer {
 	p := Peer{UID: UnknownID, GID: UnknownID}
 	if uc, ok := c.(*net.UnixConn); ok {
 		var cred *unix.Ucred
@@ -137,26 +241,40 @@ func (s *server) connContext(ctx context.Context, c net.Conn) (out context.Conte
 			p = Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 		}
 	}
-	return context.WithValue(ctx, peerKey{}, p)
+	return p
 }
 
-func peerOf(ctx context.Context) Peer {
-	if p, ok := ctx.Value(peerKey{}).(Peer); ok {
-		return p
-	}
-	return Peer{UID: UnknownID, GID: UnknownID}
+// exchange is one request on a connection, and what its answer needs.
+type exchange struct {
+	c    net.Conn
+	br   *bufio.Reader
+	req  *h1.Request
+	peer Peer
+	// header holds the answer's fields before Content-Type: Allow.
+	header h1.Header
 }
 
-func (s *server) connState(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		// On Serve's goroutine, before the connection's own: this Add
-		// happens before Serve's Wait.
-		s.open.Add(1)
-		s.conns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.conns.Add(-1)
-		s.open.Done()
+// watch returns a context that is done when the client goes away, and
+// the function that stops watching. x's request is read to the end of
+// its body by then, so nothing else reads x.br until stop returns:
+// reading it finds the end of the connection (or the next request: the
+// client is still there).
+func (s *server) watch(x *exchange) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	_ = x.c.SetReadDeadline(time.Time{})
+	Go(s.log, "control: watch", func() {
+		defer close(done)
+		if _, err := x.br.Peek(1); err != nil && !stopping.Load() {
+			cancel()
+		}
+	})
+	return ctx, func() {
+		stopping.Store(true)
+		_ = x.c.SetReadDeadline(time.Unix(1, 0)) // in the past: Peek returns
+		<-done
+		cancel()
 	}
 }
 
@@ -170,51 +288,55 @@ func changes(verb string) bool {
 	return true
 }
 
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if n, most := s.conns.Load(), int64(s.opt.maxConns); n > most {
-		w.Header().Set("Connection", "close")
-		s.writeError(w, &httpError{http.StatusServiceUnavailable,
+// handle answers one request.
+func (s *server) handle(x *exchange) {
+	r := x.req
+	if n, most := s.connCount(), s.opt.maxConns; n > most {
+		r.Close = true
+		s.writeError(x, &httpError{h1.StatusServiceUnavailable,
 			fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
 		return
 	}
-	if _, herr := lookup(r.Method, r.URL.Path); herr != nil {
-		if herr.code == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", routes[r.URL.Path].method)
+	if _, herr := lookup(r.Method, r.Path); herr != nil {
+		if herr.code == h1.StatusMethodNotAllowed {
+			x.header = h1.Header{{Name: "Allow", Value: routes[r.Path].method}}
 		}
-		s.refuse(w, r, herr)
+		s.refuse(x, herr)
 		return
 	}
-	body, herr := readBody(w, r)
+	body, herr := readBody(r)
 	if herr != nil {
-		s.refuse(w, r, herr)
+		s.refuse(x, herr)
 		return
 	}
-	req, err := decode(r.Method, r.URL.Path, r.URL.RawQuery, body)
+	req, err := decode(r.Method, r.Path, r.RawQuery, body)
 	if err != nil {
-		s.refuse(w, r, err)
+		s.refuse(x, err)
 		return
 	}
-	req.Peer = peerOf(r.Context())
+	req.Peer = x.peer
+	ctx, stop := s.watch(x)
+	defer stop()
 	if req.Verb == VerbEvents {
-		s.stream(w, r, req)
+		s.stream(ctx, x, req)
 		return
 	}
 
-	reply, herr := s.ask(r.Context(), req)
+	reply, herr := s.ask(ctx, req)
 	s.audit(req, reply, herr)
 	switch {
 	case herr != nil:
-		s.writeError(w, herr)
+		s.writeError(x, herr)
 	case reply.Err != "":
-		s.writeJSON(w, http.StatusUnprocessableEntity, reply)
+		s.writeJSON(x, h1.StatusUnprocessableEntity, reply)
 	case req.Verb == VerbHealth:
-		code := http.StatusOK
+		code := h1.StatusOK
 		if !reply.Healthy {
-			code = http.StatusServiceUnavailable
+			code = h1.StatusServiceUnavailable
 		}
-		s.writeJSON(w, code, healthBody{reply.Healthy, reply.Reason})
+		s.writeJSON(x, code, healthBody{reply.Healthy, reply.Reason})
 	default:
-		s.writeJSON(w, http.StatusOK, reply)
+		s.writeJSON(x, h1.StatusOK, reply)
 	}
 }
 
@@ -225,23 +347,22 @@ type healthBody struct {
 }
 
 // readBody reads at most maxBody bytes of the request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *httpError) {
+func readBody(r *h1.Request) ([]byte, *httpError) {
 	if r.ContentLength > maxBody {
 		return nil, tooLarge()
 	}
 	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, tooLarge()
-		}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 		return nil, badRequest("reading the request body: %v", err)
+	}
+	if buf.Len() > maxBody {
+		return nil, tooLarge()
 	}
 	return buf.Bytes(), nil
 }
 
 func tooLarge() *httpError {
-	return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d KiB", maxBody>>10)}
+	return &httpError{h1.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d KiB", maxBody>>10)}
 }
 
 // errGone: the client went away; there is nobody to answer.
@@ -258,7 +379,7 @@ func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
 	case <-ctx.Done():
 		return Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{http.StatusGatewayTimeout,
+		return Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not take the request within %v", s.opt.loopTimeout)}
 	}
 	t.Reset(s.opt.loopTimeout)
@@ -268,7 +389,7 @@ func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
 	case <-ctx.Done():
 		return Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{http.StatusGatewayTimeout,
+		return Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not answer within %v", s.opt.loopTimeout)}
 	}
 }
@@ -301,12 +422,12 @@ func (s *server) audit(req Request, reply Reply, herr *httpError) {
 	ev.Msg("control request")
 }
 
-// stream answers GET /v1/events: one JSON line per event, flushed as it
-// comes, until the client goes away or the loop drops the subscriber.
-func (s *server) stream(w http.ResponseWriter, r *http.Request, req Request) {
+// stream answers GET /v1/events: one JSON line per event, each sent at
+// once, until the client goes away or the loop drops the subscriber.
+func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 	if n, most := s.streams.Add(1), int64(s.opt.maxStreams); n > most {
 		s.streams.Add(-1)
-		s.writeError(w, &httpError{http.StatusServiceUnavailable,
+		s.writeError(x, &httpError{h1.StatusServiceUnavailable,
 			fmt.Sprintf("tend is busy: %d events streams open, at most %d", n-1, most)})
 		return
 	}
@@ -323,48 +444,55 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, req Request) {
 	defer close(done)
 	req.Events, req.Done = events, done
 
-	ctx := r.Context()
 	reply, herr := s.ask(ctx, req)
 	s.audit(req, reply, herr)
 	if herr != nil {
-		s.writeError(w, herr)
+		s.writeError(x, herr)
 		return
 	}
 	if reply.Err != "" {
-		s.writeJSON(w, http.StatusUnprocessableEntity, reply)
+		s.writeJSON(x, h1.StatusUnprocessableEntity, reply)
 		return
 	}
 
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if rc.Flush() != nil {
+	// Chunked, one chunk per line: the end of the stream is the end of
+	// the chunked body, which a client tells from a cut connection.
+	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+	body, err := x.req.Stream(x.c, h1.StatusOK, h1.Header{
+		{Name: "Content-Type", Value: "application/x-ndjson"},
+		{Name: "Cache-Control", Value: "no-store"},
+	})
+	if err != nil {
+		x.req.Close = true
 		return
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(body) // one Write, so one chunk, per line
 	for {
 		select {
 		case <-ctx.Done():
+			x.req.Close = true // the client is gone
 			return
 		case <-s.quit:
+			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+			_ = body.Close()
 			return
 		case ev, ok := <-events:
 			if !ok {
 				reason := fmt.Sprintf("the client fell behind: more than %d events were waiting, later ones were lost", cap(events))
 				s.log.Warn().Uint32("peer_uid", req.Peer.UID).Int32("peer_pid", req.Peer.PID).
 					Str("reason", reason).Msg("control: events subscriber dropped")
-				_ = rc.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				if enc.Encode(dropped{Dropped: true, Reason: reason}) == nil {
-					_ = rc.Flush()
+				_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+				if enc.Encode(dropped{Dropped: true, Reason: reason}) != nil || body.Close() != nil {
+					x.req.Close = true
 				}
 				return
 			}
 			if len(filter) > 0 && !matchAny(filter, ev.Program) {
 				continue
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-			if enc.Encode(ev) != nil || rc.Flush() != nil {
+			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+			if enc.Encode(ev) != nil {
+				x.req.Close = true
 				return
 			}
 		}
@@ -382,12 +510,15 @@ func matchAny(patterns []string, name string) bool {
 	return false
 }
 
-// writeJSON writes v as the response, bounded by writeTimeout.
-func (s *server) writeJSON(w http.ResponseWriter, code int, v any) {
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+// writeJSON writes v as the answer, bounded by writeTimeout.
+func (s *server) writeJSON(x *exchange, code int, v any) {
+	var body bytes.Buffer
+	_ = json.NewEncoder(&body).Encode(v)
+	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+	h := append(x.header, h1.Field{Name: "Content-Type", Value: "application/json"})
+	if x.req.Respond(x.c, code, h, body.Bytes()) != nil {
+		x.req.Close = true
+	}
 }
 
 // errorBody is every error's JSON: {"error":"..."}.
@@ -396,30 +527,21 @@ type errorBody struct {
 }
 
 // refuse answers a request that never reached the loop.
-func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	p := peerOf(r.Context())
-	s.log.Debug().Str("method", printable(r.Method)).Str("path", printable(r.URL.Path)).
-		Uint32("peer_uid", p.UID).Int32("peer_pid", p.PID).Str("reason", err.Error()).
+func (s *server) refuse(x *exchange, err error) {
+	s.log.Debug().Str("method", printable(x.req.Method)).Str("path", printable(x.req.Path)).
+		Uint32("peer_uid", x.peer.UID).Int32("peer_pid", x.peer.PID).Str("reason", err.Error()).
 		Msg("control: bad request")
-	s.writeError(w, err)
+	s.writeError(x, err)
 }
 
-func (s *server) writeError(w http.ResponseWriter, err error) {
+func (s *server) writeError(x *exchange, err error) {
 	herr, ok := errors.AsType[*httpError](err)
 	if !ok {
-		herr = &httpError{http.StatusInternalServerError, err.Error()}
+		herr = &httpError{h1.StatusInternalServerError, err.Error()}
 	}
 	if herr == errGone {
+		x.req.Close = true
 		return
 	}
-	s.writeJSON(w, herr.code, errorBody{herr.msg})
-}
-
-// logWriter sends net/http's own complaints (accept errors, recovered
-// panics) to tend's log.
-type logWriter struct{ log zerolog.Logger }
-
-func (l logWriter) Write(p []byte) (int, error) {
-	l.log.Warn().Str("component", "control").Msg(strings.TrimSpace(string(p)))
-	return len(p), nil
+	s.writeJSON(x, herr.code, errorBody{herr.msg})
 }

@@ -2,12 +2,14 @@ package supervisor
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
-	"net/http"
+	"net/url"
 	"time"
 
 	"tend/config"
+	"tend/control/h1"
 )
 
 // Health checks. A probe runs while its program is STARTING or RUNNING
@@ -112,22 +114,47 @@ func netProbe(ctx context.Context, hc *config.Healthcheck) error {
 		}
 		return c.Close()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, hc.HTTP, nil)
+	code, err := httpGet(ctx, hc.HTTP)
 	if err != nil {
-		return err
+		// Worded as net/http's client words it: `Get "URL": why`.
+		return fmt.Errorf("Get %q: %w", hc.HTTP, err)
 	}
-	client := http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // a 3xx is an answer, and healthy
-	}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return fmt.Errorf("http status %d", resp.StatusCode)
+	if code < 200 || code > 399 { // a 3xx is an answer, and healthy: not followed
+		return fmt.Errorf("http status %d", code)
 	}
 	return nil
+}
+
+// httpGet sends GET rawURL (http://, as config checked) on a connection
+// of its own and returns the answer's status code; the body is not read.
+// The connection is closed when ctx is done.
+func httpGet(ctx context.Context, rawURL string) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0, err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return 0, err
+	}
+	// The fields net/http's client sent, but Accept-Encoding: the body
+	// is never read.
+	h := h1.Header{{Name: "Host", Value: u.Host}, {Name: "User-Agent", Value: "Go-http-client/1.1"}}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		auth := base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pass))
+		h = append(h, h1.Field{Name: "Authorization", Value: "Basic " + auth})
+	}
+	resp, err := h1.Do(ctx, c, "GET", u.RequestURI(), h, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Close()
+	return resp.Code, nil
 }
 
 // onProbeResult takes a goroutine probe's answer, unless it is stale.
