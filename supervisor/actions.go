@@ -48,7 +48,14 @@ func (s *Supervisor) match(names []string) ([]*program, error) {
 // rest it starts as soon as its dependencies allow, with a fresh count of
 // failures. A live program is left alone.
 func (s *Supervisor) startProgram(p *program, reason string) {
-	if p.isMain || p.alive() {
+	if p.isMain {
+		return
+	}
+	if p.state == Stopping {
+		p.restart = true // start again once it is down
+		return
+	}
+	if p.alive() {
 		return
 	}
 	p.want, p.failures, p.waitSaid, p.due = true, 0, false, time.Time{}
@@ -114,9 +121,11 @@ func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
 
 // health answers `tend ctl health`: every critical program (every
 // program when none is critical, the main program included) RUNNING and
-// healthy; otherwise the first that is not, in one line. A program that
-// is down on purpose (autostart = false and never started, or stopped by
-// tend ctl stop) is left out: it is not failing, someone chose it.
+// healthy; otherwise the first that is not, in one line. When nothing is
+// critical, a program that is down on purpose (autostart = false and never
+// started, or stopped by tend ctl stop) is left out: it is not failing,
+// someone chose it. A critical program counts however it went down: the
+// container is there for it.
 func (s *Supervisor) health() (bool, string) {
 	critical := slices.ContainsFunc(s.programs, func(p *program) bool { return p.cfg.Critical })
 	for _, p := range s.programs {
@@ -124,7 +133,7 @@ func (s *Supervisor) health() (bool, string) {
 			continue
 		}
 		switch {
-		case !p.want && p.state == Stopped && s.phase == running:
+		case !critical && !p.want && p.state == Stopped && s.phase == running:
 		case p.cfg.Type == config.Oneshot && p.state == Completed:
 		case p.state != Running:
 			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.state)

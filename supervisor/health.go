@@ -86,9 +86,15 @@ func (s *Supervisor) startProbe(p *program) {
 	p.probe.due = time.Time{}
 	p.probe.gen++
 	if hc.Exec != nil {
-		pid, err := s.os.spawn(Command{Argv: hc.Exec, Dir: p.cfg.Directory, Stdin: s.devNull,
-			Stdout: s.devNull, Stderr: s.devNull, Umask: -1,
-			Env: mergeEnv(s.environ(), p.cfg.Environment, p.cfg)})
+		// The probe runs as its program does: same user, directory,
+		// environment and umask (a probe as root for a program that runs
+		// as nobody would be a way up).
+		cmd, err := s.command(p)
+		var pid int
+		if err == nil {
+			cmd.Argv, cmd.Stdout, cmd.Stderr = hc.Exec, s.devNull, s.devNull
+			pid, err = s.os.spawn(cmd)
+		}
 		if err != nil {
 			s.probeDone(p, fmt.Errorf("probe: %w", err))
 			return

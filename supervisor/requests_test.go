@@ -119,13 +119,20 @@ func TestStopStartRestart(t *testing.T) {
 		}
 		l.do(control.VerbStart, "db")
 		time.Sleep(2 * time.Second)
-		if st := l.state("db"); st.State != "RUNNING" || st.Restarts != 1 {
-			t.Errorf("db after start: %+v", st)
+		// start while it is still stopping: it comes back once down.
+		l.f.mu.Lock()
+		l.f.scripts["db"] = script{runFor: -1, onTerm: 500 * time.Millisecond}
+		l.f.mu.Unlock()
+		l.do(control.VerbStop, "db")
+		l.do(control.VerbStart, "db")
+		time.Sleep(3 * time.Second)
+		if st := l.state("db"); st.State != "RUNNING" || st.Restarts != 2 {
+			t.Errorf("db after start during stop: %+v", st)
 		}
 		pid := l.state("db").Pid
 		l.do(control.VerbRestart, "db")
 		time.Sleep(2 * time.Second)
-		if st := l.state("db"); st.State != "RUNNING" || st.Pid == pid || st.Restarts != 2 {
+		if st := l.state("db"); st.State != "RUNNING" || st.Pid == pid || st.Restarts != 3 {
 			t.Errorf("db after restart: %+v (old pid %d)", st, pid)
 		}
 		if r := l.do(control.VerbStop, "nope"); !strings.Contains(r.Err, `no program matches "nope"`) {
@@ -151,12 +158,14 @@ func TestSignalAndHealth(t *testing.T) {
 		if r := l.do(control.VerbHealth); !r.Healthy {
 			t.Errorf("health: %+v", r)
 		}
-		// A program stopped on purpose does not make tend unhealthy.
-		l.do(control.VerbStop, "web:0")
+		// A critical program stopped on purpose still makes tend
+		// unhealthy (here db is critical); see TestHealthWithoutCritical.
+		l.do(control.VerbStop, "db")
 		time.Sleep(100 * time.Millisecond)
-		if r := l.do(control.VerbHealth); !r.Healthy {
-			t.Errorf("health with web:0 stopped by ctl stop: %+v", r)
+		if r := l.do(control.VerbHealth); r.Healthy || r.Reason != "db is STOPPED" {
+			t.Errorf("health with critical db stopped by ctl stop: %+v", r)
 		}
+		l.do(control.VerbStart, "db")
 		r := control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan control.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; rep.Err != "" {
@@ -167,6 +176,34 @@ func TestSignalAndHealth(t *testing.T) {
 		l.reqs <- r
 		if rep := <-r.Reply; !strings.Contains(rep.Err, "unknown signal") {
 			t.Errorf("bad signal: %+v", rep)
+		}
+		l.stop()
+	})
+}
+
+// TestHealthWithoutCritical: with nothing critical every program counts,
+// except one that is down on purpose.
+func TestHealthWithoutCritical(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, twoPrograms+"[programs.batch]\ncommand = [\"batch\"]\nautostart = false\n",
+			map[string]script{"web": forever, "db": {runFor: -1, onTerm: 0}, "batch": forever})
+		time.Sleep(2 * time.Second)
+		if r := l.do(control.VerbHealth); !r.Healthy {
+			t.Errorf("health with batch never started (autostart = false): %+v", r)
+		}
+		l.do(control.VerbStop, "web:0")
+		time.Sleep(100 * time.Millisecond)
+		if r := l.do(control.VerbHealth); !r.Healthy {
+			t.Errorf("health with web:0 stopped by ctl stop: %+v", r)
+		}
+		l.do(control.VerbSignal, "db") // no signal: an error, nothing changes
+		l.f.mu.Lock()
+		l.f.scripts["db"] = script{runFor: 0, code: 1}
+		l.f.mu.Unlock()
+		l.do(control.VerbRestart, "db") // now it crash-loops
+		time.Sleep(500 * time.Millisecond)
+		if r := l.do(control.VerbHealth); r.Healthy {
+			t.Errorf("health with db failing: %+v", r)
 		}
 		l.stop()
 	})
