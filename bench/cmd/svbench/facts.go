@@ -75,24 +75,32 @@ func machineFacts(tend string) machine {
 
 // busy is the share of CPU time, over all CPUs, not spent idle during d.
 func busy(d time.Duration) float64 {
-	read := func() (total, idle float64) {
-		b, err := os.ReadFile("/proc/stat")
-		if err != nil {
-			return 0, 0
-		}
-		line, _, _ := strings.Cut(string(b), "\n")
-		for i, f := range strings.Fields(line)[1:] {
-			v, _ := strconv.ParseFloat(f, 64)
-			total += v
-			if i == 3 || i == 4 { // idle, iowait
-				idle += v
-			}
-		}
-		return total, idle
-	}
-	t0, i0 := read()
+	t0, i0 := cpuStat()
 	time.Sleep(d)
-	t1, i1 := read()
+	return busySince(t0, i0)
+}
+
+// cpuStat is the machine's CPU time so far, all of it and idle (with
+// iowait), in ticks, from the first line of /proc/stat.
+func cpuStat() (total, idle float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseFloat(f, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return total, idle
+}
+
+// busySince is the share of CPU time in use since cpuStat said t0, i0.
+func busySince(t0, i0 float64) float64 {
+	t1, i1 := cpuStat()
 	if t1 <= t0 {
 		return 0
 	}

@@ -56,7 +56,7 @@ var (
 	full = params{
 		Mode: "full", Programs: 100, LifecycleRuns: 7, SettleSec: 1,
 		IdleSettleSec: 3, IdleWindowSec: 20,
-		LogBytes: 1 << 30, LogRuns: 5,
+		LogBytes: 1 << 30, LogRuns: 7,
 		RestartSamples: 40, RestartLifeMs: 1200, FloorSamples: 40,
 	}
 	quick = params{
@@ -80,6 +80,11 @@ type results struct {
 	Logs        map[string][]logSample       `json:"logs"`
 	Restart     map[string]restartResult     `json:"restart"`
 	FloorMs     []float64                    `json:"floor_ms"`
+	// BusyPct is the share of the machine's CPU in use during each step,
+	// by every process, svbench's included: in the idle and restart
+	// steps svbench's own share is next to nothing, so it is the rest of
+	// the machine's load.
+	BusyPct map[string]float64 `json:"busy_pct"`
 	// LostEvents counts process-event overruns over the whole run; a
 	// lifecycle sample that saw one was taken again.
 	LostEvents int `json:"lost_events"`
@@ -156,7 +161,7 @@ func run(tend, child, out, doc, command string, isQuick, render bool) error {
 		name string
 		fn   func() error
 	}{
-		{fmt.Sprintf("start and stop %d programs", p.Programs), func() (err error) {
+		{"start and stop", func() (err error) {
 			res.Lifecycle, err = measureLifecycle(tree, sups, p)
 			return
 		}},
@@ -165,13 +170,17 @@ func run(tend, child, out, doc, command string, isQuick, render bool) error {
 		{"restart floor", func() (err error) { res.FloorMs, err = measureFloor(p.FloorSamples); return }},
 		{"crash-to-restart latency", func() (err error) { res.Restart, err = measureRestart(tree, sups, p); return }},
 	}
+	res.BusyPct = map[string]float64{}
 	for _, s := range steps {
 		t := time.Now()
 		fmt.Fprintf(os.Stderr, "svbench: %s...\n", s.name)
+		c0, i0 := cpuStat()
 		if err := s.fn(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Fprintf(os.Stderr, "svbench: %s done in %.1fs\n", s.name, time.Since(t).Seconds())
+		res.BusyPct[s.name] = busySince(c0, i0)
+		fmt.Fprintf(os.Stderr, "svbench: %s done in %.1fs, %.0f%% of the machine's CPU in use\n",
+			s.name, time.Since(t).Seconds(), res.BusyPct[s.name])
 	}
 	res.LostEvents = tree.lostEvents()
 	res.Seconds = time.Since(t0).Seconds()
