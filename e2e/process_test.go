@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,4 +104,51 @@ func replacePwd(s string) string {
 		f[i] = "pwd=/"
 	}
 	return strings.Join(f, " ")
+}
+
+// TestPrefixNoLineLost: a program writes 10,000 lines to stdout and some
+// to stderr with stdout = stderr = "prefix", and leaves a grandchild that
+// writes after its parent has exited. Every line reaches tend's stdout
+// (or stderr) exactly once, whole, behind "name | ", before tend exits.
+func TestPrefixNoLineLost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tend.toml")
+	os.WriteFile(cfg, []byte(`
+[tend]
+socket = ""
+[programs.talk]
+type = "oneshot"
+stdout = "prefix"
+stderr = "prefix"
+command = '''
+i=0; while [ $i -lt 10000 ]; do echo "line $i of 10000, padded to make it longer"; i=$((i+1)); done
+echo "to stderr" >&2
+(sleep 0.3; echo "from the grandchild") &
+'''
+`), 0o644)
+	r := startWith(t, options{raw: []string{"-c", cfg}}, nil)
+	r.expect("talk | from the grandchild")
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 0 {
+		t.Fatalf("tend exited %d", code)
+	}
+	seen := map[string]int{}
+	for _, l := range r.output() {
+		if !strings.HasPrefix(l, "talk | ") {
+			t.Fatalf("a line without its prefix, or two lines mixed: %q", l)
+		}
+		seen[strings.TrimPrefix(l, "talk | ")]++
+	}
+	for i := 0; i < 10000; i++ {
+		if n := seen[fmt.Sprintf("line %d of 10000, padded to make it longer", i)]; n != 1 {
+			t.Fatalf("line %d arrived %d times", i, n)
+		}
+	}
+	if len(seen) != 10001 {
+		t.Errorf("%d distinct lines on stdout, want 10,000 and the grandchild's", len(seen))
+	}
+	if !strings.Contains(r.log.String(), "talk | to stderr\n") {
+		t.Errorf("the stderr line is not on tend's stderr, prefixed")
+	}
 }
