@@ -50,6 +50,7 @@ type fakeOS struct {
 	events  []event
 	chld    chan os.Signal
 	skew    time.Duration // how far the clock jumped while "frozen"
+	drains  int           // calls to drain
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
@@ -143,6 +144,7 @@ func (f *fakeOS) exit(pid int, ws unix.WaitStatus) {
 
 func (f *fakeOS) drain(fn func(reaper.Exit)) (bool, error) {
 	f.mu.Lock()
+	f.drains++
 	exits := f.pending
 	f.pending = nil
 	left := len(f.alive) > 0
@@ -183,6 +185,7 @@ func startLoop(t *testing.T, toml string, main []string, scripts map[string]scri
 	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t))},
 		signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
+	s.reapGap = testReapGap // 0: exact instants; TestReapCoalesces covers the gap
 	go func() { l.code <- s.Run() }()
 	return l
 }
@@ -217,6 +220,9 @@ func (l *loop) count(what string) int {
 	}
 	return n
 }
+
+// testReapGap is the reapGap loops under test get.
+var testReapGap time.Duration
 
 const noSocket = "[tend]\nsocket = \"\"\n"
 
@@ -634,3 +640,37 @@ type notASignal struct{}
 
 func (notASignal) String() string { return "not a signal" }
 func (notASignal) Signal()        {}
+
+// TestReapCoalesces: during a storm of exits tend reaps at most once per
+// reapCoalesce, and reaps everything by the end of the gap: 50 programs
+// dying together cost a reap or two, not fifty, and all restart within
+// 1 ms (at once when the first reap already finds them all).
+func TestReapCoalesces(t *testing.T) {
+	testReapGap = reapCoalesce
+	defer func() { testReapGap = 0 }()
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+instances = 50
+startsecs = 0
+autorestart = "always"
+`, nil, map[string]script{"p": {runFor: time.Second, code: 1}})
+		time.Sleep(1500 * time.Millisecond)
+		l.f.mu.Lock()
+		drains := l.f.drains
+		l.f.mu.Unlock()
+		if drains > 3 {
+			t.Errorf("%d reaps for 50 exits at one instant, want at most 3", drains)
+		}
+		if n := l.count("spawn p"); n != 100 {
+			t.Errorf("%d starts, want 100: every exit reaped and restarted", n)
+		}
+		for _, e := range l.f.log() { // each exit reaped by the end of the gap
+			if strings.HasSuffix(e, " spawn p") && e != "0s spawn p" && e != "1s spawn p" && e != "1.001s spawn p" {
+				t.Errorf("a restart at %q: later than one reapCoalesce after the exits", e)
+			}
+		}
+		l.stop()
+	})
+}

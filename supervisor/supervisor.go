@@ -99,6 +99,9 @@ type Supervisor struct {
 	codeSet      bool
 	timer        *time.Timer
 	timerDue     time.Time        // real time the armed timer is due; zero: none
+	lastReap     time.Time        // real time of the last reap
+	reapDue      time.Time        // a reap put off by reapGap (tend time); zero: none
+	reapGap      time.Duration    // reapCoalesce; 0 in the loop's exact-time tests
 	frozen       time.Duration    // time tend was not running when its timer was due
 	outputs      int              // output copiers still running
 	outputDone   chan func()      // a copier reached EOF; run the func on the loop
@@ -145,6 +148,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		probes:     map[int]*program{},
 		outputDone: make(chan func(), 64),
 		rand:       jitter,
+		reapGap:    reapCoalesce,
 	}
 	s.spawnOutput = s.openOutputs
 	if s.opts.Stdout == nil {
@@ -273,13 +277,35 @@ func (s *Supervisor) advance() {
 	}
 }
 
-// onChild reaps whatever has exited and hands each exit to its owner.
+// reapCoalesce is the shortest gap between two reaps. wait4(-1) walks the
+// list of tend's children until it finds a zombie, and the last call of a
+// reap, the one that finds none, walks all of it: with thousands of live
+// orphans, reaping on every SIGCHLD of an exit storm cost tend five times
+// tini's CPU (bench/init.sh). tini keeps SIGCHLD blocked and takes it when
+// it chooses; Go cannot keep a signal blocked, so tend spaces its reaps
+// instead. The first exit after a quiet spell is reaped at once.
+const reapCoalesce = time.Millisecond
+
+// onChild reaps whatever has exited and hands each exit to its owner, or,
+// during a storm of exits, sets the reap for reapCoalesce after the last.
 func (s *Supervisor) onChild() {
+	if next := s.lastReap.Add(s.reapGap); s.os.now().Before(next) {
+		if s.reapDue.IsZero() {
+			s.reapDue = next.Add(-s.frozen) // deadlines are in tend time
+		}
+		return
+	}
+	s.reap()
+}
+
+func (s *Supervisor) reap() {
+	s.reapDue = time.Time{}
 	left, err := s.os.drain(s.onExit)
 	if err != nil {
 		s.log.Error().Err(err).Msg("reap")
 	}
 	s.left = left
+	s.lastReap = s.os.now()
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
@@ -393,6 +419,9 @@ func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
 // onTimer handles every deadline that has passed.
 func (s *Supervisor) onTimer() {
 	now := s.now()
+	if !s.reapDue.IsZero() && !now.Before(s.reapDue) {
+		s.reap()
+	}
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
 			p.due = time.Time{}
@@ -506,6 +535,7 @@ func (s *Supervisor) armTimer() {
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)
+	earlier(s.reapDue)
 	if next.IsZero() {
 		if s.timer != nil {
 			s.timer.Stop()
