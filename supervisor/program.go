@@ -2,13 +2,10 @@ package supervisor
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,14 +44,13 @@ func (p *program) alive() bool { return p.pid != 0 }
 // startReady starts every wanted program whose dependencies are met, and
 // the main program once every sidecar has settled.
 func (s *Supervisor) startReady() {
-	var ready []*program
 	for _, p := range s.programs {
 		if p.isMain || !p.want || p.state != Stopped {
 			continue
 		}
 		switch check, dep := s.deps(p); check {
 		case depMet:
-			ready = append(ready, p)
+			s.start(p)
 		case depDead:
 			if !p.waitSaid {
 				p.waitSaid = true
@@ -63,9 +59,6 @@ func (s *Supervisor) startReady() {
 					Msg("not starting while a dependency cannot be met")
 			}
 		}
-	}
-	if len(ready) > 0 {
-		s.startAll(ready) // independent of each other: their deps were met before any started
 	}
 	if m := s.main; m != nil && m.want && m.state == Stopped && s.sidecarsSettled() {
 		s.start(m)
@@ -117,77 +110,19 @@ func (s *Supervisor) sidecarsSettled() bool {
 	return true
 }
 
-// launch is one program being started: prepared on the loop, forked
-// (possibly beside others), then recorded on the loop.
-type launch struct {
-	p      *program
-	from   State
-	cmd    Command
-	finish func(ok bool) // output plumbing: close the child's ends, start copiers
-	pid    int
-	err    error
-}
-
 // start spawns p. A spawn that fails counts as a failed start.
 func (s *Supervisor) start(p *program) {
-	s.startAll([]*program{p})
-}
-
-// spawnParallel bounds the forks run at once: a fork waits for the
-// child's exec (about 0.6 ms each on a small VM), so starting 100
-// programs one after another costs 60 ms of waiting.
-var spawnParallel = max(2, runtime.NumCPU())
-
-// startAll starts ps. Commands and outputs are prepared on the loop, the
-// forks run side by side, and every pid is recorded before the loop
-// receives its next message: no exit can come for a pid it does not
-// know yet. A program with its own umask forks alone, since the umask is
-// the whole process's.
-func (s *Supervisor) startAll(ps []*program) {
-	ls := make([]launch, len(ps))
-	for i, p := range ps {
-		l := &ls[i]
-		l.p, l.from = p, p.state
-		if l.cmd, l.err = s.command(p); l.err == nil {
-			l.finish, l.err = s.spawnOutput(p, &l.cmd)
-		}
+	from := p.state
+	cmd, err := s.command(p)
+	var finish func(ok bool)
+	if err == nil {
+		finish, err = s.spawnOutput(p, &cmd)
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, spawnParallel)
-	for i := range ls {
-		l := &ls[i]
-		if l.err != nil || l.cmd.Umask >= 0 || len(ls) == 1 {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() { // joined below, before the loop goes on; a panic is an error
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer func() {
-				if r := recover(); r != nil {
-					l.err = fmt.Errorf("spawn panicked: %v", r)
-				}
-			}()
-			l.pid, l.err = s.os.spawn(l.cmd)
-		}()
+	pid := 0
+	if err == nil {
+		pid, err = s.os.spawn(cmd)
+		finish(err == nil)
 	}
-	wg.Wait()
-	for i := range ls {
-		l := &ls[i]
-		if l.err == nil && l.pid == 0 {
-			l.pid, l.err = s.os.spawn(l.cmd)
-		}
-		if l.finish != nil {
-			l.finish(l.err == nil)
-		}
-		s.launched(l)
-	}
-}
-
-// launched records the outcome of one start.
-func (s *Supervisor) launched(l *launch) {
-	p, from, pid, err := l.p, l.from, l.pid, l.err
 	now := s.now()
 	if err != nil {
 		code := 126
