@@ -258,7 +258,9 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 		fmt.Fprintf(c.stderr, "tend ctl: %s: interrupted\n", c.verb)
 		return ExitFailed
 	}
-	fmt.Fprintf(c.stderr, "tend ctl: %s: %s\n", c.verb, oneLine(err.Error()))
+	// Every line: a reload refused for a bad file names each problem on a
+	// line of its own (file:line: key: message).
+	fmt.Fprintf(c.stderr, "tend ctl: %s: %s\n", c.verb, strings.TrimSpace(err.Error()))
 	if _, ok := errors.AsType[*UnreachableError](err); ok {
 		return ExitUnreachable
 	}

@@ -893,7 +893,7 @@ func TestCtlReload(t *testing.T) {
 		t.Errorf("remove's stop: %v, want a reason saying it was removed", e)
 	}
 
-	// Invalid: two errors; ctl prints the first, at its line.
+	// Invalid: two errors; ctl prints both, each at its line.
 	quiet := time.Now()
 	before := ctl(t, sock, "status", "--json").must(t, 0).stdout
 	bad := header + prog("keep", "600") + prog("change", "601") + prog("add", "602") +
@@ -901,8 +901,13 @@ func TestCtlReload(t *testing.T) {
 	putFile(t, cfg, bad)
 	line := 1 + strings.Count(bad[:strings.Index(bad, "startsecs = \"soon\"")], "\n")
 	o := ctl(t, sock, "reload").must(t, 1)
-	if want := fmt.Sprintf("%s:%d: programs.broken.startsecs", cfg, line); !strings.Contains(o.stderr, want) {
-		t.Errorf("reload of an invalid file: %v\nwant the error at %s", o, want)
+	for _, want := range []string{
+		fmt.Sprintf("%s:%d: programs.broken.startsecs", cfg, line),
+		fmt.Sprintf("%s:%d: programs.broken.bogus", cfg, line+1),
+	} {
+		if !strings.Contains(o.stderr, want) {
+			t.Errorf("reload of an invalid file: %v\nwant the error at %s", o, want)
+		}
 	}
 	if after := ctl(t, sock, "status", "--json").must(t, 0).stdout; after != before {
 		t.Errorf("an invalid reload changed the programs:\nbefore %s\nafter %s", before, after)
