@@ -209,9 +209,16 @@ func (s *Supervisor) Run() int {
 	s.advance()
 	for s.phase != done {
 		s.armTimer()
+		// While a reap is set for the end of the gap, a SIGCHLD has
+		// nothing to add: leave it in its channel (one is enough) rather
+		// than wake for it.
+		child := s.sub.Child
+		if !s.reapDue.IsZero() {
+			child = nil
+		}
 		var handle func()
 		select {
-		case <-s.sub.Child:
+		case <-child:
 			handle = s.onChild
 		case sig := <-s.sub.Other:
 			handle = func() { s.onSignal(sig.(syscall.Signal)) }
