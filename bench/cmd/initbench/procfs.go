@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,41 +9,25 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tend/bench/internal/benchkit"
 )
 
-// This file reads /proc. Everything is read from the outside: looking at
-// an init's /proc files does not wake it.
-
-func procPath(pid int, rest string) string {
-	return "/proc/" + strconv.Itoa(pid) + "/" + rest
-}
-
-// tasks lists the thread ids of pid.
-func tasks(pid int) ([]int, error) {
-	ents, err := os.ReadDir(procPath(pid, "task"))
-	if err != nil {
-		return nil, err
-	}
-	var out []int
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, tid)
-		}
-	}
-	return out, nil
-}
+// This file reads what only initbench needs of /proc (bench/internal/benchkit
+// has the rest). Everything is read from the outside: looking at an
+// init's /proc files does not wake it.
 
 // children lists the children of pid, over all its threads: a child
 // belongs to the thread that forked it. The kernel lists them in O(n²),
 // so this is for a handful of children, not for ten thousand.
 func children(pid int) ([]int, error) {
-	tids, err := tasks(pid)
+	tids, err := benchkit.Tasks(pid)
 	if err != nil {
 		return nil, err
 	}
 	var out []int
 	for _, tid := range tids {
-		b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/children"))
+		b, err := os.ReadFile(benchkit.ProcPath(pid, "task/"+strconv.Itoa(tid)+"/children"))
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +43,7 @@ func children(pid int) ([]int, error) {
 // nsPids is the NSpid line of /proc/PID/status: pid's number in each PID
 // namespace it is in, outermost first.
 func nsPids(pid int) ([]int, error) {
-	v, err := statusField(pid, "NSpid")
+	v, err := benchkit.StatusField(pid, "NSpid")
 	if err != nil {
 		return nil, err
 	}
@@ -75,93 +58,6 @@ func nsPids(pid int) ([]int, error) {
 	return out, nil
 }
 
-func statusField(pid int, key string) (string, error) {
-	b, err := os.ReadFile(procPath(pid, "status"))
-	if err != nil {
-		return "", err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key+":"); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", fmt.Errorf("pid %d: no %s in status", pid, key)
-}
-
-// kB reads "1234 kB" as 1234.
-func kB(v string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-	return n
-}
-
-// memory is an init's resident memory, in KiB.
-type memory struct {
-	VmRSS int64 `json:"vmrss_kib"`
-	Rss   int64 `json:"rss_kib"`
-	Pss   int64 `json:"pss_kib"`
-}
-
-func readMemory(pid int) (memory, error) {
-	var m memory
-	v, err := statusField(pid, "VmRSS")
-	if err != nil {
-		return m, err
-	}
-	m.VmRSS = kB(v)
-	b, err := os.ReadFile(procPath(pid, "smaps_rollup"))
-	if err != nil {
-		return m, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		switch k {
-		case "Rss":
-			m.Rss = kB(v)
-		case "Pss":
-			m.Pss = kB(v)
-		}
-	}
-	return m, nil
-}
-
-// switches is the sum of every thread's context switches.
-type switches struct {
-	Voluntary    int64 `json:"voluntary"`
-	Nonvoluntary int64 `json:"nonvoluntary"`
-	Threads      int   `json:"threads"`
-}
-
-func (s switches) total() int64 { return s.Voluntary + s.Nonvoluntary }
-
-func (s switches) minus(o switches) switches {
-	return switches{s.Voluntary - o.Voluntary, s.Nonvoluntary - o.Nonvoluntary, s.Threads}
-}
-
-func readSwitches(pid int) (switches, error) {
-	tids, err := tasks(pid)
-	if err != nil {
-		return switches{}, err
-	}
-	s := switches{Threads: len(tids)}
-	for _, tid := range tids {
-		b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/status"))
-		if err != nil {
-			return s, err
-		}
-		for line := range strings.SplitSeq(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			switch k {
-			case "voluntary_ctxt_switches":
-				s.Voluntary += n
-			case "nonvoluntary_ctxt_switches":
-				s.Nonvoluntary += n
-			}
-		}
-	}
-	return s, nil
-}
-
 // cpu is the CPU time an init has used so far.
 type cpu struct {
 	// StatTicks is utime+stime from /proc/PID/stat: the whole thread
@@ -174,22 +70,9 @@ type cpu struct {
 
 const userHZ = 100
 
-// niceness is this process's nice value, field 19 of /proc/self/stat.
-func niceness() (int, error) {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, err
-	}
-	f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
-	if len(f) < 17 {
-		return 0, errors.New("malformed /proc/self/stat")
-	}
-	return strconv.Atoi(string(f[16]))
-}
-
 func readCPU(pid int) (cpu, error) {
 	var c cpu
-	b, err := os.ReadFile(procPath(pid, "stat"))
+	b, err := os.ReadFile(benchkit.ProcPath(pid, "stat"))
 	if err != nil {
 		return c, err
 	}
@@ -203,22 +86,8 @@ func readCPU(pid int) (cpu, error) {
 	ut, _ := strconv.ParseInt(string(f[11]), 10, 64)
 	st, _ := strconv.ParseInt(string(f[12]), 10, 64)
 	c.StatTicks = ut + st
-	tids, err := tasks(pid)
-	if err != nil {
-		return c, err
-	}
-	for _, tid := range tids {
-		b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/schedstat"))
-		if err != nil {
-			return c, err
-		}
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			c.SchedNs += n
-		}
-	}
-	return c, nil
+	c.SchedNs, err = benchkit.ReadSchedNs(pid)
+	return c, err
 }
 
 // nsProc reads the /proc of an init's PID namespace (the one unshare
@@ -232,7 +101,7 @@ type nsProc struct {
 }
 
 func openNSProc(initPid int) (*nsProc, error) {
-	fd, err := unix.Open(procPath(initPid, "root/proc"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(benchkit.ProcPath(initPid, "root/proc"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

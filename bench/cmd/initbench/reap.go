@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // reapRun is one init reaping N orphans.
@@ -41,15 +43,15 @@ const (
 )
 
 type reapResult struct {
-	Scenario    string    `json:"scenario"`
-	Orphans     int       `json:"orphans"`
-	Runs        []reapRun `json:"runs"`
-	WallMs      summary   `json:"wall_ms"`
-	CPUStatMs   summary   `json:"cpu_stat_ms"`
-	CPUSchedMs  summary   `json:"cpu_sched_ms"`
-	Switches    summary   `json:"switches"`
-	PeakZombies summary   `json:"peak_zombies"`
-	Child       child     `json:"child"`
+	Scenario    string           `json:"scenario"`
+	Orphans     int              `json:"orphans"`
+	Runs        []reapRun        `json:"runs"`
+	WallMs      benchkit.Summary `json:"wall_ms"`
+	CPUStatMs   benchkit.Summary `json:"cpu_stat_ms"`
+	CPUSchedMs  benchkit.Summary `json:"cpu_sched_ms"`
+	Switches    benchkit.Summary `json:"switches"`
+	PeakZombies benchkit.Summary `json:"peak_zombies"`
+	Child       child            `json:"child"`
 }
 
 // pollEvery is how often a timed run looks whether the next orphan is gone.
@@ -85,8 +87,8 @@ func measureReap(specs []initSpec, p params, scenario string, timed, sampled int
 			cc = append(cc, run.CPUSchedMs)
 			sw = append(sw, float64(run.Switches))
 		}
-		r.WallMs, r.CPUStatMs, r.CPUSchedMs = summarize(wall), summarize(cs), summarize(cc)
-		r.Switches, r.PeakZombies = summarize(sw), summarize(peak)
+		r.WallMs, r.CPUStatMs, r.CPUSchedMs = benchkit.Summarize(wall), benchkit.Summarize(cs), benchkit.Summarize(cc)
+		r.Switches, r.PeakZombies = benchkit.Summarize(sw), benchkit.Summarize(peak)
 		res[name] = r
 	}
 	return res, nil
@@ -112,7 +114,7 @@ func reapOnce(s initSpec, n int, scenario string, sampled bool) (reapRun, child,
 	if err != nil {
 		return run, r.child, r.fail(err)
 	}
-	sw0, err := readSwitches(r.pid)
+	sw0, err := benchkit.ReadSwitches(r.pid)
 	if err != nil {
 		return run, r.child, r.fail(err)
 	}
@@ -135,13 +137,13 @@ func reapOnce(s initSpec, n int, scenario string, sampled bool) (reapRun, child,
 	if err != nil {
 		return run, r.child, r.fail(err)
 	}
-	sw1, err := readSwitches(r.pid)
+	sw1, err := benchkit.ReadSwitches(r.pid)
 	if err != nil {
 		return run, r.child, r.fail(err)
 	}
 	run.CPUStatMs = float64(cpu1.StatTicks-cpu0.StatTicks) * 1000 / userHZ
 	run.CPUSchedMs = float64(cpu1.SchedNs-cpu0.SchedNs) / 1e6
-	run.Switches = sw1.minus(sw0).total()
+	run.Switches = sw1.Minus(sw0).Total()
 	return run, r.child, r.finish()
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tend/bench/internal/benchkit"
 )
 
 // latency is how long SIGUSR1 takes from this program's kill(2) on the
@@ -14,8 +16,8 @@ import (
 // from CLOCK_MONOTONIC: the init's forwarding plus the kernel's two
 // deliveries and wake-ups.
 type latency struct {
-	Us        summary   `json:"us"`
-	SamplesUs []float64 `json:"samples_us"`
+	Us        benchkit.Summary `json:"us"`
+	SamplesUs []float64        `json:"samples_us"`
 	// SwitchesPerSignal is the init's context switches (all threads)
 	// over the whole phase, per signal sent to it.
 	SwitchesPerSignal float64 `json:"switches_per_signal"`
@@ -31,9 +33,9 @@ func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
 	}
 	defer abandon(runs)
 	samples := make([][]float64, len(runs))
-	sw0 := make([]switches, len(runs))
+	sw0 := make([]benchkit.Switches, len(runs))
 	for i, r := range runs {
-		if sw0[i], err = readSwitches(r.pid); err != nil {
+		if sw0[i], err = benchkit.ReadSwitches(r.pid); err != nil {
 			return nil, r.fail(err)
 		}
 	}
@@ -55,14 +57,14 @@ func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
 	}
 	res := map[string]latency{}
 	for i, r := range runs {
-		sw, err := readSwitches(r.pid)
+		sw, err := benchkit.ReadSwitches(r.pid)
 		if err != nil {
 			return nil, r.fail(err)
 		}
 		res[r.spec.Name] = latency{
-			Us:                summarize(samples[i]),
+			Us:                benchkit.Summarize(samples[i]),
 			SamplesUs:         samples[i],
-			SwitchesPerSignal: float64(sw.minus(sw0[i]).total()) / float64(p.SignalWarmup+p.SignalSamples),
+			SwitchesPerSignal: float64(sw.Minus(sw0[i]).Total()) / float64(p.SignalWarmup+p.SignalSamples),
 			Child:             r.child,
 		}
 	}
@@ -72,7 +74,7 @@ func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
 // pingOnce sends SIGUSR1 to the init and returns the microseconds until
 // its child saw it.
 func pingOnce(r *running) (float64, error) {
-	sent := monotonic()
+	sent := benchkit.Monotonic()
 	if err := unix.Kill(r.pid, unix.SIGUSR1); err != nil {
 		return 0, err
 	}
@@ -85,12 +87,4 @@ func pingOnce(r *running) (float64, error) {
 		return 0, fmt.Errorf("child said %q, want a time", line)
 	}
 	return float64(got-sent) / 1e3, nil
-}
-
-// monotonic is CLOCK_MONOTONIC in nanoseconds: the clock the child reads
-// too (time.Now's monotonic reading counts from process start).
-func monotonic() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // startupResult is `INIT -- /bin/true` as PID 1, start to exit, next to
@@ -18,12 +20,12 @@ type startupResult struct {
 	// Ms is wall time in milliseconds per variant, from this program's
 	// own loop, which interleaves the variants in a random order each
 	// round so that drift on a shared machine hits them all alike.
-	Ms map[string]summary `json:"ms"`
+	Ms map[string]benchkit.Summary `json:"ms"`
 	// SamplesMs are the raw samples behind Ms.
 	SamplesMs map[string][]float64 `json:"samples_ms"`
 	// Hyperfine is the same measurement by hyperfine (which runs each
 	// variant's runs back to back), as a cross-check: median and mean, ms.
-	Hyperfine map[string]summary `json:"hyperfine_ms"`
+	Hyperfine map[string]benchkit.Summary `json:"hyperfine_ms"`
 }
 
 const bare = "bare"
@@ -42,7 +44,7 @@ func startupVariants(specs []initSpec) []variant {
 }
 
 func measureStartup(specs []initSpec, p params, out string) (startupResult, error) {
-	res := startupResult{Ms: map[string]summary{}, SamplesMs: map[string][]float64{}}
+	res := startupResult{Ms: map[string]benchkit.Summary{}, SamplesMs: map[string][]float64{}}
 	vs := startupVariants(specs)
 	for round := -p.StartupWarmup; round < p.StartupRuns; round++ {
 		for _, i := range rand.Perm(len(vs)) {
@@ -60,7 +62,7 @@ func measureStartup(specs []initSpec, p params, out string) (startupResult, erro
 		}
 	}
 	for name, xs := range res.SamplesMs {
-		res.Ms[name] = summarize(xs)
+		res.Ms[name] = benchkit.Summarize(xs)
 	}
 	var err error
 	res.Hyperfine, err = hyperfine(vs, p, out)
@@ -68,7 +70,7 @@ func measureStartup(specs []initSpec, p params, out string) (startupResult, erro
 }
 
 // hyperfine runs every variant under hyperfine and reads back its JSON.
-func hyperfine(vs []variant, p params, out string) (map[string]summary, error) {
+func hyperfine(vs []variant, p params, out string) (map[string]benchkit.Summary, error) {
 	jsonPath := filepath.Join(out, "hyperfine-"+p.Mode+".json")
 	args := []string{"-N", "--style", "basic",
 		"--warmup", strconv.Itoa(max(1, p.StartupWarmup/2)),
@@ -103,13 +105,13 @@ func hyperfine(vs []variant, p params, out string) (map[string]summary, error) {
 	if len(hf.Results) != len(vs) {
 		return nil, fmt.Errorf("%s: %d results, want %d", jsonPath, len(hf.Results), len(vs))
 	}
-	res := map[string]summary{}
+	res := map[string]benchkit.Summary{}
 	for i, r := range hf.Results {
 		xs := make([]float64, len(r.Times))
 		for j, t := range r.Times {
 			xs[j] = t * 1e3
 		}
-		res[vs[i].name] = summarize(xs)
+		res[vs[i].name] = benchkit.Summarize(xs)
 	}
 	return res, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // idleResult is a supervisor with n programs asleep: its wake-ups and its
@@ -12,16 +14,16 @@ type idleResult struct {
 	// Settle and Window are context switches summed over every thread
 	// of every supervising process: from the n-th program's spawn to the
 	// start of the window, and during the window.
-	Settle    switches `json:"settle"`
-	Window    switches `json:"window"`
-	WindowSec float64  `json:"window_s"`
+	Settle    benchkit.Switches `json:"settle"`
+	Window    benchkit.Switches `json:"window"`
+	WindowSec float64           `json:"window_s"`
 	// Scanner is the memory of the supervisor process itself; Total is
 	// the sum over its supervising processes (VmRSS counts shared pages
 	// once per process; Pss shares them out).
-	Scanner   memory `json:"scanner"`
-	Total     memory `json:"total"`
-	Processes int    `json:"processes"`
-	Threads   int    `json:"threads"`
+	Scanner   benchkit.Memory `json:"scanner"`
+	Total     benchkit.Memory `json:"total"`
+	Processes int             `json:"processes"`
+	Threads   int             `json:"threads"`
 }
 
 // measureIdle runs the three at once, each with n programs in its default
@@ -55,43 +57,26 @@ func measureIdle(t *procTree, sups []supervisor, p params) (map[string]idleResul
 			}
 		}
 	}
-	snap := func() ([]switches, error) {
-		out := make([]switches, len(ins))
-		for i, in := range ins {
-			for _, pid := range pids[i] {
-				s, err := readSwitches(pid)
-				if err != nil {
-					return nil, in.fail(t, fmt.Errorf("pid %d: %w", pid, err))
-				}
-				out[i].Voluntary += s.Voluntary
-				out[i].Nonvoluntary += s.Nonvoluntary
-				out[i].Threads += s.Threads
+	sw, err := benchkit.IdleWindow(len(ins), p.IdleSettleSec, p.IdleWindowSec, func(i int) (benchkit.Switches, error) {
+		var sum benchkit.Switches
+		for _, pid := range pids[i] {
+			s, err := benchkit.ReadSwitches(pid)
+			if err != nil {
+				return sum, ins[i].fail(t, fmt.Errorf("pid %d: %w", pid, err))
 			}
+			sum = sum.Plus(s)
 		}
-		return out, nil
-	}
-	s0, err := snap()
+		return sum, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(time.Duration(p.IdleSettleSec * float64(time.Second)))
-	s1, err := snap()
-	if err != nil {
-		return nil, err
-	}
-	t1 := time.Now()
-	time.Sleep(time.Duration(p.IdleWindowSec * float64(time.Second)))
-	s2, err := snap()
-	if err != nil {
-		return nil, err
-	}
-	window := time.Since(t1).Seconds()
 	res := map[string]idleResult{}
 	for i, in := range ins {
-		r := idleResult{Settle: s1[i].minus(s0[i]), Window: s2[i].minus(s1[i]), WindowSec: window,
-			Processes: len(pids[i]), Threads: s2[i].Threads}
+		r := idleResult{Settle: sw.Settle[i], Window: sw.Window[i], WindowSec: sw.WindowSec,
+			Processes: len(pids[i]), Threads: sw.Window[i].Threads}
 		for j, pid := range pids[i] {
-			m, err := readMemory(pid)
+			m, err := benchkit.ReadMemory(pid)
 			if err != nil {
 				return nil, in.fail(t, err)
 			}

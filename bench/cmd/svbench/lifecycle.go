@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // lifecycleSample is one run of a supervisor with n sleeping programs,
@@ -190,7 +192,7 @@ func spawnFloor(t *procTree, n int) (lifecycleSample, error) {
 			_, _ = syscall.Wait4(pid, &ws, 0, nil)
 		}
 	}()
-	start := monotonic()
+	start := benchkit.Monotonic()
 	for i := range n {
 		env := append(os.Environ(), "TEND_PROGRAM=sleep:"+strconv.Itoa(i), "TEND_INSTANCE="+strconv.Itoa(i))
 		pid, err := syscall.ForkExec(sleepPath, []string{sleepPath, "3600"}, &syscall.ProcAttr{

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // logSample is one run of svchild writing p.LogBytes of 100-byte lines.
@@ -175,7 +177,7 @@ func logOnce(t *procTree, sups []supervisor, path string, n int64, file string) 
 		if sup.Name != "s6" {
 			// What is left in the pipe is copied within a millisecond.
 			time.Sleep(20 * time.Millisecond)
-			ns, err := readSchedNs(in.pid)
+			ns, err := benchkit.ReadSchedNs(in.pid)
 			if err != nil {
 				return s, in.fail(t, err)
 			}

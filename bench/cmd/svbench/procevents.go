@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tend/bench/internal/benchkit"
 )
 
 // This file follows every process descended from svbench through the
@@ -235,7 +237,7 @@ func (t *procTree) waitUntil(timeout time.Duration, cond func() bool) bool {
 // settle waits until the events up to now have been read: after it, the
 // records hold every fork, exec and exit that happened before the call.
 func (t *procTree) settle() error {
-	now := monotonic()
+	now := benchkit.Monotonic()
 	t.mu.Lock()
 	t.settling = true
 	t.mu.Unlock()

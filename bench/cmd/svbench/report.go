@@ -1,88 +1,22 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"tend/bench/internal/benchkit"
 )
-
-// The generated block of docs/benchmarks-supervisor.md lies between these
-// lines; everything around it is prose that svbench leaves alone.
-const (
-	beginMark = "<!-- BEGIN svbench: generated from bench/out/supervisor/results-full.json by bench/cmd/svbench; do not edit by hand -->"
-	endMark   = "<!-- END svbench -->"
-)
-
-// report writes OUT/results-MODE.md and, if doc is set, the generated
-// block of doc.
-func report(res *results, out, doc string) error {
-	md := render(res)
-	if err := os.WriteFile(filepath.Join(out, "results-"+res.Params.Mode+".md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	fmt.Print(md)
-	if doc == "" {
-		return nil
-	}
-	old, err := os.ReadFile(doc)
-	if err != nil {
-		return err
-	}
-	b, err := splice(old, md)
-	if err != nil {
-		return fmt.Errorf("%s: %w", doc, err)
-	}
-	return os.WriteFile(doc, b, 0o644)
-}
-
-// splice replaces what lies between the markers of doc with md.
-func splice(doc []byte, md string) ([]byte, error) {
-	i := bytes.Index(doc, []byte(beginMark))
-	j := bytes.Index(doc, []byte(endMark))
-	if i < 0 || j < i {
-		return nil, errors.New("no generated block: add the BEGIN and END svbench marker lines")
-	}
-	var b bytes.Buffer
-	b.Write(doc[:i+len(beginMark)])
-	b.WriteString("\n\n")
-	b.WriteString(md)
-	b.WriteString("\n")
-	b.Write(doc[j:])
-	return b.Bytes(), nil
-}
 
 // names of the three, in column order; tend first.
 var names = []string{"tend", "supervisord", "s6"}
 
-// row is one metric: a cell per supervisor and, for numbers, the ratios
-// tend/peer.
-type row struct {
-	label string
-	cells map[string]string
-	nums  map[string]float64 // nil: no ratios
-}
-
-// ratio is tend/peer, or a word when a ratio would mislead.
-func ratio(tend, peer float64, ok bool) string {
-	switch {
-	case !ok:
+// ratio is tend/peer for a row with numbers, and nothing for a row of
+// words.
+func ratio(r benchkit.Row, peer string) string {
+	if r.Nums == nil {
 		return ""
-	case tend == 0 && peer == 0:
-		return "equal (0)"
-	case peer == 0:
-		return "—"
 	}
-	return fmt.Sprintf("%.2f", tend/peer)
-}
-
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
+	return benchkit.Ratio(r.Nums["tend"], r.Nums[peer])
 }
 
 // both is the verdict of a target judged two ways: by medians and by the
@@ -99,19 +33,12 @@ func both(median, best bool) string {
 	return "yes by medians, **no** by best runs"
 }
 
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
-}
-
-func pick(xs []lifecycleSample, f func(lifecycleSample) float64) summary {
+func pick(xs []lifecycleSample, f func(lifecycleSample) float64) benchkit.Summary {
 	v := make([]float64, len(xs))
 	for i, x := range xs {
 		v[i] = f(x)
 	}
-	return summarize(v)
+	return benchkit.Summarize(v)
 }
 
 func render(res *results) string {
@@ -123,10 +50,8 @@ func render(res *results) string {
 	if p.Mode != "full" {
 		b.WriteString("**Quick mode: a smoke test of the harness with small counts; do not quote these numbers.**\n\n")
 	}
-	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.  \n", m.CPUs, m.CPUModel, m.Kernel, m.Go)
-	fmt.Fprintf(&b, "Before the run: %.0f%% of CPU in use, load average %s. Every process of the run at nice %d; sched_autogroup %s.  \n",
-		m.BusyPct, m.LoadAvg, p.Nice, onOff(m.Autogroup))
-	fmt.Fprintf(&b, "tend: %s.  \nPeers and tools (dpkg-query): ", m.Tend)
+	b.WriteString(m.Markdown(p.Nice))
+	b.WriteString("Peers and tools (dpkg-query): ")
 	var pkgs []string
 	for _, k := range packages {
 		if v := m.Packages[k]; v != "" {
@@ -146,44 +71,33 @@ func render(res *results) string {
 	b.WriteString("All three run on the host, each as a direct child of the driver (not as PID 1); tend makes itself a subreaper.\n\n")
 
 	lc := res.Lifecycle
-	med := func(name string, f func(lifecycleSample) float64) summary { return pick(lc[name], f) }
-	spreadF := func(label, format string, f func(lifecycleSample) float64) row {
-		r := row{label: label, cells: map[string]string{}, nums: map[string]float64{}}
-		for _, k := range names {
-			s := med(k, f)
-			r.nums[k] = s.Median
-			r.cells[k] = fmt.Sprintf(format+" ("+format+"–"+format+")", s.Median, s.Min, s.Max)
-		}
-		return r
+	med := func(name string, f func(lifecycleSample) float64) benchkit.Summary { return pick(lc[name], f) }
+	spreadF := func(label, format string, f func(lifecycleSample) float64) benchkit.Row {
+		return benchkit.SpreadRow(label, format, benchkit.Each(names, func(k string) benchkit.Summary { return med(k, f) }))
 	}
-	spread := func(label string, f func(lifecycleSample) float64) row { return spreadF(label, "%.1f", f) }
-	text := func(label string, cells ...string) row {
-		r := row{label: label, cells: map[string]string{}}
+	spread := func(label string, f func(lifecycleSample) float64) benchkit.Row { return spreadF(label, "%.1f", f) }
+	text := func(label string, cells ...string) benchkit.Row {
+		m := map[string]string{}
 		for i, k := range names {
-			r.cells[k] = cells[i]
+			m[k] = cells[i]
 		}
-		return r
+		return benchkit.TextRow(label, m)
 	}
-	num := func(label, format string, f func(string) float64) row {
-		r := row{label: label, cells: map[string]string{}, nums: map[string]float64{}}
-		for _, k := range names {
-			r.nums[k] = f(k)
-			r.cells[k] = fmt.Sprintf(format, r.nums[k])
-		}
-		return r
+	num := func(label, format string, f func(string) float64) benchkit.Row {
+		return benchkit.NumRow(label, format, benchkit.Each(names, f))
 	}
-	restart := func(f func(restartResult) []float64, q func(summary) float64) func(string) float64 {
-		return func(k string) float64 { return q(summarize(f(res.Restart[k]))) }
+	restart := func(f func(restartResult) []float64, q func(benchkit.Summary) float64) func(string) float64 {
+		return func(k string) float64 { return q(benchkit.Summarize(f(res.Restart[k]))) }
 	}
-	medQ := func(s summary) float64 { return s.Median }
-	p99Q := func(s summary) float64 { return s.P99 }
+	medQ := func(s benchkit.Summary) float64 { return s.Median }
+	p99Q := func(s benchkit.Summary) float64 { return s.P99 }
 	progMs := func(r restartResult) []float64 { return r.Ms }
 	kernMs := func(r restartResult) []float64 { return r.KernelMs }
 	idle := res.Idle
 	window := idle["tend"].WindowSec
 	t1 := lc["tend (startsecs 1)"]
 
-	rows := []row{
+	rows := []benchkit.Row{
 		text("command (DIR: a fresh directory per run)", "`tend --log-format json -c DIR/tend.toml`",
 			"`supervisord -c DIR/supervisord.conf` (nodaemon=true)", "`s6-svscan DIR/scan`"),
 		text(fmt.Sprintf("the %d programs", n), fmt.Sprintf("`instances = %d`, exec form, `startsecs = 0`", n),
@@ -225,9 +139,9 @@ func render(res *results) string {
 			fmt.Sprintf("%d / %d", idle["supervisord"].Processes, idle["supervisord"].Threads),
 			fmt.Sprintf("%d / %d", idle["s6"].Processes, idle["s6"].Threads)),
 		num(fmt.Sprintf("**idle**: context switches in %.0f s, all threads of the supervising processes, all three running at once", window), "%.0f",
-			func(k string) float64 { return float64(idle[k].Window.total()) }),
+			func(k string) float64 { return float64(idle[k].Window.Total()) }),
 		num(fmt.Sprintf("idle: context switches in the %.1f s settle before the window", p.IdleSettleSec), "%.0f",
-			func(k string) float64 { return float64(idle[k].Settle.total()) }),
+			func(k string) float64 { return float64(idle[k].Settle.Total()) }),
 		num("**restart**: old program's last timestamp → new program's first, median (ms)", "%.2f", restart(progMs, medQ)),
 		num("restart, same, p99 (ms)", "%.2f", restart(progMs, p99Q)),
 		num("restart: kernel exit event of the old process → exec event of the new, median (ms)", "%.2f", restart(kernMs, medQ)),
@@ -237,8 +151,8 @@ func render(res *results) string {
 	}
 	b.WriteString("| metric | tend | supervisord | s6 | tend/supervisord | tend/s6 |\n|---|--:|--:|--:|--:|--:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.label, r.cells["tend"], r.cells["supervisord"], r.cells["s6"],
-			ratio(r.nums["tend"], r.nums["supervisord"], r.nums != nil), ratio(r.nums["tend"], r.nums["s6"], r.nums != nil))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Label, r.Cells["tend"], r.Cells["supervisord"], r.Cells["s6"],
+			ratio(r, "supervisord"), ratio(r, "s6"))
 	}
 	if fl := lc[spawnFloorName]; len(fl) > 0 {
 		sp := pick(fl, func(s lifecycleSample) float64 { return s.SpawnMs })
@@ -248,7 +162,7 @@ func render(res *results) string {
 			"median %.1f ms (%.1f–%.1f), %.2f ms per program between forks (%d runs, interleaved with the above).\n",
 			n, sp.Median, sp.Min, sp.Max, gap.Median, sp.N)
 	}
-	floor := summarize(res.FloorMs)
+	floor := benchkit.Summarize(res.FloorMs)
 	fmt.Fprintf(&b, "\nRestart floor: the driver itself forking and exec'ing svchild, to svchild's first timestamp: "+
 		"median %.2f ms, p99 %.2f ms (%d samples). A supervisor's restart includes this much.\n\n", floor.Median, floor.P99, floor.N)
 	fmt.Fprintf(&b, "Samples: %d start-and-stop runs per variant (variants in a random order each round, one at a time, %.1f s between the last spawn and SIGTERM); "+
@@ -258,12 +172,12 @@ func render(res *results) string {
 
 	// Output throughput.
 	logs := res.Logs
-	lmed := func(k string) summary {
+	lmed := func(k string) benchkit.Summary {
 		v := make([]float64, len(logs[k]))
 		for i, s := range logs[k] {
 			v[i] = s.MBps
 		}
-		return summarize(v)
+		return benchkit.Summarize(v)
 	}
 	base, direct := lmed(logCat).Median, lmed(logDirect).Median
 	var size int64
@@ -292,7 +206,7 @@ func render(res *results) string {
 		for i, s := range logs[k] {
 			v[i] = f(s)
 		}
-		if med := summarize(v).Median; med > 0 {
+		if med := benchkit.Summarize(v).Median; med > 0 {
 			return fmt.Sprintf("%.0f", med)
 		}
 		return "—"
@@ -307,12 +221,12 @@ func render(res *results) string {
 	sp := med("tend", func(s lifecycleSample) float64 { return s.SpawnMs }).Median
 	st := med("tend", func(s lifecycleSample) float64 { return s.StopMs }).Median
 	rss := idle["tend"].Scanner.VmRSS
-	wake := idle["tend"].Window.total()
+	wake := idle["tend"].Window.Total()
 	inh, pre := lmed(logTendInherit), lmed(logTendPrefix)
-	rs := summarize(res.Restart["tend"].Ms)
+	rs := benchkit.Summarize(res.Restart["tend"].Ms)
 	b.WriteString("\nTargets:\n\n| target | tend | supervisord | s6 | met by tend? |\n|---|--:|--:|--:|---|\n")
 	tgt := func(name, format string, f func(string) float64, ok bool) {
-		fmt.Fprintf(&b, "| %s | "+format+" | "+format+" | "+format+" | %s |\n", name, f("tend"), f("supervisord"), f("s6"), yes(ok))
+		fmt.Fprintf(&b, "| %s | "+format+" | "+format+" | "+format+" | %s |\n", name, f("tend"), f("supervisord"), f("s6"), benchkit.Yes(ok))
 	}
 	tgt(fmt.Sprintf("start %d ≤ 50 ms (median, ms)", n), "%.1f",
 		func(k string) float64 { return med(k, func(s lifecycleSample) float64 { return s.SpawnMs }).Median }, sp <= 50)
@@ -321,13 +235,13 @@ func render(res *results) string {
 	tgt(fmt.Sprintf("RSS ≤ 10 MiB = 10240 KiB with %d programs (VmRSS; s6: svscan + supervise)", n), "%.0f",
 		func(k string) float64 { return float64(idle[k].Total.VmRSS) }, rss <= 10240)
 	tgt(fmt.Sprintf("0 idle wake-ups (context switches in %.0f s)", window), "%.0f",
-		func(k string) float64 { return float64(idle[k].Window.total()) }, wake == 0)
+		func(k string) float64 { return float64(idle[k].Window.Total()) }, wake == 0)
 	// A GiB to /dev/null takes a few milliseconds, so the median of a few
 	// runs measures the machine's hiccups more than the path: the best
 	// run of each is the better estimate of what the path itself costs.
 	bestDirect, bestBase := lmed(logDirect).Max, lmed(logCat).Max
 	fmt.Fprintf(&b, "| `inherit` at 1.0× of svchild > /dev/null (within 5%%), best run over best run (median over median) | %.2f (%.2f) | — | %.2f (%.2f) | %s |\n",
-		inh.Max/bestDirect, inh.Median/direct, lmed(logS6).Max/bestDirect, lmed(logS6).Median/direct, yes(inh.Max/bestDirect >= 0.95))
+		inh.Max/bestDirect, inh.Median/direct, lmed(logS6).Max/bestDirect, lmed(logS6).Median/direct, benchkit.Yes(inh.Max/bestDirect >= 0.95))
 	ic, sc := lmed(logTendInhCat), lmed(logCatSetsid)
 	fmt.Fprintf(&b, "| (not a target) `inherit`, tend's stdout a pipe to cat, over svchild \\| cat, best (median); over `setsid svchild \\| cat`, best (median) | %.2f (%.2f); %.2f (%.2f) | — | — | tend's CPU over the run: %s ms |\n",
 		ic.Max/bestBase, ic.Median/base, ic.Max/sc.Max, ic.Median/sc.Median,

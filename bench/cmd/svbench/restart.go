@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tend/bench/internal/benchkit"
 )
 
 // restartResult is crash-to-restart latency, in milliseconds, for one
@@ -182,7 +184,7 @@ func measureFloor(n int) ([]float64, error) {
 	for i := 0; i < n; i++ {
 		cmd := exec.Command(childPath, "once", file)
 		cmd.Stderr = os.Stderr
-		t0 := monotonic()
+		t0 := benchkit.Monotonic()
 		if err := cmd.Run(); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tend/bench/internal/benchkit"
 )
 
 // supervisor is one of the three under test, and how a scenario is
@@ -219,7 +221,7 @@ func launch(t *procTree, sup supervisor, sc scenario, stdout *os.File) (*instanc
 	}
 	in.cmd.Stderr = stderrW
 	go in.readStderr(stderrR)
-	in.startNs = monotonic()
+	in.startNs = benchkit.Monotonic()
 	err = in.cmd.Start()
 	stderrW.Close()
 	if err != nil {
@@ -244,7 +246,7 @@ func (in *instance) readStderr(r io.ReadCloser) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		now := monotonic()
+		now := benchkit.Monotonic()
 		in.mu.Lock()
 		if in.stderr.Len() < 1<<20 {
 			in.stderr.Write(line)
@@ -285,7 +287,7 @@ func (in *instance) allRunning(timeout time.Duration) (int64, error) {
 // the time just before the kill. The caller times the rest from the
 // process events.
 func (in *instance) stop(timeout time.Duration) (int64, error) {
-	t := monotonic()
+	t := benchkit.Monotonic()
 	if err := unix.Kill(in.pid, unix.SIGTERM); err != nil {
 		return t, err
 	}

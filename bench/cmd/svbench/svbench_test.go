@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -90,20 +89,5 @@ func TestPairs(t *testing.T) {
 	ps := pairs(rs)
 	if len(ps) != 2 || ps[0].next.ns-ps[0].exit.ns != 5 || ps[1].next.ns-ps[1].exit.ns != 1 {
 		t.Fatalf("pairs = %+v", ps)
-	}
-}
-
-func TestSplice(t *testing.T) {
-	doc := "intro\n" + beginMark + "\nold\n" + endMark + "\nfindings\n"
-	b, err := splice([]byte(doc), "new\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(b); !strings.Contains(got, beginMark+"\n\nnew\n\n"+endMark) || strings.Contains(got, "old") ||
-		!strings.HasSuffix(got, "findings\n") {
-		t.Fatalf("splice = %q", got)
-	}
-	if _, err := splice([]byte("no markers"), "x"); err == nil {
-		t.Fatal("splice without markers succeeded")
 	}
 }

@@ -1,7 +1,8 @@
-package main
+package benchkit
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -12,11 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packages are the Debian packages whose versions the report gives.
-var packages = []string{"supervisor", "s6", "execline", "libskarnet2.13", "python3", "coreutils"}
-
-// machine is what the numbers were measured on.
-type machine struct {
+// Machine is what the numbers were measured on.
+type Machine struct {
 	CPUs     int               `json:"cpus"`
 	CPUModel string            `json:"cpu_model"`
 	Kernel   string            `json:"kernel"`
@@ -30,12 +28,17 @@ type machine struct {
 	BusyPct float64 `json:"busy_pct"`
 	// Autogroup is kernel.sched_autogroup_enabled: when on, each session
 	// is scheduled as a group, so nice -20 helps against other work in
-	// this session only; every program here leads a session of its own.
+	// this session only, and a process that leads a session of its own
+	// (the child of tend and of dumb-init, which call setsid, and every
+	// supervised program) is in a group of its own.
 	Autogroup bool `json:"autogroup"`
 }
 
-func machineFacts(tend string) machine {
-	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Packages: map[string]string{}}
+// machineFacts describes this machine, the tend binary and the versions
+// of the Debian packages named (those not installed are left out). It
+// takes a second, to measure how busy the machine is.
+func machineFacts(tend string, packages []string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Packages: map[string]string{}}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		m.Kernel = unix.ByteSliceToString(u.Release[:])
@@ -71,6 +74,23 @@ func machineFacts(tend string) machine {
 		}
 	}
 	return m
+}
+
+// Markdown is the lines of a report that say what the run ran on:
+// the machine, how busy it was, the niceness nice of the run, and tend.
+func (m Machine) Markdown(nice int) string {
+	return fmt.Sprintf("Machine: %d CPUs (%s), Linux %s, %s.  \n", m.CPUs, m.CPUModel, m.Kernel, m.Go) +
+		fmt.Sprintf("Before the run: %.0f%% of CPU in use, load average %s. Every process of the run at nice %d; sched_autogroup %s.  \n",
+			m.BusyPct, m.LoadAvg, nice, onOff(m.Autogroup)) +
+		fmt.Sprintf("tend: %s.  \n", m.Tend)
+}
+
+// onOff is a setting's state.
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // busy is the share of CPU time, over all CPUs, not spent idle during d.

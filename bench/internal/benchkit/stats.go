@@ -1,13 +1,13 @@
-package main
+package benchkit
 
 import (
 	"math"
 	"slices"
 )
 
-// summary describes a sample: what the report shows, and enough to judge
+// Summary describes a sample: what the reports show, and enough to judge
 // the spread.
-type summary struct {
+type Summary struct {
 	N      int     `json:"n"`
 	Median float64 `json:"median"`
 	P99    float64 `json:"p99"`
@@ -16,9 +16,11 @@ type summary struct {
 	Mean   float64 `json:"mean"`
 }
 
-func summarize(xs []float64) summary {
+// Summarize summarizes xs, which it leaves as they are; an empty sample
+// is all zeros.
+func Summarize(xs []float64) Summary {
 	if len(xs) == 0 {
-		return summary{} // JSON has no NaN
+		return Summary{} // JSON has no NaN
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -26,7 +28,7 @@ func summarize(xs []float64) summary {
 	for _, x := range s {
 		sum += x
 	}
-	return summary{
+	return Summary{
 		N:      len(s),
 		Median: quantile(s, 0.5),
 		P99:    quantile(s, 0.99),
@@ -36,9 +38,9 @@ func summarize(xs []float64) summary {
 	}
 }
 
-// quantile of sorted s, interpolating linearly between the two nearest
-// ranks (R-7, what numpy and most tools default to): the median of an
-// even count is the mean of the middle two.
+// quantile of sorted, non-empty s, interpolating linearly between the
+// two nearest ranks (R-7, what numpy and most tools default to): the
+// median of an even count is the mean of the middle two.
 func quantile(s []float64, q float64) float64 {
 	if len(s) == 1 {
 		return s[0]
