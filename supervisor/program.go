@@ -116,7 +116,7 @@ func (s *Supervisor) start(p *program) {
 	cmd, err := s.command(p)
 	var finish func(ok bool)
 	if err == nil {
-		finish, err = s.spawnOutput(p, &cmd)
+		finish, err = s.openOutputs(p, &cmd)
 	}
 	pid := 0
 	if err == nil {

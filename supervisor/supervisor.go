@@ -111,7 +111,6 @@ type Supervisor struct {
 	probeResults chan probeResult // answers of http and tcp probes
 	env          []string         // tend's environment, read once
 	rand         func() float64   // jitter source in [-1, 1]
-	spawnOutput  func(*program, *Command) (func(ok bool), error)
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -150,7 +149,6 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		rand:       jitter,
 		reapGap:    reapCoalesce,
 	}
-	s.spawnOutput = s.openOutputs
 	if s.opts.Stdout == nil {
 		s.opts.Stdout = logs.NewDest(os.Stdout)
 	}
