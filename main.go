@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"time"
 
@@ -39,6 +40,13 @@ func main() {
 
 func run(args []string, sub signals.Subscription) int {
 	if len(args) > 0 {
+		switch args[0] {
+		case "version", "check", "ctl":
+			// Not an init: give the signals back their defaults, so that
+			// Ctrl-C stops a tend ctl --wait rather than being swallowed
+			// by a subscription nobody reads.
+			signal.Reset()
+		}
 		switch args[0] {
 		case "version":
 			fmt.Println("tend", version())
