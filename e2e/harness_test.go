@@ -154,7 +154,10 @@ func startWith(t *testing.T, o options, flags []string, child ...string) *run {
 		argv = append(ns, argv...)
 	}
 	r.cmd = exec.Command(argv[0], argv[1:]...)
-	r.cmd.Env = append(append(os.Environ(), helperEnv+"=1"), o.env...)
+	// A race-built tend sleeps a second on exit by default; every test
+	// here waits for tend to exit.
+	gorace := "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	r.cmd.Env = append(append(os.Environ(), helperEnv+"=1", gorace), o.env...)
 	r.cmd.Stderr = r.log
 	// A helper orphaned by a failed test may hold the pipes open; do not
 	// let that hang the harness once tend itself is gone.
