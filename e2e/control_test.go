@@ -92,31 +92,7 @@ type ctlRun struct {
 
 func startCtlWith(t *testing.T, cfg string, o ctlRun) *svRun {
 	t.Helper()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &svRun{tl: newTendLog(t), marker: fmt.Sprintf("%s=%d-%d", markerEnv, os.Getpid(), svSeq.Add(1))}
-	t.Cleanup(func() {
-		for _, p := range s.leftBehind() {
-			syscall.Kill(p.pid, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			t.Logf("--- tend's stderr ---\n%s", s.tl.text())
-		}
-	})
-	around := append(slices.Clip(o.around), helper("stderr-fd3")...)
-	if o.bin != "" {
-		around = append(around, helper("exec-instead", o.bin)...)
-	}
-	s.run = startWith(t, options{
-		env:    []string{s.marker, noExitSleep},
-		around: around,
-		extra:  pw,
-		raw:    []string{"-v", "--log-format", "json", "-c", cfg},
-	}, nil)
-	pw.Close()
-	go s.tl.follow(pr)
+	s := startSv(t, cfg, svOptions{raw: []string{"-v", "--log-format", "json", "-c", cfg}, around: o.around, bin: o.bin})
 	// tend opens the socket before it starts any program.
 	s.tl.waitMessage("", "control socket listening")
 	return s
@@ -133,9 +109,9 @@ func (o ctlOut) String() string {
 	return fmt.Sprintf("%q: exit %d\nstdout: %s\nstderr: %s", o.args, o.code, o.stdout, o.stderr)
 }
 
-// noExitSleep keeps a race-enabled tend (and tend ctl) from sleeping a
-// second before it exits (the race runtime's atexit_sleep_ms, default
-// 1000): a second per tend run and per ctl call adds up.
+// noExitSleep keeps a race-enabled tend ctl, run here rather than through
+// the harness (which does the same for tend), from sleeping a second
+// before it exits (the race runtime's atexit_sleep_ms, default 1000).
 var noExitSleep = "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 
 // ctl runs `tend ctl --socket sock ARGS` and returns what it did.

@@ -263,6 +263,10 @@ type svOptions struct {
 	flags []string // more of tend's flags, after --log-format json -c FILE
 	main  []string // the main program, after --
 	raw   []string // tend's whole argument list instead
+	// around runs first, with tend's argv (cg-exec, say); bin, when set,
+	// is a tend binary other than the one under test.
+	around []string
+	bin    string
 }
 
 // startSv runs tend with config file cfg and its log followed.
@@ -291,10 +295,14 @@ func startSv(t *testing.T, cfg string, o svOptions) *svRun {
 			args = append(append(args, "--"), o.main...)
 		}
 	}
+	around := append(slices.Clip(o.around), helper("stderr-fd3")...)
+	if o.bin != "" {
+		around = append(around, helper("exec-instead", o.bin)...)
+	}
 	s.run = startWith(t, options{
 		hostMode: o.host,
 		env:      []string{s.marker},
-		around:   helper("stderr-fd3"),
+		around:   around,
 		extra:    pw,
 		raw:      args,
 	}, nil)
