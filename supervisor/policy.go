@@ -30,11 +30,6 @@ const (
 	Paused    State = "PAUSED" // frozen by `tend ctl pause`
 )
 
-// hasProcess reports whether a program in state st has a live process.
-func (st State) hasProcess() bool {
-	return st == Starting || st == Running || st == Stopping
-}
-
 // final reports whether st is an end a program stays in until someone
 // acts: a critical program reaching one of the failed ones stops tend.
 func (st State) final() bool {
