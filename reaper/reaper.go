@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +45,7 @@ func Code(ws unix.WaitStatus) int {
 func Drain(fn func(Exit)) (childrenLeft bool, err error) {
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		pid, err := wait4Nohang(&ws)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -57,6 +58,22 @@ func Drain(fn func(Exit)) (childrenLeft bool, err error) {
 		}
 		fn(Exit{Pid: pid, Status: ws})
 	}
+}
+
+// wait4Nohang is wait4(-1, ws, WNOHANG, NULL) as a raw system call, one
+// the Go scheduler is not told about. unix.Wait4 tells it (entersyscall),
+// and then sysmon hands tend's only P to another thread whenever one
+// wait4 takes over 20 µs, which in an exit storm many do: the kernel's
+// tasklist_lock is contended while it reparents orphans. Each hand-off
+// is a thread wake-up and another to take the P back; for 10,000 zombies
+// that was about 2,000 context switches. With WNOHANG wait4 never
+// blocks, so there is nothing for the scheduler to do meanwhile.
+func wait4Nohang(ws *unix.WaitStatus) (int, error) {
+	r, _, errno := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), unix.WNOHANG, 0, 0, 0)
+	if errno != 0 {
+		return int(r), errno
+	}
+	return int(r), nil
 }
 
 // IsInit reports whether tend is PID 1 of its PID namespace.
