@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +42,7 @@ func Subscribe() Subscription {
 	child := make(chan os.Signal, 1)
 	other := make(chan os.Signal, otherCap)
 	signal.Notify(child, unix.SIGCHLD)
+	saveChildHandler()
 	var ignored []syscall.Signal
 	for _, s := range Catchable() {
 		if s == unix.SIGCHLD {
@@ -56,19 +56,3 @@ func Subscribe() Subscription {
 	}
 	return Subscription{Child: child, Other: other, Ignored: ignored}
 }
-
-// startedIgnored reports whether sig's disposition is SIG_IGN right now,
-// before tend subscribes to it. For the signals the runtime leaves alone
-// that is the disposition tend was started with.
-func startedIgnored(sig syscall.Signal) bool {
-	// struct kernel_sigaction starts with the handler on every Linux port
-	// tend is built for (amd64, arm64, 386, arm, riscv64, ppc64le, s390x);
-	// the rest is room for flags, restorer and mask.
-	var old [8]uintptr
-	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0,
-		uintptr(unsafe.Pointer(&old[0])), 8, 0, 0)
-	return errno == 0 && old[0] == sigIgn
-}
-
-// sigIgn is SIG_IGN, the handler value meaning "ignore", on every Linux port.
-const sigIgn = 1

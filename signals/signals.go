@@ -96,6 +96,19 @@ func catchable(s syscall.Signal) bool {
 	return true
 }
 
+// Synchronous reports whether sig is one the kernel raises for a
+// faulting instruction (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
+// SIGSTKFLT). tend forwards them too when they are sent with kill, but
+// only through the Go runtime's handler, which must see a real fault
+// first: they never get the forwarding handler (InstallForwarder).
+func Synchronous(sig syscall.Signal) bool {
+	switch sig {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT:
+		return true
+	}
+	return false
+}
+
 // InInit says what init mode (`tend -- CMD`, no config) does with sig:
 // everything that can be caught is forwarded, HUP included, except
 // tend's own (CHLD, TTIN, TTOU, PIPE).

@@ -51,11 +51,21 @@ type fakeOS struct {
 	chld    chan os.Signal
 	skew    time.Duration // how far the clock jumped while "frozen"
 	drains  int           // calls to drain
+	muted   bool          // SIGCHLD muted: exits raise nothing
+	mutes   int           // calls to muteChild(true)
+	// onUnmute, when set, runs as SIGCHLD is unmuted, before the
+	// loop's next drain: an exit in the window between the two.
+	onUnmute func()
+	// forwarding is the forwarding handler's target; handled counts
+	// the signals it has "sent" that the loop has not yet asked about.
+	forwarding int
+	handled    map[syscall.Signal]int
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
 	return &fakeOS{t0: time.Now(), scripts: scripts, nextPid: 100,
-		names: map[int]string{}, alive: map[int]bool{}, chld: make(chan os.Signal, 1)}
+		names: map[int]string{}, alive: map[int]bool{}, chld: make(chan os.Signal, 1),
+		handled: map[syscall.Signal]int{}}
 }
 
 func (f *fakeOS) ops() osOps {
@@ -65,6 +75,22 @@ func (f *fakeOS) ops() osOps {
 		drain:     f.drain,
 		leftovers: func(bool, syscall.Signal) bool { return false },
 		subreaper: func() error { return nil },
+		muteChild: f.muteChild,
+		installForwarder: func(sigs []syscall.Signal) ([]syscall.Signal, error) {
+			return sigs, nil
+		},
+		forwardTo: func(target int) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.forwarding = target
+		},
+		forwarded: func(sig syscall.Signal) int {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			n := f.handled[sig]
+			delete(f.handled, sig)
+			return n
+		},
 		now: func() time.Time {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -125,7 +151,37 @@ func (f *fakeOS) kill(pid int, sig syscall.Signal) error {
 	return nil
 }
 
-// exit makes pid a zombie and raises SIGCHLD.
+func (f *fakeOS) muteChild(on bool) error {
+	f.mu.Lock()
+	hook := f.onUnmute
+	f.mu.Unlock()
+	if !on && hook != nil {
+		hook() // still muted: whatever exits now raises nothing
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.muted = on
+	if on {
+		f.mutes++
+	}
+	return nil
+}
+
+// handlerSends is the forwarding handler taking sig: it "sends" it to the
+// target of the moment, as the real one does, and counts it.
+func (f *fakeOS) handlerSends(sig syscall.Signal) {
+	f.mu.Lock()
+	target := f.forwarding
+	f.mu.Unlock()
+	if target != 0 {
+		f.kill(target, sig)
+		f.mu.Lock()
+		f.handled[sig]++
+		f.mu.Unlock()
+	}
+}
+
+// exit makes pid a zombie and raises SIGCHLD, unless SIGCHLD is muted.
 func (f *fakeOS) exit(pid int, ws unix.WaitStatus) {
 	f.mu.Lock()
 	if !f.alive[pid] {
@@ -135,7 +191,11 @@ func (f *fakeOS) exit(pid int, ws unix.WaitStatus) {
 	delete(f.alive, pid)
 	f.pending = append(f.pending, reaper.Exit{Pid: pid, Status: ws})
 	f.record(fmt.Sprintf("exit %s %d", f.names[pid], reaper.Code(ws)))
+	muted := f.muted
 	f.mu.Unlock()
+	if muted {
+		return
+	}
 	select {
 	case f.chld <- unix.SIGCHLD:
 	default:
@@ -660,8 +720,16 @@ autorestart = "always"
 		l.f.mu.Lock()
 		drains := l.f.drains
 		l.f.mu.Unlock()
-		if drains > 3 {
-			t.Errorf("%d reaps for 50 exits at one instant, want at most 3", drains)
+		// A reap drains once more after unmuting SIGCHLD, and a storm
+		// ends with a reap that finds nothing: at most three reaps.
+		if drains > 6 {
+			t.Errorf("%d drains for 50 exits at one instant, want at most 6", drains)
+		}
+		l.f.mu.Lock()
+		muted := l.f.muted
+		l.f.mu.Unlock()
+		if muted {
+			t.Error("SIGCHLD still muted after the storm")
 		}
 		if n := l.count("spawn p"); n != 100 {
 			t.Errorf("%d starts, want 100: every exit reaped and restarted", n)
@@ -672,5 +740,77 @@ autorestart = "always"
 			}
 		}
 		l.stop()
+	})
+}
+
+// TestExitWhileUnmuting: a program that exits after a reap's last wait4
+// but before SIGCHLD has its handler back raises no signal; the drain
+// after the unmute must still collect it, or it would never be restarted.
+func TestExitWhileUnmuting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0
+autorestart = "never"
+
+[programs.q]
+command = ["q"]
+startsecs = 0
+autorestart = "always"
+`, nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: -1, onTerm: 0}})
+		var once sync.Once
+		l.f.mu.Lock()
+		l.f.onUnmute = func() {
+			once.Do(func() {
+				l.f.mu.Lock()
+				var q int
+				for pid, name := range l.f.names {
+					if name == "q" && l.f.alive[pid] {
+						q = pid
+					}
+				}
+				l.f.mu.Unlock()
+				l.f.exit(q, unix.WaitStatus(3<<8))
+			})
+		}
+		l.f.mu.Unlock()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l.want("100ms exit p 0", "100ms exit q 3", "100ms spawn q")
+		l.stop()
+	})
+}
+
+// TestForwardedByHandler: the loop points the forwarding handler at the
+// main program's group while it runs, and at nothing once tend shuts
+// down; a signal the handler sent is not sent again, one it did not send
+// the loop forwards itself.
+func TestForwardedByHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket, []string{"m"}, map[string]script{"m": {runFor: -1, onTerm: 0}})
+		synctest.Wait()
+		l.f.mu.Lock()
+		target, name := l.f.forwarding, l.f.names[-l.f.forwarding]
+		l.f.mu.Unlock()
+		if target >= 0 || name != "m" {
+			t.Fatalf("forwarding to %d (%q), want the main program's group", target, name)
+		}
+		l.f.handlerSends(unix.SIGUSR1)
+		l.sigs <- unix.SIGUSR1
+		l.sigs <- unix.SIGUSR2 // came before the handler had a target
+		synctest.Wait()
+		if n := l.count("kill m USR1"); n != 1 {
+			t.Errorf("USR1 sent %d times, want once (by the handler)", n)
+		}
+		if n := l.count("kill m USR2"); n != 1 {
+			t.Errorf("USR2 sent %d times, want once (by the loop)", n)
+		}
+		l.stop()
+		l.f.mu.Lock()
+		defer l.f.mu.Unlock()
+		if l.f.forwarding != 0 {
+			t.Errorf("still forwarding to %d after the main program exited", l.f.forwarding)
+		}
 	})
 }

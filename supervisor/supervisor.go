@@ -93,6 +93,8 @@ type Supervisor struct {
 	shutdownDue  time.Time // shutdown_timeout; zero when unbounded
 	phaseDue     time.Time // grace, killWait, flushWait
 	left         bool      // children remained at the last reap
+	muted        bool      // SIGCHLD is muted (signals.MuteChild): reaps come from reapDue
+	forwardingTo int       // the forwarding handler's target as last set (signals.ForwardTo)
 	orphans      int       // reaped processes tend did not start
 	killedAny    bool      // some program had to be SIGKILLed
 	code         int
@@ -122,6 +124,13 @@ type osOps struct {
 	leftovers func(init bool, sig syscall.Signal) bool
 	subreaper func() error
 	now       func() time.Time
+	// muteChild mutes SIGCHLD (true) or gives it back its handler.
+	muteChild func(bool) error
+	// installForwarder, forwardTo and forwarded are the signal handler
+	// that forwards signals itself (signals.InstallForwarder).
+	installForwarder func([]syscall.Signal) ([]syscall.Signal, error)
+	forwardTo        func(target int)
+	forwarded        func(syscall.Signal) int
 }
 
 var realOS = osOps{
@@ -131,6 +140,15 @@ var realOS = osOps{
 	leftovers: signalLeftovers,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
+	muteChild: func(on bool) error {
+		if on {
+			return signals.MuteChild()
+		}
+		return signals.UnmuteChild()
+	},
+	installForwarder: signals.InstallForwarder,
+	forwardTo:        signals.ForwardTo,
+	forwarded:        signals.Forwarded,
 }
 
 // New prepares a Supervisor; sub must have been taken before anything
@@ -204,7 +222,9 @@ func (s *Supervisor) Run() int {
 		s.devNull = f
 		defer f.Close()
 	}
+	s.installForwarder()
 	s.advance()
+	s.syncForwarder()
 	for s.phase != done {
 		s.armTimer()
 		// While a reap is set for the end of the gap, a SIGCHLD has
@@ -232,6 +252,7 @@ func (s *Supervisor) Run() int {
 		s.noteFreeze() // before anything reads the clock
 		s.safely(handle)
 		s.safely(s.advance)
+		s.syncForwarder()
 	}
 	s.files.Close()
 	return s.exitCode()
@@ -291,11 +312,14 @@ func (s *Supervisor) advance() {
 // instead. The first exit after a quiet spell is reaped at once.
 const reapCoalesce = time.Millisecond
 
-// onChild reaps whatever has exited and hands each exit to its owner, or,
-// during a storm of exits, sets the reap for reapCoalesce after the last.
+// onChild reaps whatever has exited and hands each exit to its owner. A
+// SIGCHLD that comes within reapCoalesce of the last reap starts a storm:
+// SIGCHLD is muted and the reaps come from the timer, one each
+// reapCoalesce, until one finds nothing.
 func (s *Supervisor) onChild() {
 	if next := s.lastReap.Add(s.reapGap); s.os.now().Before(next) {
 		if s.reapDue.IsZero() {
+			s.mute(true)
 			s.reapDue = next.Add(-s.frozen) // deadlines are in tend time
 		}
 		return
@@ -303,14 +327,54 @@ func (s *Supervisor) onChild() {
 	s.reap()
 }
 
+// reap drains every exit with SIGCHLD muted, so that the exits it
+// collects as it goes do not each interrupt tend (signals.MuteChild). In
+// a storm, a reap that found something leaves SIGCHLD muted and sets the
+// next reap on the timer; otherwise SIGCHLD is unmuted, and one more
+// drain collects what exited between the last wait4 and the unmute,
+// which raised no signal.
 func (s *Supervisor) reap() {
+	storm := !s.reapDue.IsZero()
 	s.reapDue = time.Time{}
-	left, err := s.os.drain(s.onExit)
+	s.mute(true)
+	if n := s.drain(); n > 0 && storm {
+		s.reapDue = s.now().Add(s.reapGap)
+		return
+	}
+	if s.mute(false); s.muted {
+		// SIGCHLD could not be given back its handler: an exit would go
+		// unnoticed, so keep reaping on the timer instead.
+		s.reapDue = s.now().Add(max(s.reapGap, reapCoalesce))
+	}
+	s.drain()
+}
+
+// drain reaps every exited child and returns how many there were.
+func (s *Supervisor) drain() int {
+	n := 0
+	left, err := s.os.drain(func(e reaper.Exit) {
+		n++
+		s.onExit(e)
+	})
 	if err != nil {
 		s.log.Error().Err(err).Msg("reap")
 	}
 	s.left = left
 	s.lastReap = s.os.now()
+	return n
+}
+
+// mute mutes SIGCHLD or unmutes it. A failure is logged and leaves
+// s.muted as it was, which reap reads.
+func (s *Supervisor) mute(on bool) {
+	if s.muted == on {
+		return
+	}
+	if err := s.os.muteChild(on); err != nil {
+		s.log.Error().Err(err).Bool("mute", on).Msg("SIGCHLD disposition")
+		return
+	}
+	s.muted = on
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
@@ -329,12 +393,17 @@ func (s *Supervisor) onExit(e reaper.Exit) {
 	s.exited(p, e)
 }
 
+// action is the mode's policy for sig.
+func (s *Supervisor) action(sig syscall.Signal) signals.Action {
+	if s.opts.Config != nil {
+		return signals.InSupervisor(sig, s.main != nil)
+	}
+	return signals.InInit(sig)
+}
+
 // onSignal applies the mode's policy to a signal tend received.
 func (s *Supervisor) onSignal(sig syscall.Signal) {
-	action := signals.InInit(sig)
-	if s.opts.Config != nil {
-		action = signals.InSupervisor(sig, s.main != nil)
-	}
+	action := s.action(sig)
 	switch action {
 	case signals.Shutdown:
 		s.shutdown("signal " + signals.Name(sig))
@@ -343,17 +412,61 @@ func (s *Supervisor) onSignal(sig syscall.Signal) {
 		s.reload("signal " + signals.Name(sig)) // an invalid file is logged, and changes nothing
 		return
 	case signals.Forward:
-		if s.main != nil && s.main.pid != 0 && s.phase == running {
-			target := -s.main.pid
-			if s.opts.NoGroup {
-				target = s.main.pid
-			}
+		if n := s.os.forwarded(sig); n > 0 {
+			s.log.Debug().Str("signal", signals.Name(sig)).Int("target", s.forwardingTo).Int("count", n).Msg("forwarded by the signal handler")
+			return
+		}
+		if target := s.forwardTarget(); target != 0 {
 			err := s.os.kill(target, sig)
 			s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target).Msg("forwarded")
 			return
 		}
 	}
 	s.log.Debug().Str("signal", signals.Name(sig)).Stringer("action", action).Msg("signal not forwarded")
+}
+
+// forwardTarget is where forwarded signals go now: the main program's
+// process group (the main program alone with --no-group) while it runs
+// and tend is not shutting down; 0 for nowhere.
+func (s *Supervisor) forwardTarget() int {
+	if s.main == nil || s.main.pid == 0 || s.phase != running {
+		return 0
+	}
+	if s.opts.NoGroup {
+		return s.main.pid
+	}
+	return -s.main.pid
+}
+
+// installForwarder gives every signal the mode forwards the handler that
+// sends it on before the Go runtime sees it (signals.InstallForwarder).
+// A signal the handler sent still reaches onSignal, which only logs it.
+func (s *Supervisor) installForwarder() {
+	if s.main == nil {
+		return
+	}
+	var sigs []syscall.Signal
+	for _, sig := range signals.Catchable() {
+		if s.action(sig) == signals.Forward && !signals.Synchronous(sig) && !slices.Contains(s.sub.Ignored, sig) {
+			sigs = append(sigs, sig)
+		}
+	}
+	got, err := s.os.installForwarder(sigs)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("signals go through the Go runtime alone")
+	}
+	s.log.Debug().Int("signals", len(got)).Msg("forwarded from the signal handler")
+}
+
+// syncForwarder points the forwarding handler at forwardTarget. It runs
+// after every step of the loop: the handler may forward to a main program
+// that has just been reaped until then, as a signal that came a moment
+// sooner would have been.
+func (s *Supervisor) syncForwarder() {
+	if t := s.forwardTarget(); t != s.forwardingTo {
+		s.forwardingTo = t
+		s.os.forwardTo(t)
+	}
 }
 
 // shutdown stops every program in reverse dependency order, then the
@@ -402,13 +515,9 @@ func (s *Supervisor) hasLiveDependent(p *program) bool {
 // left: every process in the namespace as PID 1, tend's descendants
 // otherwise.
 func (s *Supervisor) stopLeftovers() {
-	left, err := s.os.drain(s.onExit)
-	if err != nil {
-		s.log.Error().Err(err).Msg("reap")
-	}
-	s.left = left
+	s.drain()
 	s.phase = leftovers
-	if left {
+	if s.left {
 		s.signalLeftovers(unix.SIGTERM, s.opts.Grace)
 	}
 }

@@ -1,0 +1,93 @@
+package signals
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// Muting SIGCHLD while tend reaps.
+//
+// tini and catatonit keep SIGCHLD blocked and take it when they choose:
+// while they drain exits with wait4, further exits only mark the signal
+// pending, which costs nothing. Go cannot do that: the runtime unblocks
+// SIGCHLD on every thread it starts, so each exit interrupts a thread,
+// runs the runtime's handler and wakes os/signal's goroutine. In a storm
+// of exits that was most of tend's CPU (bench/init.sh: 24,000 context
+// switches where tini made 320).
+//
+// What Go does allow is a disposition of SIG_DFL, under which the kernel
+// drops SIGCHLD as it is raised, without interrupting anyone, and still
+// keeps the child a zombie for wait4 (only SIG_IGN and SA_NOCLDWAIT reap
+// by themselves). So the loop mutes SIGCHLD while it drains, and puts the
+// runtime's handler back when it has drained. An exit between the last
+// wait4 and the unmute raised no signal: the caller must drain once more
+// after Unmute, and that drain sees it.
+
+// On amd64 and arm64 the handler mutes SIGCHLD itself: Subscribe puts
+// childHandler (handlers_$GOARCH.s) in front of the runtime's, and it
+// sets SIG_DFL before it jumps to the runtime's handler. However many
+// exits follow, tend takes one SIGCHLD per reap, as tini does: without
+// it, the exits that came in the microseconds between the first SIGCHLD
+// and the loop's MuteChild were delivered one by one (about 800 when
+// 10,000 zombies were handed to tend at once, which the kernel does one
+// by one, each with a SIGCHLD).
+
+var (
+	// childChain is the runtime's SIGCHLD handler, where childHandler
+	// jumps; childMuted is the action it installs, SIG_DFL with the
+	// runtime's flags. Both are written before childHandler is installed.
+	childChain uintptr
+	childMuted sigaction
+	// goChild is the action UnmuteChild puts back: childHandler in front
+	// of the runtime's handler, or the runtime's alone where there are no
+	// handlers of tend's own. Written by Subscribe before the loop
+	// starts, read-only afterwards.
+	goChild struct {
+		act   sigaction
+		saved bool
+	}
+)
+
+// saveChildHandler installs childHandler in front of the handler
+// os/signal has just installed, and saves the result for UnmuteChild.
+func saveChildHandler() {
+	act, err := getAction(unix.SIGCHLD)
+	if err != nil || act[0] == sigDfl || act[0] == sigIgn {
+		return
+	}
+	if handlersBuilt && act[0] != childHandlerAddr() {
+		childMuted = act
+		childMuted[0] = sigDfl
+		childChain = act[0]
+		act[0] = childHandlerAddr()
+		if setAction(unix.SIGCHLD, &act) != nil {
+			act[0] = childChain // the runtime's alone, as before
+		}
+	}
+	goChild.act, goChild.saved = act, true
+}
+
+// errNotSubscribed: MuteChild was called before Subscribe.
+var errNotSubscribed = errors.New("SIGCHLD: no handler saved (Subscribe not called)")
+
+// MuteChild sets SIGCHLD to SIG_DFL: exits from now on raise no signal
+// and stay zombies until reaped. Only the loop calls it, and it must
+// UnmuteChild and drain once more before it next waits for an event.
+func MuteChild() error {
+	if !goChild.saved {
+		return errNotSubscribed
+	}
+	dfl := goChild.act
+	dfl[0] = sigDfl
+	return setAction(unix.SIGCHLD, &dfl)
+}
+
+// UnmuteChild puts the SIGCHLD handler back, exactly as Subscribe left
+// it.
+func UnmuteChild() error {
+	if !goChild.saved {
+		return errNotSubscribed
+	}
+	return setAction(unix.SIGCHLD, &goChild.act)
+}
