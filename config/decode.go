@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,13 +251,17 @@ type dep struct {
 	cond Condition
 }
 
-var programName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+// validName reports whether name is a program name:
+// ^[A-Za-z0-9_][A-Za-z0-9_.-]*$.
+func validName(name string) bool {
+	return name != "" && nameStart(name[0]) && nameChars(name[1:])
+}
 
 // program decodes one [programs.NAME] table.
 func (d *decoder) program(l loc, name string, v any) *group {
 	g := &group{prog: defaultProgram(name), instances: 1}
 	p := &g.prog
-	if !programName.MatchString(name) {
+	if !validName(name) {
 		d.errorf(l, "bad program name %q: use letters, digits, _, - and . (a : is added by instances)", name)
 	}
 	m, ok := d.table(l, v)

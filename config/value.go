@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,11 +67,34 @@ func (d *decoder) user(l loc, v any) *User {
 	return u
 }
 
-var idPattern = regexp.MustCompile(`^([0-9]+|[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?)$`)
-
 // validID reports whether s is a user or group name (as useradd allows)
-// or a number.
-func validID(s string) bool { return idPattern.MatchString(s) }
+// or a number: ^([0-9]+|[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?)$.
+func validID(s string) bool {
+	if digits(s) {
+		return true
+	}
+	s = strings.TrimSuffix(s, "$")
+	if s == "" || len(s) > 32 || !nameStart(s[0]) || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	return nameChars(s[1:])
+}
+
+// nameStart reports whether c may begin a program name: a letter, a
+// digit or _.
+func nameStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// nameChars reports whether s holds only letters, digits, _, . and -.
+func nameChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !nameStart(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // environment decodes the environment table. Numbers and booleans are
 // taken as their TOML spelling, as docker-compose does.
