@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"tend/config"
 	"tend/control"
+	_ "tend/gomaxprocs" // one P, set before the other inits allocate
 	"tend/logs"
 	"tend/signals"
 	"tend/supervisor"
@@ -28,13 +28,6 @@ func main() {
 	// handler never sees it at all. Signals that arrive from here on
 	// wait in the subscription's channels until the loop runs.
 	sub := signals.Subscribe()
-	// tend needs no parallelism: one loop, and copiers and probes that
-	// mostly wait. With more Ps the scheduler wakes idle ones to spin on
-	// every SIGCHLD: reaping an exit storm cost up to 8x the CPU
-	// (bench/init.sh). GOMAXPROCS in the environment still wins.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
 	os.Exit(run(os.Args[1:], sub))
 }
 
