@@ -346,6 +346,13 @@ func (s *Supervisor) reap() {
 		// unnoticed, so keep reaping on the timer instead.
 		s.reapDue = s.now().Add(max(s.reapGap, reapCoalesce))
 	}
+	// A notice still waiting from before is stale: the drain below
+	// collects every exit so far. Dropped before the drain, never after,
+	// so that the notice of an exit the drain misses survives.
+	select {
+	case <-s.sub.Child:
+	default:
+	}
 	s.drain()
 }
 
