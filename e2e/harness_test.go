@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +34,21 @@ var (
 
 const helperEnv = "TEND_E2E_HELPER"
 
+// defaultIgnoredSignals undoes a SIG_IGN of HUP or INT the tests were
+// started with (nohup ignores HUP; a shell ignores INT for a job it runs
+// in the background), which every tend and helper would inherit and the
+// signal tests would read as tend's doing (the Go runtime keeps those two
+// ignored; it takes the others over at start). A signal subscribed to
+// here has a handler, so exec gives the child SIG_DFL for it; this
+// process goes on ignoring it, as it did.
+func defaultIgnoredSignals() {
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelper(os.Args[1:]))
@@ -41,6 +57,7 @@ func TestMain(m *testing.M) {
 	// close-on-exec (a CI shell often does); they would pass through tend
 	// as inherited fds and blur what tend itself opens.
 	closeInheritedFds()
+	defaultIgnoredSignals()
 	dir, err := os.MkdirTemp("", "tend-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
