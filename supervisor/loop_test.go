@@ -56,6 +56,8 @@ type fakeOS struct {
 	// onUnmute, when set, runs as SIGCHLD is unmuted, before the
 	// loop's next drain: an exit in the window between the two.
 	onUnmute func()
+	// afterUnmute, when set, runs once SIGCHLD has its handler back.
+	afterUnmute func()
 	// forwarding is the forwarding handler's target; handled counts
 	// the signals it has "sent" that the loop has not yet asked about.
 	forwarding int
@@ -159,12 +161,30 @@ func (f *fakeOS) muteChild(on bool) error {
 		hook() // still muted: whatever exits now raises nothing
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.muted = on
 	if on {
 		f.mutes++
 	}
+	after := f.afterUnmute
+	f.mu.Unlock()
+	if !on && after != nil {
+		after()
+	}
 	return nil
+}
+
+// lateHandler is a SIGCHLD handler that was already running when the
+// loop muted SIGCHLD, and mutes it again only after the loop has
+// unmuted it: SIGCHLD ends up muted, with the handler's notice on its
+// way to the loop.
+func (f *fakeOS) lateHandler() {
+	f.mu.Lock()
+	f.muted = true
+	f.mu.Unlock()
+	select {
+	case f.chld <- unix.SIGCHLD:
+	default:
+	}
 }
 
 // handlerSends is the forwarding handler taking sig: it "sends" it to the
@@ -812,5 +832,40 @@ func TestForwardedByHandler(t *testing.T) {
 		if l.f.forwarding != 0 {
 			t.Errorf("still forwarding to %d after the main program exited", l.f.forwarding)
 		}
+	})
+}
+
+// TestLateHandlerMute: a SIGCHLD handler that mutes SIGCHLD just after
+// the loop unmuted it leaves SIGCHLD muted; its notice must bring the
+// loop back to unmute it, or every later exit would go unseen.
+func TestLateHandlerMute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0
+autorestart = "never"
+
+[programs.q]
+command = ["q"]
+startsecs = 0
+autorestart = "never"
+`, nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: 200 * time.Millisecond}})
+		var once sync.Once
+		l.f.mu.Lock()
+		l.f.afterUnmute = func() { once.Do(l.f.lateHandler) }
+		l.f.mu.Unlock()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := l.count("exit q 0"); n != 1 {
+			t.Fatalf("q exited %d times", n)
+		}
+		l.f.mu.Lock()
+		muted, pending := l.f.muted, len(l.f.pending)
+		l.f.mu.Unlock()
+		if muted || pending != 0 {
+			t.Errorf("at 1s: SIGCHLD muted %v, %d exits not reaped", muted, pending)
+		}
+		l.stop()
 	})
 }

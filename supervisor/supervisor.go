@@ -341,17 +341,20 @@ func (s *Supervisor) reap() {
 		s.reapDue = s.now().Add(s.reapGap)
 		return
 	}
+	// A notice still waiting is stale: SIGCHLD has been muted since the
+	// drain began, so it is for an exit that drain, or the one below,
+	// collects. It must go before the unmute, not after: a SIGCHLD
+	// handler that was already running when the loop muted may mute
+	// again after the unmute, and its notice is then the only thing that
+	// brings the loop back to unmute.
+	select {
+	case <-s.sub.Child:
+	default:
+	}
 	if s.mute(false); s.muted {
 		// SIGCHLD could not be given back its handler: an exit would go
 		// unnoticed, so keep reaping on the timer instead.
 		s.reapDue = s.now().Add(max(s.reapGap, reapCoalesce))
-	}
-	// A notice still waiting from before is stale: the drain below
-	// collects every exit so far. Dropped before the drain, never after,
-	// so that the notice of an exit the drain misses survives.
-	select {
-	case <-s.sub.Child:
-	default:
 	}
 	s.drain()
 }
