@@ -66,7 +66,7 @@ func Drain(fn func(Exit)) (childrenLeft bool, err error) {
 // wait4 takes over 20 µs, which in an exit storm many do: the kernel's
 // tasklist_lock is contended while it reparents orphans. Each hand-off
 // is a thread wake-up and another to take the P back; for 10,000 zombies
-// that was about 2,000 context switches. With WNOHANG wait4 never
+// that was about 1,500 context switches. With WNOHANG wait4 never
 // blocks, so there is nothing for the scheduler to do meanwhile.
 func wait4Nohang(ws *unix.WaitStatus) (int, error) {
 	r, _, errno := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), unix.WNOHANG, 0, 0, 0)

@@ -19,31 +19,33 @@ import (
 // What Go does allow is a disposition of SIG_DFL, under which the kernel
 // drops SIGCHLD as it is raised, without interrupting anyone, and still
 // keeps the child a zombie for wait4 (only SIG_IGN and SA_NOCLDWAIT reap
-// by themselves). So the loop mutes SIGCHLD while it drains, and puts the
-// runtime's handler back when it has drained. An exit between the last
-// wait4 and the unmute raised no signal: the caller must drain once more
-// after Unmute, and that drain sees it.
-
-// On amd64 and arm64 the handler mutes SIGCHLD itself: Subscribe puts
-// childHandler (handlers_$GOARCH.s) in front of the runtime's, and it
-// sets SIG_DFL before it jumps to the runtime's handler. However many
-// exits follow, tend takes one SIGCHLD per reap, as tini does: without
-// it, the exits that came in the microseconds between the first SIGCHLD
-// and the loop's MuteChild were delivered one by one (about 800 when
-// 10,000 zombies were handed to tend at once, which the kernel does one
-// by one, each with a SIGCHLD).
+// by themselves). So SIGCHLD is muted from the first SIGCHLD until the
+// loop has drained: on amd64 and arm64 by childHandler
+// (handlers_$GOARCH.s), which Subscribe puts in front of the runtime's
+// handler and which sets SIG_DFL before it jumps there; elsewhere by the
+// loop's MuteChild as it starts to reap. However many exits follow, tend
+// takes one SIGCHLD per reap, as tini does. (With the loop alone muting,
+// the exits in the microseconds before it got there were delivered one
+// by one: about 800 when 10,000 zombies were handed to tend at once,
+// which the kernel does one by one, each with a SIGCHLD.)
+//
+// An exit between the loop's last wait4 and UnmuteChild raised no
+// signal: the loop drains once more after UnmuteChild, and sees it. And
+// whenever childHandler mutes, the runtime's handler then sends the loop
+// a notice, so a mute the loop did not make is always followed by a reap
+// that ends in UnmuteChild.
 
 var (
 	// childChain is the runtime's SIGCHLD handler, where childHandler
-	// jumps; childMuted is the action it installs, SIG_DFL with the
-	// runtime's flags. Both are written before childHandler is installed.
+	// jumps; childMuted is the muted action, SIG_DFL with the runtime's
+	// flags, which childHandler and MuteChild install. goChild is the
+	// action UnmuteChild puts back: childHandler in front of the runtime's
+	// handler, or the runtime's alone where there are no handlers of
+	// tend's own. All are written by Subscribe before the loop starts and
+	// before childHandler is installed, and read-only afterwards.
 	childChain uintptr
 	childMuted sigaction
-	// goChild is the action UnmuteChild puts back: childHandler in front
-	// of the runtime's handler, or the runtime's alone where there are no
-	// handlers of tend's own. Written by Subscribe before the loop
-	// starts, read-only afterwards.
-	goChild struct {
+	goChild    struct {
 		act   sigaction
 		saved bool
 	}
@@ -56,9 +58,13 @@ func saveChildHandler() {
 	if err != nil || act[0] == sigDfl || act[0] == sigIgn {
 		return
 	}
-	if handlersBuilt && act[0] != childHandlerAddr() {
-		childMuted = act
-		childMuted[0] = sigDfl
+	if handlersBuilt && act[0] == childHandlerAddr() { // a test's second call
+		goChild.act, goChild.saved = act, true
+		return
+	}
+	childMuted = act
+	childMuted[0] = sigDfl
+	if handlersBuilt {
 		childChain = act[0]
 		act[0] = childHandlerAddr()
 		if setAction(unix.SIGCHLD, &act) != nil {
@@ -78,9 +84,7 @@ func MuteChild() error {
 	if !goChild.saved {
 		return errNotSubscribed
 	}
-	dfl := goChild.act
-	dfl[0] = sigDfl
-	return setAction(unix.SIGCHLD, &dfl)
+	return setAction(unix.SIGCHLD, &childMuted)
 }
 
 // UnmuteChild puts the SIGCHLD handler back, exactly as Subscribe left

@@ -763,12 +763,10 @@ autorestart = "always"
 	})
 }
 
-// TestExitWhileUnmuting: a program that exits after a reap's last wait4
-// but before SIGCHLD has its handler back raises no signal; the drain
-// after the unmute must still collect it, or it would never be restarted.
-func TestExitWhileUnmuting(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := startLoop(t, noSocket+`
+// programsPQ is a config of two programs p and q, up at once, p never
+// restarted and q as qRestart says.
+func programsPQ(qRestart string) string {
+	return noSocket + `
 [programs.p]
 command = ["p"]
 startsecs = 0
@@ -777,8 +775,16 @@ autorestart = "never"
 [programs.q]
 command = ["q"]
 startsecs = 0
-autorestart = "always"
-`, nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: -1, onTerm: 0}})
+autorestart = "` + qRestart + `"
+`
+}
+
+// TestExitWhileUnmuting: a program that exits after a reap's last wait4
+// but before SIGCHLD has its handler back raises no signal; the drain
+// after the unmute must still collect it, or it would never be restarted.
+func TestExitWhileUnmuting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, programsPQ("always"), nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: -1, onTerm: 0}})
 		var once sync.Once
 		l.f.mu.Lock()
 		l.f.onUnmute = func() {
@@ -840,17 +846,7 @@ func TestForwardedByHandler(t *testing.T) {
 // loop back to unmute it, or every later exit would go unseen.
 func TestLateHandlerMute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := startLoop(t, noSocket+`
-[programs.p]
-command = ["p"]
-startsecs = 0
-autorestart = "never"
-
-[programs.q]
-command = ["q"]
-startsecs = 0
-autorestart = "never"
-`, nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: 200 * time.Millisecond}})
+		l := startLoop(t, programsPQ("never"), nil, map[string]script{"p": {runFor: 100 * time.Millisecond}, "q": {runFor: 200 * time.Millisecond}})
 		var once sync.Once
 		l.f.mu.Lock()
 		l.f.afterUnmute = func() { once.Do(l.f.lateHandler) }

@@ -94,7 +94,6 @@ type Supervisor struct {
 	phaseDue     time.Time // grace, killWait, flushWait
 	left         bool      // children remained at the last reap
 	muted        bool      // SIGCHLD is muted (signals.MuteChild): reaps come from reapDue
-	forwardingTo int       // the forwarding handler's target as last set (signals.ForwardTo)
 	orphans      int       // reaped processes tend did not start
 	killedAny    bool      // some program had to be SIGKILLed
 	code         int
@@ -316,15 +315,16 @@ const reapCoalesce = time.Millisecond
 // SIGCHLD that comes within reapCoalesce of the last reap starts a storm:
 // SIGCHLD is muted and the reaps come from the timer, one each
 // reapCoalesce, until one finds nothing.
+//
+// A SIGCHLD never arrives while a reap is due: the loop does not read the
+// channel then.
 func (s *Supervisor) onChild() {
 	if next := s.lastReap.Add(s.reapGap); s.os.now().Before(next) {
-		if s.reapDue.IsZero() {
-			s.mute(true)
-			s.reapDue = next.Add(-s.frozen) // deadlines are in tend time
-		}
+		s.mute(true)
+		s.reapDue = next.Add(-s.frozen) // deadlines are in tend time
 		return
 	}
-	s.reap()
+	s.reap(false)
 }
 
 // reap drains every exit with SIGCHLD muted, so that the exits it
@@ -333,8 +333,7 @@ func (s *Supervisor) onChild() {
 // next reap on the timer; otherwise SIGCHLD is unmuted, and one more
 // drain collects what exited between the last wait4 and the unmute,
 // which raised no signal.
-func (s *Supervisor) reap() {
-	storm := !s.reapDue.IsZero()
+func (s *Supervisor) reap(storm bool) {
 	s.reapDue = time.Time{}
 	s.mute(true)
 	if n := s.drain(); n > 0 && storm {
@@ -423,7 +422,7 @@ func (s *Supervisor) onSignal(sig syscall.Signal) {
 		return
 	case signals.Forward:
 		if n := s.os.forwarded(sig); n > 0 {
-			s.log.Debug().Str("signal", signals.Name(sig)).Int("target", s.forwardingTo).Int("count", n).Msg("forwarded by the signal handler")
+			s.log.Debug().Str("signal", signals.Name(sig)).Int("count", n).Msg("forwarded by the signal handler")
 			return
 		}
 		if target := s.forwardTarget(); target != 0 {
@@ -465,7 +464,7 @@ func (s *Supervisor) installForwarder() {
 	if err != nil {
 		s.log.Warn().Err(err).Msg("signals go through the Go runtime alone")
 	}
-	s.log.Debug().Int("signals", len(got)).Msg("forwarded from the signal handler")
+	s.log.Debug().Int("signals", len(got)).Msg("the signal handler forwards these signals itself")
 }
 
 // syncForwarder points the forwarding handler at forwardTarget. It runs
@@ -473,10 +472,7 @@ func (s *Supervisor) installForwarder() {
 // that has just been reaped until then, as a signal that came a moment
 // sooner would have been.
 func (s *Supervisor) syncForwarder() {
-	if t := s.forwardTarget(); t != s.forwardingTo {
-		s.forwardingTo = t
-		s.os.forwardTo(t)
-	}
+	s.os.forwardTo(s.forwardTarget())
 }
 
 // shutdown stops every program in reverse dependency order, then the
@@ -544,7 +540,7 @@ func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
 func (s *Supervisor) onTimer() {
 	now := s.now()
 	if !s.reapDue.IsZero() && !now.Before(s.reapDue) {
-		s.reap()
+		s.reap(true)
 	}
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
