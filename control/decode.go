@@ -26,6 +26,7 @@ const (
 
 // route is one endpoint: the verb it asks of the loop and what it takes.
 type route struct {
+	path   string
 	method string
 	verb   string
 	body   bodyKind
@@ -42,19 +43,32 @@ const (
 	bodySignal                 // POST: {"signal":"HUP","names":[…]}
 )
 
-// routes maps a path to its endpoint. Documented in docs/control.md.
-var routes = map[string]route{
-	"/v1/status":   {"GET", VerbStatus, bodyNone, true},
-	"/v1/health":   {"GET", VerbHealth, bodyNone, false},
-	"/v1/events":   {"GET", VerbEvents, bodyNone, true},
-	"/v1/start":    {"POST", VerbStart, bodyNames, false},
-	"/v1/stop":     {"POST", VerbStop, bodyNames, false},
-	"/v1/restart":  {"POST", VerbRestart, bodyNames, false},
-	"/v1/pause":    {"POST", VerbPause, bodyNames, false},
-	"/v1/resume":   {"POST", VerbResume, bodyNames, false},
-	"/v1/signal":   {"POST", VerbSignal, bodySignal, false},
-	"/v1/reload":   {"POST", VerbReload, bodyEmpty, false},
-	"/v1/shutdown": {"POST", VerbShutdown, bodyEmpty, false},
+// routes lists the endpoints, documented in docs/control.md. A slice
+// rather than a map: the compiler lays a slice of constants out in the
+// binary, where a map is built by code at start, which pulls this
+// package's pages into the memory of every tend, ctl or not.
+var routes = []route{
+	{"/v1/status", "GET", VerbStatus, bodyNone, true},
+	{"/v1/health", "GET", VerbHealth, bodyNone, false},
+	{"/v1/events", "GET", VerbEvents, bodyNone, true},
+	{"/v1/start", "POST", VerbStart, bodyNames, false},
+	{"/v1/stop", "POST", VerbStop, bodyNames, false},
+	{"/v1/restart", "POST", VerbRestart, bodyNames, false},
+	{"/v1/pause", "POST", VerbPause, bodyNames, false},
+	{"/v1/resume", "POST", VerbResume, bodyNames, false},
+	{"/v1/signal", "POST", VerbSignal, bodySignal, false},
+	{"/v1/reload", "POST", VerbReload, bodyEmpty, false},
+	{"/v1/shutdown", "POST", VerbShutdown, bodyEmpty, false},
+}
+
+// routeOf finds the endpoint for urlPath.
+func routeOf(urlPath string) (route, bool) {
+	for _, rt := range routes {
+		if rt.path == urlPath {
+			return rt, true
+		}
+	}
+	return route{}, false
 }
 
 // httpError is a request the server refuses, with its HTTP status.
@@ -72,7 +86,7 @@ func badRequest(format string, a ...any) *httpError {
 // lookup finds the route for method and path: 404 for an unknown path,
 // 405 for a known path with the wrong method.
 func lookup(method, urlPath string) (route, *httpError) {
-	rt, ok := routes[urlPath]
+	rt, ok := routeOf(urlPath)
 	if !ok {
 		return rt, &httpError{h1.StatusNotFound, fmt.Sprintf("no such endpoint: %s (see docs/control.md)", printable(urlPath))}
 	}

@@ -104,7 +104,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		rt, ok := routes[urlPath]
+		rt, ok := routeOf(urlPath)
 		if !ok || rt.method != method || rt.verb != req.Verb {
 			t.Fatalf("accepted %s %s as %q", method, urlPath, req.Verb)
 		}

@@ -297,9 +297,9 @@ func (s *server) handle(x *exchange) {
 			fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
 		return
 	}
-	if _, herr := lookup(r.Method, r.Path); herr != nil {
+	if rt, herr := lookup(r.Method, r.Path); herr != nil {
 		if herr.code == h1.StatusMethodNotAllowed {
-			x.header = h1.Header{{Name: "Allow", Value: routes[r.Path].method}}
+			x.header = h1.Header{{Name: "Allow", Value: rt.method}}
 		}
 		s.refuse(x, herr)
 		return

@@ -82,26 +82,42 @@ const (
 	StatusHTTPVersion           = 505
 )
 
-var statusText = map[int]string{
-	StatusContinue:              "Continue",
-	StatusOK:                    "OK",
-	StatusBadRequest:            "Bad Request",
-	StatusNotFound:              "Not Found",
-	StatusMethodNotAllowed:      "Method Not Allowed",
-	StatusRequestEntityTooLarge: "Request Entity Too Large",
-	StatusExpectationFailed:     "Expectation Failed",
-	StatusUnprocessableEntity:   "Unprocessable Entity",
-	StatusHeaderTooLarge:        "Request Header Fields Too Large",
-	StatusInternalServerError:   "Internal Server Error",
-	StatusNotImplemented:        "Not Implemented",
-	StatusServiceUnavailable:    "Service Unavailable",
-	StatusGatewayTimeout:        "Gateway Timeout",
-	StatusHTTPVersion:           "HTTP Version Not Supported",
-}
-
 // StatusText is the reason phrase for code, as net/http words it; "" for
-// a code tend never sends.
-func StatusText(code int) string { return statusText[code] }
+// a code tend never sends. A switch, not a map: a map literal is built by
+// code when the program starts (see routes in package control).
+func StatusText(code int) string {
+	switch code {
+	case StatusContinue:
+		return "Continue"
+	case StatusOK:
+		return "OK"
+	case StatusBadRequest:
+		return "Bad Request"
+	case StatusNotFound:
+		return "Not Found"
+	case StatusMethodNotAllowed:
+		return "Method Not Allowed"
+	case StatusRequestEntityTooLarge:
+		return "Request Entity Too Large"
+	case StatusExpectationFailed:
+		return "Expectation Failed"
+	case StatusUnprocessableEntity:
+		return "Unprocessable Entity"
+	case StatusHeaderTooLarge:
+		return "Request Header Fields Too Large"
+	case StatusInternalServerError:
+		return "Internal Server Error"
+	case StatusNotImplemented:
+		return "Not Implemented"
+	case StatusServiceUnavailable:
+		return "Service Unavailable"
+	case StatusGatewayTimeout:
+		return "Gateway Timeout"
+	case StatusHTTPVersion:
+		return "HTTP Version Not Supported"
+	}
+	return ""
+}
 
 // errLong: a line overran its budget.
 var errLong = errors.New("line too long")
