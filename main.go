@@ -9,7 +9,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,7 +22,12 @@ import (
 )
 
 func main() {
-	// First, before anything can fail or block: until a signal is
+	// The tools first: they are no init, and keep the signals' defaults,
+	// so that Ctrl-C stops a tend ctl --wait.
+	if code, ok := tool(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	// Then, before anything can fail or block: until a signal is
 	// subscribed the Go runtime dies of TERM, and a PID 1 without a
 	// handler never sees it at all. Signals that arrive from here on
 	// wait in the subscription's channels until the loop runs.
@@ -31,25 +35,24 @@ func main() {
 	os.Exit(run(os.Args[1:], sub))
 }
 
-func run(args []string, sub signals.Subscription) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "version", "check", "ctl":
-			// Not an init: give the signals back their defaults, so that
-			// Ctrl-C stops a tend ctl --wait rather than being swallowed
-			// by a subscription nobody reads.
-			signal.Reset()
-		}
-		switch args[0] {
-		case "version":
-			fmt.Println("tend", version())
-			return 0
-		case "check":
-			return check(args[1:])
-		case "ctl":
-			return control.Main(args[1:], os.Stdout, os.Stderr)
-		}
+// tool runs tend version, check or ctl, and says whether args named one.
+func tool(args []string) (int, bool) {
+	if len(args) == 0 {
+		return 0, false
 	}
+	switch args[0] {
+	case "version":
+		fmt.Println("tend", version())
+		return 0, true
+	case "check":
+		return check(args[1:]), true
+	case "ctl":
+		return control.Main(args[1:], os.Stdout, os.Stderr), true
+	}
+	return 0, false
+}
+
+func run(args []string, sub signals.Subscription) int {
 	c, err := parseArgs(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "tend: %v\n\n%s", err, usage)

@@ -21,29 +21,26 @@ import (
 // keeps the child a zombie for wait4 (only SIG_IGN and SA_NOCLDWAIT reap
 // by themselves). So SIGCHLD is muted from the first SIGCHLD until the
 // loop has drained: on amd64 and arm64 by childHandler
-// (handlers_$GOARCH.s), which Subscribe puts in front of the runtime's
-// handler and which sets SIG_DFL before it jumps there; elsewhere by the
-// loop's MuteChild as it starts to reap. However many exits follow, tend
-// takes one SIGCHLD per reap, as tini does. (With the loop alone muting,
-// the exits in the microseconds before it got there were delivered one
-// by one: about 800 when 10,000 zombies were handed to tend at once,
-// which the kernel does one by one, each with a SIGCHLD.)
+// (handlers_$GOARCH.s), which sets SIG_DFL before it marks the signal and
+// wakes the loop; elsewhere by the loop's MuteChild as it starts to reap.
+// However many exits follow, tend takes one SIGCHLD per reap, as tini
+// does. (With the loop alone muting, the exits in the microseconds before
+// it got there were delivered one by one: about 800 when 10,000 zombies
+// were handed to tend at once, which the kernel does one by one, each
+// with a SIGCHLD.)
 //
 // An exit between the loop's last wait4 and UnmuteChild raised no
 // signal: the loop drains once more after UnmuteChild, and sees it. And
-// whenever childHandler mutes, the runtime's handler then sends the loop
-// a notice, so a mute the loop did not make is always followed by a reap
-// that ends in UnmuteChild.
+// whenever childHandler mutes, it then wakes the loop, so a mute the loop
+// did not make is always followed by a reap that ends in UnmuteChild.
 
 var (
-	// childChain is the runtime's SIGCHLD handler, where childHandler
-	// jumps; childMuted is the muted action, SIG_DFL with the runtime's
-	// flags, which childHandler and MuteChild install. goChild is the
-	// action UnmuteChild puts back: childHandler in front of the runtime's
-	// handler, or the runtime's alone where there are no handlers of
-	// tend's own. All are written by Subscribe before the loop starts and
-	// before childHandler is installed, and read-only afterwards.
-	childChain uintptr
+	// childMuted is the muted action, SIG_DFL with the flags of the
+	// handler it replaces, which childHandler and MuteChild install.
+	// goChild is the action UnmuteChild puts back: childHandler, or the
+	// runtime's handler where there are no handlers of tend's own. Both
+	// are written by Subscribe before the handler is installed, and
+	// read-only afterwards.
 	childMuted sigaction
 	goChild    struct {
 		act   sigaction
@@ -51,26 +48,11 @@ var (
 	}
 )
 
-// saveChildHandler installs childHandler in front of the handler
-// os/signal has just installed, and saves the result for UnmuteChild.
-func saveChildHandler() {
-	act, err := getAction(unix.SIGCHLD)
-	if err != nil || act[0] == sigDfl || act[0] == sigIgn {
-		return
-	}
-	if handlersBuilt && act[0] == childHandlerAddr() { // a test's second call
-		goChild.act, goChild.saved = act, true
-		return
-	}
+// saveChild records act, the SIGCHLD handler Subscribe installed, for
+// UnmuteChild, and the muted action made from it.
+func saveChild(act sigaction) {
 	childMuted = act
 	childMuted[0] = sigDfl
-	if handlersBuilt {
-		childChain = act[0]
-		act[0] = childHandlerAddr()
-		if setAction(unix.SIGCHLD, &act) != nil {
-			act[0] = childChain // the runtime's alone, as before
-		}
-	}
 	goChild.act, goChild.saved = act, true
 }
 

@@ -8,23 +8,23 @@ import (
 
 // Forwarding in the signal handler.
 //
-// Through os/signal a forwarded signal takes three hand-offs between
-// threads before tend's loop can call kill(2): the runtime's handler wakes
-// the thread parked for os/signal, whose goroutine's channel send wakes
-// the loop. tini calls kill as soon as sigtimedwait returns. On a
-// two-CPU VM that put tend's forwarding latency at 2.1x tini's
-// (bench/init.sh).
-//
-// So for the signals it forwards, tend puts a handler of its own, a few
-// instructions of assembly (handlers_$GOARCH.s), in front of the runtime's: it sends the
-// signal to the target the loop set, counts it, and jumps into the
-// runtime's handler, which goes on as before. The loop still receives
-// every signal; for one the handler already sent it only logs it
-// (Forwarded). The signals a faulting instruction raises (see
-// Synchronous) are never given this handler: the runtime must see those
-// first, and a real SIGSEGV in tend is not the child's business.
+// tini calls kill(2) as soon as sigtimedwait returns. Through os/signal a
+// forwarded signal would take two hand-offs between threads before tend's
+// loop could: on a two-CPU VM that put tend's forwarding latency at 2.1x
+// tini's (bench/init.sh). So notifyHandler (handlers_$GOARCH.s), which
+// catches the signals tend delivers itself (deliver_linux.go), sends each
+// signal the loop forwards to the target the loop set, and counts it,
+// before it wakes the loop. The loop still receives every signal; for one
+// the handler already sent it only logs it (Forwarded). The signals a
+// faulting instruction raises (see Synchronous) stay with the runtime and
+// os/signal: the runtime must see those first, and a real SIGSEGV in tend
+// is not the child's business. A kill -SEGV of tend is forwarded by the
+// loop.
 
 var (
+	// fwdOn says, per signal, whether notifyHandler forwards it: 1 or 0.
+	// Stored by InstallForwarder, loaded by the handler.
+	fwdOn [RTMax + 1]uint32
 	// fwdTarget is where the handler sends signals: a pid, or a process
 	// group as -pgid; 0 sends nothing. Stored by the loop, loaded by the
 	// handler.
@@ -32,47 +32,34 @@ var (
 	// fwdSent counts, per signal, what the handler has sent since
 	// Forwarded last took the count. Added to by the handler.
 	fwdSent [RTMax + 1]uint32
-	// fwdChain is the runtime's handler for each signal the forwarder is
-	// installed on, where the handler jumps. Written before the handler is
-	// installed for that signal, never after.
-	fwdChain [RTMax + 1]uintptr
 )
 
 // ForwarderBuilt says whether this build has the handler: on amd64 and
-// arm64. Elsewhere InstallForwarder installs nothing, and every signal
-// goes through os/signal.
+// arm64. Elsewhere InstallForwarder turns on nothing, and the loop
+// forwards every signal itself.
 const ForwarderBuilt = handlersBuilt
 
-// InstallForwarder puts the forwarding handler in front of the runtime's
-// for each of sigs that the runtime handles (Subscribe must have run),
-// and returns those. Until ForwardTo names a target it sends nothing.
-// Only the loop calls it, once, before it forwards anything.
+// InstallForwarder turns forwarding in the handler on for each of sigs
+// that tend's handler catches (Subscribe must have run), and returns
+// those. Until ForwardTo names a target it sends nothing. Only the loop
+// calls it, once, before it forwards anything.
 func InstallForwarder(sigs []syscall.Signal) ([]syscall.Signal, error) {
 	if !handlersBuilt {
 		return nil, nil
 	}
-	entry := forwardHandlerAddr()
 	var done []syscall.Signal
 	for _, sig := range sigs {
-		if !catchable(sig) || Synchronous(sig) {
+		if !catchable(sig) || Synchronous(sig) || sig == syscall.SIGCHLD {
 			return done, fmt.Errorf("install forwarder: %s is not for the handler", Name(sig))
 		}
 		act, err := getAction(sig)
 		if err != nil {
 			return done, fmt.Errorf("install forwarder: %w", err)
 		}
-		switch act[0] {
-		case sigDfl, sigIgn:
-			continue // not the runtime's: nothing to chain to
-		case entry:
-			done = append(done, sig)
-			continue
+		if act[0] != notifyHandlerAddr() {
+			continue // ignored, or left to os/signal: the loop forwards it
 		}
-		fwdChain[sig] = act[0]
-		act[0] = entry
-		if err := setAction(sig, &act); err != nil {
-			return done, fmt.Errorf("install forwarder: %w", err)
-		}
+		atomic.StoreUint32(&fwdOn[sig], 1)
 		done = append(done, sig)
 	}
 	return done, nil

@@ -5,16 +5,19 @@ package signals
 // The signal handlers of handlers_$GOARCH.s. The kernel enters them with
 // the C calling convention; Go never calls them.
 
-// forwardHandler sends the signal to fwdTarget, counts it in fwdSent and
-// jumps to fwdChain[sig] (forward_linux.go).
-func forwardHandler()
+// notifyHandler forwards the signal if fwdOn says so (to fwdTarget,
+// counted in fwdSent), marks it in pending and writes to wakeFD
+// (deliver_linux.go). In a process that is not tend (selfPID), a child
+// between fork and exec, it puts SIG_DFL back and raises the signal
+// again.
+func notifyHandler()
 
-// childHandler mutes SIGCHLD with childMuted and jumps to childChain
-// (child_linux.go).
+// childHandler mutes SIGCHLD with childMuted and goes on as
+// notifyHandler (child_linux.go).
 func childHandler()
 
-// forwardHandlerAddr and childHandlerAddr are the handlers' entry points.
-func forwardHandlerAddr() uintptr
+// notifyHandlerAddr and childHandlerAddr are the handlers' entry points.
+func notifyHandlerAddr() uintptr
 func childHandlerAddr() uintptr
 
 // handlersBuilt: this architecture has the handlers.

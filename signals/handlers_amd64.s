@@ -1,54 +1,78 @@
 #include "textflag.h"
 
-// forwardHandler is a C signal handler: the kernel enters it with the
-// signal number in DI, the siginfo in SI and the ucontext in DX, on the
-// thread's signal stack (SA_ONSTACK, as the runtime installed it). It
-// sends the signal on with kill(2) straight away, counts it, and jumps to
-// the Go runtime's own handler with the three arguments as they came, so
-// that os/signal still sees the signal. The runtime's handler returns to
-// the restorer the kernel set up, as if it had been entered directly.
-//
-// It writes no memory but its counter, touches no Go state and keeps to
-// registers the C ABI lets a callee clobber (the kernel restores all of
-// them on sigreturn in any case).
-TEXT ·forwardHandler(SB),NOSPLIT|NOFRAME,$0
-	MOVL	DI, DI			// a C int: clear the upper half
-	MOVQ	·fwdTarget(SB), AX
-	TESTQ	AX, AX
-	JZ	chain
-	MOVQ	DI, R8
-	MOVQ	SI, R9
-	MOVQ	DX, R10
-	MOVQ	AX, DI			// kill(target, sig)
+// notifyHandler is a C signal handler: the kernel enters it with the
+// signal number in DI (the siginfo in SI and the ucontext in DX, unused),
+// on the thread's signal stack, with every signal blocked (the flags,
+// mask and restorer are the Go runtime's, see deliver_linux.go). It
+// pushes nothing and keeps to registers a C callee may clobber; the
+// kernel restores every register on sigreturn anyway. R8 holds the
+// signal across system calls, which clobber only AX, CX and R11.
+TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVL	DI, R8			// a C int: the upper half cleared
+	MOVL	$39, AX			// SYS_getpid
+	SYSCALL
+	CMPQ	AX, ·selfPID(SB)
+	JNE	foreign
+	LEAQ	·fwdOn(SB), AX		// forward it?
+	MOVL	(AX)(R8*4), AX
+	TESTL	AX, AX
+	JZ	mark
+	MOVQ	·fwdTarget(SB), DI
+	TESTQ	DI, DI
+	JZ	mark
+	MOVQ	R8, SI			// kill(target, sig)
+	MOVL	$62, AX			// SYS_kill
+	SYSCALL
+	LEAQ	·fwdSent(SB), AX
+	LOCK
+	INCL	(AX)(R8*4)
+mark:
+	MOVQ	R8, CX			// pending[sig/64] |= 1 << (sig%64)
+	ANDL	$63, CX
+	MOVL	$1, R9
+	SHLQ	CX, R9
+	MOVQ	R8, R10
+	SHRQ	$6, R10
+	LEAQ	·pending(SB), AX
+	LOCK
+	ORQ	R9, (AX)(R10*8)
+	MOVQ	·wakeFD(SB), DI		// write(wakeFD, &wakeOne, 8)
+	LEAQ	·wakeOne(SB), SI
+	MOVL	$8, DX
+	MOVL	$1, AX			// SYS_write
+	SYSCALL
+	RET
+foreign:
+	// Not tend: a child of tend's between fork and exec, which still has
+	// its handlers. Do what the kernel would have done: the default
+	// action, on the same signal raised again, which arrives as soon as
+	// this handler returns and unblocks it.
+	MOVQ	R8, DI			// rt_sigaction(sig, &dflAction, NULL, 8)
+	LEAQ	·dflAction(SB), SI
+	XORL	DX, DX
+	MOVL	$8, R10
+	MOVL	$13, AX			// SYS_rt_sigaction
+	SYSCALL
+	MOVL	$39, AX			// SYS_getpid
+	SYSCALL
+	MOVQ	AX, DI			// kill(getpid(), sig)
 	MOVQ	R8, SI
 	MOVL	$62, AX			// SYS_kill
 	SYSCALL
-	MOVQ	R8, DI
-	MOVQ	R9, SI
-	MOVQ	R10, DX
-	LEAQ	·fwdSent(SB), AX
-	LOCK
-	INCL	(AX)(DI*4)
-chain:
-	LEAQ	·fwdChain(SB), AX
-	MOVQ	(AX)(DI*8), AX
-	JMP	AX
+	RET
 
-// func forwardHandlerAddr() uintptr
-TEXT ·forwardHandlerAddr(SB),NOSPLIT,$0-8
-	MOVQ	$·forwardHandler(SB), AX
+// func notifyHandlerAddr() uintptr
+TEXT ·notifyHandlerAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·notifyHandler(SB), AX
 	MOVQ	AX, ret+0(FP)
 	RET
 
-// childHandler is the C signal handler for SIGCHLD (in DI, with the
-// siginfo in SI and the ucontext in DX): it mutes SIGCHLD, with
-// rt_sigaction(SIGCHLD, &childMuted, NULL, 8), and jumps to the Go
-// runtime's handler, which wakes the loop. One SIGCHLD reaches tend per
-// reap, however many exits follow before the loop unmutes it (see
+// childHandler is the C signal handler for SIGCHLD: it mutes SIGCHLD, with
+// rt_sigaction(SIGCHLD, &childMuted, NULL, 8), and goes on as
+// notifyHandler, which wakes the loop. One SIGCHLD reaches tend per reap,
+// however many exits follow before the loop unmutes it (see
 // child_linux.go).
 TEXT ·childHandler(SB),NOSPLIT|NOFRAME,$0
-	MOVQ	SI, R8
-	MOVQ	DX, R9
 	MOVL	$17, DI			// SIGCHLD
 	LEAQ	·childMuted(SB), SI
 	XORL	DX, DX
@@ -56,10 +80,7 @@ TEXT ·childHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVL	$13, AX			// SYS_rt_sigaction
 	SYSCALL
 	MOVL	$17, DI
-	MOVQ	R8, SI
-	MOVQ	R9, DX
-	MOVQ	·childChain(SB), AX
-	JMP	AX
+	JMP	·notifyHandler(SB)
 
 // func childHandlerAddr() uintptr
 TEXT ·childHandlerAddr(SB),NOSPLIT,$0-8

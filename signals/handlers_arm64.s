@@ -1,48 +1,76 @@
 #include "textflag.h"
 
-// forwardHandler: see handlers_amd64.s. On arm64 the kernel enters it with
-// the signal number in R0, the siginfo in R1, the ucontext in R2 and the
-// return address (the vDSO's sigreturn trampoline) in the link register,
-// which is left alone so that the runtime's handler returns there.
-TEXT ·forwardHandler(SB),NOSPLIT|NOFRAME,$0
-	MOVWU	R0, R0			// a C int: clear the upper half
-	MOVD	$·fwdTarget(SB), R3
+// notifyHandler: see handlers_amd64.s. On arm64 the kernel enters it with
+// the signal number in R0 and the return address (the sigreturn
+// trampoline) in the link register, which is left alone for RET. R4
+// holds the signal across system calls, which clobber only R0.
+TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVWU	R0, R4			// a C int: the upper half cleared
+	MOVD	$172, R8		// SYS_getpid
+	SVC
+	MOVD	$·selfPID(SB), R3
 	MOVD	(R3), R3
-	CBZ	R3, chain
-	MOVD	R0, R4
-	MOVD	R1, R5
-	MOVD	R2, R6
-	MOVD	R3, R0			// kill(target, sig)
-	MOVD	R4, R1
+	CMP	R3, R0
+	BNE	foreign
+	MOVD	$·fwdOn(SB), R3		// forward it?
+	ADD	R4<<2, R3, R3
+	MOVWU	(R3), R3
+	CBZ	R3, mark
+	MOVD	$·fwdTarget(SB), R3
+	MOVD	(R3), R0
+	CBZ	R0, mark
+	MOVD	R4, R1			// kill(target, sig)
 	MOVD	$129, R8		// SYS_kill
 	SVC
-	MOVD	R4, R0
-	MOVD	R5, R1
-	MOVD	R6, R2
 	MOVD	$·fwdSent(SB), R3
-	ADD	R0<<2, R3, R3
+	ADD	R4<<2, R3, R3
 count:
 	LDAXRW	(R3), R7
 	ADDW	$1, R7, R7
 	STLXRW	R7, (R3), R9
 	CBNZ	R9, count
-chain:
-	MOVD	$·fwdChain(SB), R3
-	ADD	R0<<3, R3, R3
-	MOVD	(R3), R3
-	JMP	(R3)
+mark:
+	AND	$63, R4, R5		// pending[sig/64] |= 1 << (sig%64)
+	MOVD	$1, R6
+	LSL	R5, R6, R6
+	LSR	$6, R4, R5
+	MOVD	$·pending(SB), R3
+	ADD	R5<<3, R3, R3
+setbit:
+	LDAXR	(R3), R7
+	ORR	R6, R7, R7
+	STLXR	R7, (R3), R9
+	CBNZ	R9, setbit
+	MOVD	$·wakeFD(SB), R3	// write(wakeFD, &wakeOne, 8)
+	MOVD	(R3), R0
+	MOVD	$·wakeOne(SB), R1
+	MOVD	$8, R2
+	MOVD	$64, R8			// SYS_write
+	SVC
+	RET
+foreign:
+	// Not tend: see handlers_amd64.s.
+	MOVD	R4, R0			// rt_sigaction(sig, &dflAction, NULL, 8)
+	MOVD	$·dflAction(SB), R1
+	MOVD	$0, R2
+	MOVD	$8, R3
+	MOVD	$134, R8		// SYS_rt_sigaction
+	SVC
+	MOVD	$172, R8		// SYS_getpid
+	SVC
+	MOVD	R4, R1			// kill(getpid(), sig)
+	MOVD	$129, R8		// SYS_kill
+	SVC
+	RET
 
-// func forwardHandlerAddr() uintptr
-TEXT ·forwardHandlerAddr(SB),NOSPLIT,$0-8
-	MOVD	$·forwardHandler(SB), R0
+// func notifyHandlerAddr() uintptr
+TEXT ·notifyHandlerAddr(SB),NOSPLIT,$0-8
+	MOVD	$·notifyHandler(SB), R0
 	MOVD	R0, ret+0(FP)
 	RET
 
-// childHandler: see handlers_amd64.s. SIGCHLD in R0, siginfo in R1,
-// ucontext in R2.
+// childHandler: see handlers_amd64.s.
 TEXT ·childHandler(SB),NOSPLIT|NOFRAME,$0
-	MOVD	R1, R4
-	MOVD	R2, R5
 	MOVD	$17, R0			// SIGCHLD
 	MOVD	$·childMuted(SB), R1
 	MOVD	$0, R2
@@ -50,11 +78,7 @@ TEXT ·childHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$134, R8		// SYS_rt_sigaction
 	SVC
 	MOVD	$17, R0
-	MOVD	R4, R1
-	MOVD	R5, R2
-	MOVD	$·childChain(SB), R3
-	MOVD	(R3), R3
-	JMP	(R3)
+	JMP	·notifyHandler(SB)
 
 // func childHandlerAddr() uintptr
 TEXT ·childHandlerAddr(SB),NOSPLIT,$0-8

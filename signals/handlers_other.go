@@ -6,5 +6,5 @@ package signals
 // through os/signal, and SIGCHLD is muted only by the loop.
 const handlersBuilt = false
 
-func forwardHandlerAddr() uintptr { return 0 }
-func childHandlerAddr() uintptr   { return 0 }
+func notifyHandlerAddr() uintptr { return 0 }
+func childHandlerAddr() uintptr  { return 0 }

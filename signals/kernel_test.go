@@ -6,7 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,8 +20,15 @@ import (
 // The tests here send real signals, to the test process and to a helper
 // process: the test binary itself, run with TEND_SIGNALS_HELPER=1.
 func TestMain(m *testing.M) {
-	if os.Getenv("TEND_SIGNALS_HELPER") == "1" {
+	switch os.Getenv("TEND_SIGNALS_HELPER") {
+	case "1":
 		reportSignals()
+		return
+	case "subscribe":
+		subscriber()
+		return
+	case "blocked-subscribe":
+		blockedExec()
 		return
 	}
 	os.Exit(m.Run())
@@ -49,8 +59,14 @@ type helper struct {
 
 func startHelper(t *testing.T) *helper {
 	t.Helper()
+	return startHelperEnv(t, "1")
+}
+
+// startHelperEnv starts the helper kind, with env added.
+func startHelperEnv(t *testing.T, kind string, env ...string) *helper {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "TEND_SIGNALS_HELPER=1")
+	cmd.Env = append(append(os.Environ(), "TEND_SIGNALS_HELPER="+kind), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -100,85 +116,198 @@ func (h *helper) expect(sig syscall.Signal) {
 	}
 }
 
+func (h *helper) expectLine(want string) {
+	h.t.Helper()
+	if l := h.next(); l != want {
+		h.t.Fatalf("helper said %q, want %q", l, want)
+	}
+}
+
+func (h *helper) signal(sig syscall.Signal) {
+	h.t.Helper()
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		h.t.Fatalf("signal %s: %v", Name(sig), err)
+	}
+}
+
 func receive(t *testing.T, c <-chan os.Signal, want syscall.Signal) {
 	t.Helper()
 	select {
 	case got := <-c:
 		if got != want {
-			t.Fatalf("os/signal delivered %v, want %v", got, want)
+			t.Fatalf("delivered %v, want %v", got, want)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("os/signal did not deliver %v: the handler did not chain to the runtime's", want)
+		t.Fatalf("%v not delivered in 10 s", want)
 	}
 }
 
-// TestForwarder: with a target set, a signal to this process reaches the
-// target, once, straight from the handler, and os/signal still delivers it
-// here; with none, it reaches only os/signal.
+// subscriber is the other helper: it subscribes as tend does, forwards
+// the signals in TEND_SIGNALS_FORWARD to the pid in TEND_SIGNALS_TARGET,
+// prints "ready", then for each signal the subscription delivers its
+// number and the forwarder's count ("10 1"). TERM ends it. With
+// TEND_SIGNALS_FOREIGN=1 it makes its handlers take it for a forked child.
+func subscriber() {
+	sub := Subscribe()
+	var fwd []syscall.Signal
+	for _, f := range strings.Fields(os.Getenv("TEND_SIGNALS_FORWARD")) {
+		s, _ := Parse(f)
+		fwd = append(fwd, s)
+	}
+	if got, err := InstallForwarder(fwd); err != nil || len(got) != len(fwd) {
+		fmt.Printf("InstallForwarder(%v) = %v, %v\n", fwd, got, err)
+		os.Exit(1)
+	}
+	for _, s := range Catchable() {
+		act, _ := getAction(s)
+		want := notifyHandlerAddr()
+		if s == unix.SIGCHLD {
+			want = childHandlerAddr()
+		}
+		if (act[0] == want) == (Synchronous(s) || s == unix.SIGPIPE) {
+			fmt.Printf("%s: handler %#x (tend's: %#x)\n", Name(s), act[0], want)
+			os.Exit(1)
+		}
+	}
+	if t, err := strconv.Atoi(os.Getenv("TEND_SIGNALS_TARGET")); err == nil {
+		ForwardTo(t)
+	}
+	if os.Getenv("TEND_SIGNALS_FOREIGN") == "1" {
+		atomic.StoreInt64(&selfPID, 1)
+	}
+	fmt.Println("ready")
+	for {
+		var s os.Signal
+		select {
+		case s = <-sub.Child:
+		case s = <-sub.Other:
+		}
+		sig := s.(syscall.Signal)
+		fmt.Println(int(sig), Forwarded(sig))
+		if sig == unix.SIGTERM {
+			os.Exit(0)
+		}
+	}
+}
+
+// TestDelivery: each signal sent to a subscribed process is delivered by
+// tend's handlers exactly once (the lines come one per signal, in order),
+// SIGCHLD included; and the fault signals and PIPE, left to os/signal,
+// still arrive.
+func TestDelivery(t *testing.T) {
+	if !handlersBuilt {
+		t.Skip("no handlers on this architecture: os/signal delivers every signal")
+	}
+	h := startHelperEnv(t, "subscribe")
+	for _, s := range []syscall.Signal{unix.SIGUSR1, unix.SIGHUP, unix.SIGWINCH, unix.SIGTSTP, unix.SIGTTIN, unix.SIGCHLD, 35, 40, 62, unix.SIGSEGV, unix.SIGPIPE, unix.SIGUSR1} {
+		h.signal(s)
+		h.expectLine(fmt.Sprintf("%d 0", s))
+	}
+}
+
+// TestForwarder: with a target set, a signal the handler forwards reaches
+// the target once, straight from the handler, and is still delivered,
+// counted once; with no target it is only delivered. A signal the
+// handler does not forward is only delivered.
 func TestForwarder(t *testing.T) {
 	if !ForwarderBuilt {
-		t.Skip("no forwarding handler on this architecture: every signal goes through os/signal")
+		t.Skip("no forwarding handler on this architecture: the loop forwards every signal")
 	}
-	h := startHelper(t)
-	own := make(chan os.Signal, 16)
-	sigs := []syscall.Signal{unix.SIGUSR1, syscall.Signal(40), unix.SIGUSR2}
-	for _, s := range sigs {
-		signal.Notify(own, s)
-	}
-	defer signal.Stop(own)
-
-	installed, err := InstallForwarder(sigs)
-	if err != nil || len(installed) != len(sigs) {
-		t.Fatalf("InstallForwarder = %v, %v; want all of %v", installed, err, sigs)
-	}
-	for _, s := range sigs {
-		if act, _ := getAction(s); act[0] != forwardHandlerAddr() {
-			t.Errorf("%s: handler %#x, want the forwarder's %#x", Name(s), act[0], forwardHandlerAddr())
-		}
-	}
-	// Installing again changes nothing: the runtime's handler stays the
-	// one chained to.
-	chain := fwdChain
-	if again, err := InstallForwarder(sigs); err != nil || len(again) != len(sigs) || fwdChain != chain {
-		t.Fatalf("second InstallForwarder = %v, %v, chain changed: %v", again, err, fwdChain != chain)
-	}
-
-	ForwardTo(h.cmd.Process.Pid)
+	target := startHelper(t)
+	sigs := []syscall.Signal{unix.SIGUSR1, 40, unix.SIGUSR2}
+	h := startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=USR1 40 USR2",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(target.cmd.Process.Pid))
 	for round := 0; round < 3; round++ {
 		for _, s := range sigs {
-			if err := unix.Kill(os.Getpid(), s); err != nil {
-				t.Fatal(err)
-			}
-			h.expect(s)
-			receive(t, own, s)
-			if n := Forwarded(s); n != 1 {
-				t.Errorf("Forwarded(%s) = %d after one signal, want 1", Name(s), n)
-			}
+			h.signal(s)
+			target.expect(s)
+			h.expectLine(fmt.Sprintf("%d 1", s))
 		}
 	}
+	h.signal(unix.SIGHUP) // delivered, not forwarded
+	h.expectLine(fmt.Sprintf("%d 0", unix.SIGHUP))
+	// Had HUP been forwarded, it would have ended the target (no handler
+	// there): USR2, sent to the target directly, shows it lives on.
+	if err := target.cmd.Process.Signal(unix.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	target.expect(unix.SIGUSR2)
 
-	ForwardTo(0)
-	if err := unix.Kill(os.Getpid(), unix.SIGUSR1); err != nil {
-		t.Fatal(err)
+	h = startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=USR1")
+	h.signal(unix.SIGUSR1)
+	h.expectLine(fmt.Sprintf("%d 0", unix.SIGUSR1))
+}
+
+// TestForeignHandler: a handler of tend's that runs in another process
+// (a child between fork and exec) does what the kernel would have done
+// without it: the default action, here death by the signal.
+func TestForeignHandler(t *testing.T) {
+	if !handlersBuilt {
+		t.Skip("no handlers on this architecture")
 	}
-	receive(t, own, unix.SIGUSR1)
-	if n := Forwarded(unix.SIGUSR1); n != 0 {
-		t.Errorf("Forwarded(USR1) = %d with no target, want 0", n)
+	for _, s := range []syscall.Signal{unix.SIGUSR1, 40} {
+		h := startHelperEnv(t, "subscribe", "TEND_SIGNALS_FOREIGN=1")
+		h.signal(s)
+		done := make(chan error, 1)
+		go func() { done <- h.cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("after %s the helper lives on", Name(s))
+		}
+		for l := range h.lines {
+			t.Errorf("after %s the helper said %q", Name(s), l)
+		}
+		ws, ok := h.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != s {
+			t.Errorf("after %s: %v, want death by %s", Name(s), err, Name(s))
+		}
 	}
-	// Had the handler sent USR1 on, the helper would report it before
-	// this USR2 (its os/signal hands pending signals over lowest first).
-	if err := h.cmd.Process.Signal(unix.SIGUSR2); err != nil {
-		t.Fatal(err)
+}
+
+// TestStartedBlocked: a signal tend was started with blocked, which the
+// runtime leaves blocked on its threads, is still caught and delivered.
+func TestStartedBlocked(t *testing.T) {
+	if !handlersBuilt {
+		t.Skip("no handlers on this architecture")
 	}
-	h.expect(unix.SIGUSR2)
+	h := startHelperEnv(t, "blocked-subscribe")
+	for _, s := range []syscall.Signal{unix.SIGWINCH, 40, unix.SIGUSR1} {
+		h.signal(s)
+		h.expectLine(fmt.Sprintf("%d 0", s))
+	}
+}
+
+// blockedExec blocks WINCH, 40 and USR1 and execs the subscriber.
+func blockedExec() {
+	runtime.LockOSThread() // exec keeps the mask of the thread that calls it
+	var set unix.Sigset_t
+	for _, s := range []syscall.Signal{unix.SIGWINCH, 40, unix.SIGUSR1} {
+		set.Val[(s-1)/64] |= 1 << ((uint(s) - 1) % 64)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
+		fmt.Println("sigmask:", err)
+		os.Exit(1)
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "TEND_SIGNALS_HELPER=") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, "TEND_SIGNALS_HELPER=subscribe")
+	err := syscall.Exec(os.Args[0], []string{os.Args[0], "-test.run=^$"}, env)
+	fmt.Println("exec:", err)
+	os.Exit(1)
 }
 
 // TestForwarderRefusesFaults: the signals of a faulting instruction stay
-// with the runtime alone.
+// with the runtime alone, and SIGCHLD is tend's own.
 func TestForwarderRefusesFaults(t *testing.T) {
-	refused := []syscall.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGCHLD + 1000}
+	refused := []syscall.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGCHLD, unix.SIGCHLD + 1000}
 	if !ForwarderBuilt {
-		refused = nil // InstallForwarder installs nothing, and says nothing
+		refused = nil // InstallForwarder turns on nothing, and says nothing
 	}
 	for _, s := range refused {
 		if got, err := InstallForwarder([]syscall.Signal{s}); err == nil || len(got) != 0 {
@@ -197,17 +326,20 @@ func TestForwarderRefusesFaults(t *testing.T) {
 
 // TestMuteChild: muted, SIGCHLD is SIG_DFL, so exits raise nothing but
 // children still wait as zombies with their status; unmuted, the handler
-// is back as it was, and the first exit mutes SIGCHLD by itself and still
-// reaches os/signal.
+// is back as it was, and the first exit mutes SIGCHLD by itself and is
+// still delivered. It runs in this process, with tend's delivery of
+// SIGCHLD alone.
 func TestMuteChild(t *testing.T) {
 	own := make(chan os.Signal, 1)
-	signal.Notify(own, unix.SIGCHLD)
-	defer signal.Stop(own)
-	saveChildHandler()
-	// An exit since the last test (a helper's) may have muted SIGCHLD,
-	// with no loop here to unmute it.
-	if goChild.saved {
-		UnmuteChild()
+	if handlersBuilt {
+		if err := deliverOwn([]syscall.Signal{unix.SIGCHLD}, own, nil); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		signal.Notify(own, unix.SIGCHLD)
+		defer signal.Stop(own)
+		act, _ := getAction(unix.SIGCHLD)
+		saveChild(act)
 	}
 	before, _ := getAction(unix.SIGCHLD)
 	if !goChild.saved || before[0] == sigDfl || before != goChild.act {
@@ -233,6 +365,11 @@ func TestMuteChild(t *testing.T) {
 	if code := reapOne(t, pid); code != 7 {
 		t.Errorf("muted child's exit code %d, want 7", code)
 	}
+	select {
+	case <-own:
+		t.Fatal("a SIGCHLD was delivered while muted")
+	default:
+	}
 
 	for round := 0; round < 3; round++ {
 		if err := UnmuteChild(); err != nil {
@@ -240,10 +377,6 @@ func TestMuteChild(t *testing.T) {
 		}
 		if after, _ := getAction(unix.SIGCHLD); after != before {
 			t.Fatalf("unmuted: action %#x, want %#x back", after, before)
-		}
-		select { // drop a SIGCHLD from before, if any
-		case <-own:
-		default:
 		}
 		pid = startExit(t, 3)
 		receive(t, own, unix.SIGCHLD)

@@ -16,16 +16,19 @@ type Subscription struct {
 	// pending notice is enough. Keeping it apart from Other means a storm
 	// of exits can never crowd a TERM out of a full channel.
 	Child <-chan os.Signal
-	// Other receives every other subscribed signal, in arrival order.
+	// Other receives every other subscribed signal. A signal that arrives
+	// again before it was received is received once, as with os/signal;
+	// the forwarder's count (Forwarded) is exact.
 	Other <-chan os.Signal
 	// Ignored lists the signals tend was started with set to SIG_IGN and
 	// leaves that way: see Subscribe.
 	Ignored []syscall.Signal
 }
 
-// otherCap bounds the queue of non-SIGCHLD signals. os/signal drops a
-// signal when the channel is full; 128 is far more than a person or an
-// orchestrator sends between two turns of the loop.
+// otherCap bounds the queue of non-SIGCHLD signals: far more than a
+// person or an orchestrator sends between two turns of the loop. When it
+// is full, tend's own delivery waits (signals pile up as pending, each
+// kind once) and os/signal drops.
 const otherCap = 128
 
 // Subscribe must be the first thing main does: until a signal is
@@ -38,21 +41,41 @@ const otherCap = 128
 // when ignored, and TSTP, TTIN and TTOU always. Every other signal started
 // ignored had its disposition replaced before main ran, and the child
 // gets SIG_DFL for it: a limit of Go, documented in docs/signals.md.
+//
+// On amd64 and arm64 tend catches the signals with handlers of its own
+// (deliver_linux.go), and os/signal only the fault signals and SIGPIPE.
+// Should that fail to set up, and elsewhere, os/signal takes them all.
 func Subscribe() Subscription {
 	child := make(chan os.Signal, 1)
 	other := make(chan os.Signal, otherCap)
-	signal.Notify(child, unix.SIGCHLD)
-	saveChildHandler()
-	var ignored []syscall.Signal
+	var own, runtime, ignored []syscall.Signal
 	for _, s := range Catchable() {
-		if s == unix.SIGCHLD {
-			continue
-		}
-		if startedIgnored(s) {
+		switch {
+		case s != unix.SIGCHLD && startedIgnored(s):
 			ignored = append(ignored, s)
-			continue
+		case Synchronous(s), s == unix.SIGPIPE:
+			// The runtime must see a fault before anyone, and it lets
+			// a write to a closed stdout kill the process unless
+			// os/signal has SIGPIPE.
+			runtime = append(runtime, s)
+		default:
+			own = append(own, s)
 		}
+	}
+	for _, s := range runtime {
 		signal.Notify(other, s)
+	}
+	if !handlersBuilt || deliverOwn(own, child, other) != nil {
+		for _, s := range own {
+			if s == unix.SIGCHLD {
+				signal.Notify(child, s)
+				if act, err := getAction(s); err == nil && act[0] != sigDfl && act[0] != sigIgn {
+					saveChild(act)
+				}
+				continue
+			}
+			signal.Notify(other, s)
+		}
 	}
 	return Subscription{Child: child, Other: other, Ignored: ignored}
 }

@@ -1,7 +1,8 @@
 // Package signals says what each signal means to tend: forward it to the
 // main program, handle it (shutdown, reload, reap), or drop it. The policy
-// is pure and table-tested; the only side effects here are reading the
-// dispositions tend was started with and subscribing to the signals.
+// is pure and table-tested. The side effects are the catching: reading
+// the dispositions tend was started with, and tend's own signal handlers
+// (Subscribe, deliver_linux.go).
 //
 // Which signals tend never catches, and why:
 //
@@ -99,8 +100,8 @@ func catchable(s syscall.Signal) bool {
 // Synchronous reports whether sig is one the kernel raises for a
 // faulting instruction (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
 // SIGSTKFLT). tend forwards them too when they are sent with kill, but
-// only through the Go runtime's handler, which must see a real fault
-// first: they never get the forwarding handler (InstallForwarder).
+// they stay with the Go runtime and os/signal, which must see a real
+// fault first: never tend's handler (Subscribe, InstallForwarder).
 func Synchronous(sig syscall.Signal) bool {
 	switch sig {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT:

@@ -3,8 +3,8 @@
 //
 // Everything that touches process state happens on that loop's goroutine:
 // spawning, the pid→program table, program states, deadlines, signal
-// forwarding. There are no mutexes here. Other goroutines (os/signal's,
-// the output copiers) talk to the loop over channels.
+// forwarding. There are no mutexes here. Other goroutines (the signals'
+// delivery, the output copiers) talk to the loop over channels.
 //
 // Init mode (tend -- CMD) is the same loop with one program, the main
 // program, and no config.
@@ -447,8 +447,8 @@ func (s *Supervisor) forwardTarget() int {
 	return -s.main.pid
 }
 
-// installForwarder gives every signal the mode forwards the handler that
-// sends it on before the Go runtime sees it (signals.InstallForwarder).
+// installForwarder has tend's signal handler send on every signal the
+// mode forwards, before the loop hears of it (signals.InstallForwarder).
 // A signal the handler sent still reaches onSignal, which only logs it.
 func (s *Supervisor) installForwarder() {
 	if s.main == nil {
@@ -462,7 +462,7 @@ func (s *Supervisor) installForwarder() {
 	}
 	got, err := s.os.installForwarder(sigs)
 	if err != nil {
-		s.log.Warn().Err(err).Msg("signals go through the Go runtime alone")
+		s.log.Warn().Err(err).Msg("signals are forwarded by the loop alone")
 	}
 	s.log.Debug().Int("signals", len(got)).Msg("the signal handler forwards these signals itself")
 }
