@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -425,6 +427,29 @@ func openPty(t *testing.T) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { m.Close(); s.Close() })
 	return m, s
+}
+
+// TestClosedStdout: tend's stdout and stderr are a pipe nobody reads any
+// more (a log collector gone, a `| head` done). Every line tend logs then
+// raises SIGPIPE and fails with EPIPE; tend must live on and exit with
+// its child's code, not die of SIGPIPE.
+func TestClosedStdout(t *testing.T) {
+	t.Parallel()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	defer pw.Close()
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+		tendBin, "-v", "--", "/bin/sh", "-c", "exit 3")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("tend with a closed stdout: %v (%v), want exit code 3", err, cmd.ProcessState)
+	}
 }
 
 // TestUsageErrors: bad command lines exit 2 and start nothing.
