@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -110,18 +111,26 @@ func deliverOwn(sigs []syscall.Signal, child, other chan<- os.Signal) error {
 // deliver hands the signals the handlers mark to child and other, for as
 // long as tend runs. It waits in the runtime's poller, and when other is
 // full it waits for the loop: signals that arrive meanwhile stay marked.
+// A panic (none is known) is reported on stderr, as tend has no logger
+// yet when it subscribes, and delivery starts again with the marks not
+// yet taken: without it tend would hear no signal again.
 func deliver(wake *os.File, child, other chan<- os.Signal) {
+	for !deliverUntil(wake, child, other) {
+	}
+}
+
+// deliverUntil delivers until the eventfd fails (true) or a panic (false).
+func deliverUntil(wake *os.File, child, other chan<- os.Signal) (failed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "tend: signal delivery: recovered a panic: %v\n%s", r, debug.Stack())
+		}
+	}()
 	var buf [8]byte
 	for {
-		// Read first, then take the marks: a handler marks before it
-		// writes, so a mark made after this read is followed by a write
-		// that wakes the next one.
-		if _, err := wake.Read(buf[:]); err != nil && !errors.Is(err, syscall.EINTR) {
-			// An eventfd read fails only when the fd is bad, which
-			// nothing here closes. Without it there is no waking up, so
-			// stop rather than spin.
-			return
-		}
+		// Take the marks, then wait for the next write: a handler marks
+		// before it writes, so a mark this pass missed is followed by a
+		// write that ends the wait.
 		for w := range pending {
 			marks := atomic.SwapUint64(&pending[w], 0)
 			for marks != 0 {
@@ -137,6 +146,13 @@ func deliver(wake *os.File, child, other chan<- os.Signal) {
 				}
 				other <- sig
 			}
+		}
+		if _, err := wake.Read(buf[:]); err != nil && !errors.Is(err, syscall.EINTR) {
+			// An eventfd read fails only when the fd is bad, which
+			// nothing here closes. Without it there is no waking up, so
+			// stop rather than spin.
+			fmt.Fprintf(os.Stderr, "tend: signal delivery stopped: %v\n", err)
+			return true
 		}
 	}
 }
