@@ -56,19 +56,35 @@ func kB(v string) int64 {
 // Memory is a process's resident memory, in KiB.
 type Memory struct {
 	VmRSS int64 `json:"vmrss_kib"`
-	Rss   int64 `json:"rss_kib"`
-	Pss   int64 `json:"pss_kib"`
+	// RssAnon and RssFile split VmRSS: the memory the process holds of
+	// its own (heap, stacks, written data), and the pages of files it
+	// maps, its executable first, which stay in the page cache when it
+	// lets them go.
+	RssAnon int64 `json:"rssanon_kib"`
+	RssFile int64 `json:"rssfile_kib"`
+	Rss     int64 `json:"rss_kib"`
+	Pss     int64 `json:"pss_kib"`
 }
 
-// ReadMemory reads VmRSS from /proc/PID/status and Rss and Pss from
-// /proc/PID/smaps_rollup.
+// ReadMemory reads VmRSS, RssAnon and RssFile from one read of
+// /proc/PID/status, and Rss and Pss from /proc/PID/smaps_rollup.
 func ReadMemory(pid int) (Memory, error) {
 	var m Memory
-	v, err := StatusField(pid, "VmRSS")
+	status, err := os.ReadFile(ProcPath(pid, "status"))
 	if err != nil {
 		return m, err
 	}
-	m.VmRSS = kB(v)
+	fields := map[string]*int64{"VmRSS": &m.VmRSS, "RssAnon": &m.RssAnon, "RssFile": &m.RssFile}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if to, ok := fields[k]; ok {
+			*to = kB(v)
+			delete(fields, k)
+		}
+	}
+	for k := range fields {
+		return m, fmt.Errorf("pid %d: no %s in status", pid, k)
+	}
 	b, err := os.ReadFile(ProcPath(pid, "smaps_rollup"))
 	if err != nil {
 		return m, err

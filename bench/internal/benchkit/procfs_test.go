@@ -27,7 +27,7 @@ func TestReadSelf(t *testing.T) {
 	if s, err := ReadSwitches(pid); err != nil || s.Threads == 0 || s.Total() == 0 {
 		t.Errorf("ReadSwitches = %+v, %v", s, err)
 	}
-	if m, err := ReadMemory(pid); err != nil || m.VmRSS == 0 || m.Rss == 0 {
+	if m, err := ReadMemory(pid); err != nil || m.VmRSS == 0 || m.Rss == 0 || m.RssAnon == 0 || m.RssFile == 0 || m.RssAnon+m.RssFile > m.VmRSS {
 		t.Errorf("ReadMemory = %+v, %v", m, err)
 	}
 	if ns, err := ReadSchedNs(pid); err != nil || ns == 0 {
