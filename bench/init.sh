@@ -51,6 +51,15 @@ out=bench/out
 mkdir -p "$out/bin"
 # tend exactly as it ships; the child and the driver are plain builds.
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/bin/tend" .
+# The memory floors (bench/cmd/initfloor), built as tend is: the least a
+# Go init can be, then with the logger and the TOML parser tend links.
+floors=()
+for f in initfloor: initfloor+zerolog:floor_zerolog initfloor+console:floor_zerolog,floor_console \
+	initfloor+toml:floor_zerolog,floor_console,floor_toml; do
+	name=${f%%:*}
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -tags "${f#*:}" -o "$out/bin/$name" ./bench/cmd/initfloor
+	floors+=("$name=$out/bin/$name")
+done
 CGO_ENABLED=0 go build -o "$out/bin/benchchild" ./bench/cmd/benchchild
 go build -o "$out/bin/initbench" ./bench/cmd/initbench
 
@@ -60,4 +69,5 @@ doc=()
 # the machine disturbs the numbers less. Without CAP_SYS_NICE, nice says
 # so and runs it at the usual priority; the report shows which it was.
 exec nice -n -20 "$out/bin/initbench" -tend "$out/bin/tend" -child "$out/bin/benchchild" -out "$out" \
+	-floors "$(IFS=,; echo "${floors[*]}")" \
 	"${quick[@]}" "${doc[@]}" -command "bash bench/init.sh${*:+ $*}"

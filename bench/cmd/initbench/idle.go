@@ -16,7 +16,8 @@ type idleResult struct {
 	Child  child           `json:"child"`
 }
 
-// measureIdle runs the four inits at once, so the window is spent once.
+// measureIdle runs the inits, and the floors if any, all at once, so the
+// window is spent once.
 func measureIdle(specs []initSpec, p params) (map[string]idleResult, error) {
 	runs, err := startAll(specs, "idle")
 	if err != nil {

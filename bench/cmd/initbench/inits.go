@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,8 @@ type initSpec struct {
 	Prefix []string `json:"prefix"`
 	// Forwards says whom a forwarded signal reaches by default.
 	Forwards string `json:"forwards"`
+	// Tags are a floor's build tags, read from the binary: what it links.
+	Tags string `json:"tags,omitempty"`
 }
 
 func (s initSpec) argv(cmd ...string) []string {
@@ -31,11 +35,42 @@ func (s initSpec) argv(cmd ...string) []string {
 
 func initSpecs(tend string) []initSpec {
 	return []initSpec{
-		{"tend", tend, []string{"--"}, "child's process group (--no-group: the child alone)"},
-		{"tini", "/usr/bin/tini", []string{"--"}, "the child alone (-g: its process group)"},
-		{"dumb-init", "/usr/bin/dumb-init", []string{"--"}, "child's process group (setsid mode; -c: the child alone)"},
-		{"catatonit", "/usr/bin/catatonit", []string{"--"}, "the child alone (-g: its process group)"},
+		{Name: "tend", Path: tend, Prefix: []string{"--"}, Forwards: "child's process group (--no-group: the child alone)"},
+		{Name: "tini", Path: "/usr/bin/tini", Prefix: []string{"--"}, Forwards: "the child alone (-g: its process group)"},
+		{Name: "dumb-init", Path: "/usr/bin/dumb-init", Prefix: []string{"--"}, Forwards: "child's process group (setsid mode; -c: the child alone)"},
+		{Name: "catatonit", Path: "/usr/bin/catatonit", Prefix: []string{"--"}, Forwards: "the child alone (-g: its process group)"},
 	}
+}
+
+// parseFloors reads -floors: NAME=BIN pairs, comma-separated. Each floor
+// runs as `BIN -- CMD`, and its build tags are read from the binary.
+func parseFloors(arg string) ([]initSpec, error) {
+	var floors []initSpec
+	for pair := range strings.SplitSeq(arg, ",") {
+		if pair == "" {
+			continue
+		}
+		name, path, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("-floors: %q is not NAME=BIN", pair)
+		}
+		path, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		bi, err := buildinfo.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("-floors: %s: %w", name, err)
+		}
+		f := initSpec{Name: name, Path: path, Prefix: []string{"--"}, Forwards: "child's process group"}
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" {
+				f.Tags = s.Value
+			}
+		}
+		floors = append(floors, f)
+	}
+	return floors, nil
 }
 
 // unsharePath is util-linux's unshare, looked up once.

@@ -10,11 +10,24 @@
 // through bench/init.sh, which builds tend and the child first;
 // docs/benchmarks.md says what each number means.
 //
-//	initbench -tend BIN -child BIN [-quick] [-out DIR] [-doc FILE] [-command TEXT]
+// With -floors, the memory measurement also runs reference inits that
+// are not peers but floors: bench/cmd/initfloor, the least a Go program
+// can be and serve as PID 1, built with and without the logger tend
+// links. They show how much of tend's RSS any Go init holds.
+//
+//	initbench -tend BIN -child BIN [-floors NAME=BIN,...] [-quick] [-out DIR] [-doc FILE] [-command TEXT]
 //	initbench -render [-quick] [-out DIR] [-doc FILE]     render OUT/results-MODE.json again
 package main
 
-import "tend/bench/internal/benchkit"
+import (
+	"flag"
+
+	"tend/bench/internal/benchkit"
+)
+
+// floorsFlag is -floors: NAME=BIN pairs, comma-separated, in the order
+// the report lists them (bench/init.sh builds and passes them).
+var floorsFlag = flag.String("floors", "", "reference Go inits measured for memory only, as NAME=BIN,...")
 
 func main() {
 	benchkit.Driver[results, params]{Name: "initbench", Script: "bench/init.sh", Out: "bench/out",

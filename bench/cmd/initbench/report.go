@@ -57,6 +57,10 @@ func render(res *results) string {
 			each(func(n string) float64 { return su.Hyperfine[n].Median - bareHf })),
 		benchkit.NumRow("VmRSS, child asleep (KiB)", "%.0f",
 			each(func(n string) float64 { return float64(res.Idle[n].Memory.VmRSS) })),
+		benchkit.NumRow("RssAnon: memory of its own (KiB)", "%.0f",
+			each(func(n string) float64 { return float64(res.Idle[n].Memory.RssAnon) })),
+		benchkit.NumRow("RssFile: mapped pages of its executable and libraries (KiB)", "%.0f",
+			each(func(n string) float64 { return float64(res.Idle[n].Memory.RssFile) })),
 		benchkit.NumRow("Pss from smaps_rollup (KiB)", "%.0f",
 			each(func(n string) float64 { return float64(res.Idle[n].Memory.Pss) })),
 		benchkit.NumRow("threads", "%.0f",
@@ -127,6 +131,8 @@ func render(res *results) string {
 			benchkit.Ratio(float64(sizes[tend].Bytes), float64(bin.Bytes)))
 	}
 
+	renderFloors(&b, res, sizes)
+
 	b.WriteString("\nTargets:\n\n| target | tend | tini | met? |\n|---|--:|--:|---|\n")
 	ti := "tini"
 	idleT, idleP := res.Idle[tend].Window.Total(), res.Idle[ti].Window.Total()
@@ -152,7 +158,59 @@ func render(res *results) string {
 	}
 	rss := res.Idle[tend].Memory.VmRSS
 	target("RSS ≤ 3 MiB = 3072 KiB (VmRSS)", fmt.Sprint(rss), fmt.Sprint(res.Idle[ti].Memory.VmRSS), rss <= 3072)
+	if n := len(res.Floors); n > 0 {
+		f := res.Floors[n-1]
+		m, t := res.Idle[f.Name].Memory, res.Idle[tend].Memory
+		side := "within"
+		if m.VmRSS > 3072 {
+			side = "over"
+		}
+		fmt.Fprintf(&b, "\nThe floor under that target: `%s`, an init in Go that does an init's work and no more, linking %s, "+
+			"holds %d KiB as PID 1 (RssAnon %d, RssFile %d): %s the 3072 KiB of the target with none of tend's own code. "+
+			"tend holds %d KiB more than it (RssAnon %+d, RssFile %+d).\n",
+			f.Name, floorLinks(f.Tags), m.VmRSS, m.RssAnon, m.RssFile, side,
+			t.VmRSS-m.VmRSS, t.RssAnon-m.RssAnon, t.RssFile-m.RssFile)
+	}
 	return b.String()
+}
+
+// floorLinks says what a floor built with tags links, beyond the Go
+// runtime, os/signal, syscall and fmt (bench/cmd/initfloor).
+func floorLinks(tags string) string {
+	switch tags {
+	case "":
+		return "nothing more"
+	case "floor_zerolog":
+		return "zerolog, JSON (`--log-format json`)"
+	case "floor_zerolog,floor_console":
+		return "zerolog and its ConsoleWriter (the default format)"
+	case "floor_zerolog,floor_console,floor_toml":
+		return "zerolog with its ConsoleWriter, and BurntSushi/toml: the two libraries SPEC names"
+	}
+	return "tags " + tags
+}
+
+// renderFloors writes the memory of the floors beside tend's and tini's:
+// how much of tend's RSS any Go init holds.
+func renderFloors(b *strings.Builder, res *results, sizes map[string]binary) {
+	if len(res.Floors) == 0 {
+		return
+	}
+	b.WriteString("\nMemory floor: `bench/cmd/initfloor` does only what an init must (fork the child in its own " +
+		"process group, forward signals to the group, reap with `wait4`, exit with the child's code), in Go. " +
+		"Each build ran as PID 1 with the same child, in the same idle window as the inits above:\n\n")
+	b.WriteString("| process | links, beyond the Go runtime, os/signal, syscall, fmt | binary (KiB) | VmRSS (KiB) | RssAnon (KiB) | RssFile (KiB) | threads | idle context switches |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|\n")
+	row := func(name, links string) {
+		r := res.Idle[name]
+		fmt.Fprintf(b, "| %s | %s | %.0f | %d | %d | %d | %d | %d |\n", name, links, float64(sizes[name].Bytes)/1024,
+			r.Memory.VmRSS, r.Memory.RssAnon, r.Memory.RssFile, r.Window.Threads, r.Window.Total())
+	}
+	for _, f := range res.Floors {
+		row(f.Name, floorLinks(f.Tags))
+	}
+	row(res.Inits[0].Name, "everything: supervisor, TOML, control socket, health checks")
+	row("tini", "(C, for scale)")
 }
 
 func specOf(res *results, name string) initSpec {

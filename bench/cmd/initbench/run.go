@@ -2,6 +2,7 @@ package main
 
 import (
 	"os/exec"
+	"slices"
 
 	"tend/bench/internal/benchkit"
 )
@@ -48,7 +49,11 @@ var (
 // results is everything one run measured: the contents of results-MODE.json.
 type results struct {
 	benchkit.Header[params]
-	Inits    []initSpec            `json:"inits"`
+	Inits []initSpec `json:"inits"`
+	// Floors are reference Go inits (-floors), measured for binary size
+	// and, in the idle window beside the inits, for memory: their idle
+	// results are in Idle under their names.
+	Floors   []initSpec            `json:"floors,omitempty"`
 	Binaries []binary              `json:"binaries"`
 	Startup  startupResult         `json:"startup"`
 	Signal   map[string]latency    `json:"signal"`
@@ -79,12 +84,16 @@ func measure(f benchkit.Flags, h benchkit.Header[params]) (*results, error) {
 		return nil, err
 	}
 	specs := initSpecs(f.Tend)
-	res := &results{Header: h, Inits: specs}
+	floors, err := parseFloors(*floorsFlag)
+	if err != nil {
+		return nil, err
+	}
+	res := &results{Header: h, Inits: specs, Floors: floors}
 	_, err = benchkit.RunSteps("initbench", []benchkit.Step{
-		{Name: "binary size", Run: func() (err error) { res.Binaries, err = measureSizes(specs); return }},
+		{Name: "binary size", Run: func() (err error) { res.Binaries, err = measureSizes(specs, floors); return }},
 		{Name: "startup+exit", Run: func() (err error) { res.Startup, err = measureStartup(specs, p, f.Out); return }},
 		{Name: "signal forwarding", Run: func() (err error) { res.Signal, err = measureSignals(specs, p); return }},
-		{Name: "idle wake-ups and memory", Run: func() (err error) { res.Idle, err = measureIdle(specs, p); return }},
+		{Name: "idle wake-ups and memory", Run: func() (err error) { res.Idle, err = measureIdle(append(slices.Clone(specs), floors...), p); return }},
 		{Name: "reaping a zombie burst", Run: func() (err error) {
 			res.ReapZombies, err = measureReap(specs, p, zombieBurst, p.ReapBurstRuns, 0)
 			return

@@ -3,6 +3,7 @@ package main
 import (
 	"debug/elf"
 	"os"
+	"slices"
 )
 
 // binary is one init's executable on disk.
@@ -16,11 +17,10 @@ type binary struct {
 	Needed []string `json:"needed,omitempty"`
 }
 
-func measureSizes(specs []initSpec) ([]binary, error) {
+// measureSizes reads the inits' binaries, tini-static's, then the floors'.
+func measureSizes(specs, floors []initSpec) ([]binary, error) {
 	var out []binary
-	bins := make([]initSpec, 0, len(specs)+1)
-	bins = append(bins, specs...)
-	bins = append(bins, initSpec{Name: "tini-static", Path: "/usr/bin/tini-static"})
+	bins := slices.Concat(specs, []initSpec{{Name: "tini-static", Path: "/usr/bin/tini-static"}}, floors)
 	for _, s := range bins {
 		st, err := os.Stat(s.Path)
 		if err != nil {
