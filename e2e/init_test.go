@@ -120,20 +120,24 @@ func forwardedSignals() (fwd, dropped []syscall.Signal) {
 // none of those tend keeps (CHLD, PIPE, TTIN, TTOU). The third run starts
 // tend as tini's sigconf test does (TTIN, WINCH, 40 among others
 // blocked; INT, TTOU and SEGV ignored): a signal started blocked is
-// forwarded all the same, and INT, left ignored, is not.
+// forwarded all the same, and INT, left ignored, is not. With -v, tend's
+// handler wakes the loop for each signal it sent, to log it; without, it
+// does not (signals.InstallForwarder): the fourth run takes that path.
 func TestForwardEverySignal(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []struct {
 		name    string
 		o       options
+		flags   []string
 		ignored syscall.Signal
 	}{
-		{"pid1", options{}, 0},
-		{"subreaper", options{hostMode: true}, 0},
-		{"started-blocked", options{around: helper("sigconf-exec")}, unix.SIGINT},
+		{"pid1", options{}, nil, 0},
+		{"subreaper", options{hostMode: true}, nil, 0},
+		{"started-blocked", options{around: helper("sigconf-exec")}, nil, unix.SIGINT},
+		{"pid1-verbose", options{}, []string{"-v"}, 0},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			r := startWith(t, mode.o, nil, helper("sigrecv")...)
+			r := startWith(t, mode.o, mode.flags, helper("sigrecv")...)
 			r.expect("ready")
 			fwd, dropped := forwardedSignals()
 			if i := slices.Index(fwd, mode.ignored); i >= 0 {
@@ -174,6 +178,19 @@ func TestForwardEverySignal(t *testing.T) {
 			for _, s := range dropped {
 				if n := counts[strconv.Itoa(int(s))]; n != 0 {
 					t.Errorf("signal %d (%s) was forwarded %d times; tend keeps it", s, signals.Name(s), n)
+				}
+			}
+			if mode.flags != nil {
+				// Each signal the handler sent woke the loop to log it;
+				// the fault signals, os/signal's, the loop sent itself.
+				want := 0
+				for _, s := range fwd {
+					if !signals.Synchronous(s) {
+						want++
+					}
+				}
+				if n := strings.Count(r.log.String(), "forwarded by the signal handler"); n != want {
+					t.Errorf("tend -v logged %d signals as forwarded by its handler, want %d", n, want)
 				}
 			}
 		})

@@ -13,13 +13,16 @@ import (
 // loop could: on a two-CPU VM that put tend's forwarding latency at 2.1x
 // tini's (bench/init.sh). So notifyHandler (handlers_$GOARCH.s), which
 // catches the signals tend delivers itself (deliver_linux.go), sends each
-// signal the loop forwards to the target the loop set, and counts it,
-// before it wakes the loop. The loop still receives every signal; for one
-// the handler already sent it only logs it (Forwarded). The signals a
-// faulting instruction raises (see Synchronous) stay with the runtime and
-// os/signal: the runtime must see those first, and a real SIGSEGV in tend
-// is not the child's business. A kill -SEGV of tend is forwarded by the
-// loop.
+// signal the loop forwards to the target the loop set before anything
+// else. What the loop would do with a signal the handler sent is log it
+// at debug level; so when that level is off (quiet), the handler does not
+// wake the loop for it at all: one wake-up of tend and one kill, as in
+// tini. Otherwise it counts the signal and wakes the loop, which logs it
+// (Forwarded). A signal the kill failed for (the target is gone) always
+// goes to the loop. The signals a faulting instruction raises (see
+// Synchronous) stay with the runtime and os/signal: the runtime must see
+// those first, and a real SIGSEGV in tend is not the child's business. A
+// kill -SEGV of tend is forwarded by the loop.
 
 var (
 	// fwdOn says, per signal, whether notifyHandler forwards it: 1 or 0.
@@ -29,9 +32,13 @@ var (
 	// group as -pgid; 0 sends nothing. Stored by the loop, loaded by the
 	// handler.
 	fwdTarget int64
-	// fwdSent counts, per signal, what the handler has sent since
-	// Forwarded last took the count. Added to by the handler.
+	// fwdSent counts, per signal, what the handler has sent and woken
+	// the loop for since Forwarded last took the count. Added to by the
+	// handler.
 	fwdSent [RTMax + 1]uint32
+	// fwdQuiet is 1 when the handler wakes the loop for no signal it
+	// sent. Stored by InstallForwarder, loaded by the handler.
+	fwdQuiet uint32
 )
 
 // ForwarderBuilt says whether this build has the handler: on amd64 and
@@ -41,11 +48,16 @@ const ForwarderBuilt = handlersBuilt
 
 // InstallForwarder turns forwarding in the handler on for each of sigs
 // that tend's handler catches (Subscribe must have run), and returns
-// those. Until ForwardTo names a target it sends nothing. Only the loop
-// calls it, once, before it forwards anything.
-func InstallForwarder(sigs []syscall.Signal) ([]syscall.Signal, error) {
+// those. Until ForwardTo names a target it sends nothing. With quiet, a
+// signal the handler has sent is not delivered to the Subscription: the
+// loop hears only of those it must act on. Only the loop calls it, once,
+// before it forwards anything.
+func InstallForwarder(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
 	if !handlersBuilt {
 		return nil, nil
+	}
+	if quiet {
+		atomic.StoreUint32(&fwdQuiet, 1)
 	}
 	var done []syscall.Signal
 	for _, sig := range sigs {
@@ -72,8 +84,9 @@ func ForwardTo(target int) {
 	atomic.StoreInt64(&fwdTarget, int64(target))
 }
 
-// Forwarded returns how many times the handler has sent sig since the
-// last call, and starts the count again.
+// Forwarded returns how many times the handler has sent sig and woken the
+// loop for it since the last call, and starts the count again. Quiet
+// forwarding (InstallForwarder) counts nothing.
 func Forwarded(sig syscall.Signal) int {
 	if sig <= 0 || sig > RTMax {
 		return 0

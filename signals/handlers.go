@@ -5,8 +5,9 @@ package signals
 // The signal handlers of handlers_$GOARCH.s. The kernel enters them with
 // the C calling convention; Go never calls them.
 
-// notifyHandler forwards the signal if fwdOn says so (to fwdTarget,
-// counted in fwdSent), marks it in pending and writes to wakeFD
+// notifyHandler forwards the signal if fwdOn says so (to fwdTarget), and
+// is done if it was sent and fwdQuiet is set; else it counts a sent
+// signal in fwdSent, marks the signal in pending and writes to wakeFD
 // (deliver_linux.go). In a process that is not tend (selfPID), a child
 // between fork and exec, it puts SIG_DFL back and raises the signal
 // again.

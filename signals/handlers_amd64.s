@@ -23,6 +23,13 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	R8, SI			// kill(target, sig)
 	MOVL	$62, AX			// SYS_kill
 	SYSCALL
+	TESTQ	AX, AX			// not sent (-errno): the loop sees to it
+	JNZ	mark
+	MOVL	·fwdQuiet(SB), AX
+	TESTL	AX, AX
+	JZ	sent
+	RET				// sent, and the loop need not hear of it
+sent:
 	LEAQ	·fwdSent(SB), AX
 	LOCK
 	INCL	(AX)(R8*4)

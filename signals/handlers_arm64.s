@@ -22,6 +22,12 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVD	R4, R1			// kill(target, sig)
 	MOVD	$129, R8		// SYS_kill
 	SVC
+	CBNZ	R0, mark		// not sent (-errno): the loop sees to it
+	MOVD	$·fwdQuiet(SB), R3
+	MOVWU	(R3), R3
+	CBZ	R3, sent
+	RET				// sent, and the loop need not hear of it
+sent:
 	MOVD	$·fwdSent(SB), R3
 	ADD	R4<<2, R3, R3
 count:

@@ -146,7 +146,8 @@ func receive(t *testing.T, c <-chan os.Signal, want syscall.Signal) {
 // the signals in TEND_SIGNALS_FORWARD to the pid in TEND_SIGNALS_TARGET,
 // prints "ready", then for each signal the subscription delivers its
 // number and the forwarder's count ("10 1"). TERM ends it. With
-// TEND_SIGNALS_FOREIGN=1 it makes its handlers take it for a forked child.
+// TEND_SIGNALS_QUIET=1 it forwards quietly; with TEND_SIGNALS_FOREIGN=1
+// it makes its handlers take it for a forked child.
 func subscriber() {
 	sub := Subscribe()
 	var fwd []syscall.Signal
@@ -154,7 +155,7 @@ func subscriber() {
 		s, _ := Parse(f)
 		fwd = append(fwd, s)
 	}
-	if got, err := InstallForwarder(fwd); err != nil || len(got) != len(fwd) {
+	if got, err := InstallForwarder(fwd, os.Getenv("TEND_SIGNALS_QUIET") == "1"); err != nil || len(got) != len(fwd) {
 		fmt.Printf("InstallForwarder(%v) = %v, %v\n", fwd, got, err)
 		os.Exit(1)
 	}
@@ -238,6 +239,38 @@ func TestForwarder(t *testing.T) {
 	h.expectLine(fmt.Sprintf("%d 0", unix.SIGUSR1))
 }
 
+// TestForwarderQuiet: forwarding quietly, a signal the handler sends
+// reaches the target once and is neither delivered nor counted; one the
+// kill fails for, its target gone, is delivered, and not counted as sent.
+func TestForwarderQuiet(t *testing.T) {
+	if !ForwarderBuilt {
+		t.Skip("no forwarding handler on this architecture: the loop forwards every signal")
+	}
+	target := startHelper(t)
+	h := startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=USR1 40", "TEND_SIGNALS_QUIET=1",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(target.cmd.Process.Pid))
+	for round := 0; round < 3; round++ {
+		for _, s := range []syscall.Signal{unix.SIGUSR1, 40} {
+			h.signal(s)
+			target.expect(s)
+		}
+	}
+	// Not forwarded, so delivered. The handler delivers marks lowest
+	// first, and 41 comes after every 40 the target has seen: had a 40
+	// been marked too, its line would come first.
+	h.signal(41)
+	h.expectLine("41 0")
+
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	h = startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=40", "TEND_SIGNALS_QUIET=1",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(gone.Process.Pid))
+	h.signal(40)
+	h.expectLine("40 0")
+}
+
 // TestForeignHandler: a handler of tend's that runs in another process
 // (a child between fork and exec) does what the kernel would have done
 // without it: the default action, here death by the signal.
@@ -310,7 +343,7 @@ func TestForwarderRefusesFaults(t *testing.T) {
 		refused = nil // InstallForwarder turns on nothing, and says nothing
 	}
 	for _, s := range refused {
-		if got, err := InstallForwarder([]syscall.Signal{s}); err == nil || len(got) != 0 {
+		if got, err := InstallForwarder([]syscall.Signal{s}, false); err == nil || len(got) != 0 {
 			t.Errorf("InstallForwarder(%d) = %v, %v; want an error and nothing installed", s, got, err)
 		}
 	}

@@ -62,6 +62,8 @@ type fakeOS struct {
 	// the signals it has "sent" that the loop has not yet asked about.
 	forwarding int
 	handled    map[syscall.Signal]int
+	// quiet is what the loop asked of the forwarding handler.
+	quiet bool
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
@@ -78,7 +80,10 @@ func (f *fakeOS) ops() osOps {
 		leftovers: func(bool, syscall.Signal) bool { return false },
 		subreaper: func() error { return nil },
 		muteChild: f.muteChild,
-		installForwarder: func(sigs []syscall.Signal) ([]syscall.Signal, error) {
+		installForwarder: func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.quiet = quiet
 			return sigs, nil
 		},
 		forwardTo: func(target int) {
@@ -256,13 +261,19 @@ type loop struct {
 
 func startLoop(t *testing.T, toml string, main []string, scripts map[string]script) *loop {
 	t.Helper()
+	return startLoopLog(t, zerolog.New(zerolog.NewTestWriter(t)), toml, main, scripts)
+}
+
+// startLoopLog is startLoop with tend's log going to log.
+func startLoopLog(t *testing.T, log zerolog.Logger, toml string, main []string, scripts map[string]script) *loop {
+	t.Helper()
 	cfg, err := config.Parse("t.toml", []byte(toml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newFakeOS(scripts)
 	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
-	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t))},
+	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: log},
 		signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
 	s.reapGap = testReapGap // 0: exact instants; TestReapCoalesces covers the gap
@@ -839,6 +850,29 @@ func TestForwardedByHandler(t *testing.T) {
 			t.Errorf("still forwarding to %d after the main program exited", l.f.forwarding)
 		}
 	})
+}
+
+// TestForwardQuietly: the loop has the handler forward quietly exactly
+// when tend's log drops the debug line it would write for each signal the
+// handler sent.
+func TestForwardQuietly(t *testing.T) {
+	for _, c := range []struct {
+		level zerolog.Level
+		quiet bool
+	}{{zerolog.TraceLevel, false}, {zerolog.DebugLevel, false}, {zerolog.InfoLevel, true}, {zerolog.WarnLevel, true}, {zerolog.Disabled, true}} {
+		synctest.Test(t, func(t *testing.T) {
+			log := zerolog.New(zerolog.NewTestWriter(t)).Level(c.level)
+			l := startLoopLog(t, log, noSocket, []string{"m"}, map[string]script{"m": {runFor: -1, onTerm: 0}})
+			synctest.Wait()
+			l.f.mu.Lock()
+			quiet := l.f.quiet
+			l.f.mu.Unlock()
+			if quiet != c.quiet {
+				t.Errorf("log at %s: forwarding quietly %v, want %v", c.level, quiet, c.quiet)
+			}
+			l.stop()
+		})
+	}
 }
 
 // TestLateHandlerMute: a SIGCHLD handler that mutes SIGCHLD just after

@@ -127,7 +127,7 @@ type osOps struct {
 	muteChild func(bool) error
 	// installForwarder, forwardTo and forwarded are the signal handler
 	// that forwards signals itself (signals.InstallForwarder).
-	installForwarder func([]syscall.Signal) ([]syscall.Signal, error)
+	installForwarder func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error)
 	forwardTo        func(target int)
 	forwarded        func(syscall.Signal) int
 }
@@ -449,7 +449,9 @@ func (s *Supervisor) forwardTarget() int {
 
 // installForwarder has tend's signal handler send on every signal the
 // mode forwards, before the loop hears of it (signals.InstallForwarder).
-// A signal the handler sent still reaches onSignal, which only logs it.
+// A signal the handler sent reaches onSignal only to be logged at debug
+// level; with that level off the handler forwards quietly, and the loop
+// is not woken for it at all.
 func (s *Supervisor) installForwarder() {
 	if s.main == nil {
 		return
@@ -460,7 +462,8 @@ func (s *Supervisor) installForwarder() {
 			sigs = append(sigs, sig)
 		}
 	}
-	got, err := s.os.installForwarder(sigs)
+	quiet := s.log.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel
+	got, err := s.os.installForwarder(sigs, quiet)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("signals are forwarded by the loop alone")
 	}
