@@ -401,6 +401,7 @@ func TestTendKeys(t *testing.T) {
 		{"shutdown_timeout = \"1m\"\nmetrics = \"[::1]:9090\"\nlog_format = \"json\"",
 			Tend{ShutdownTimeout: time.Minute, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "json", Metrics: "[::1]:9090"}},
 		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: ":9090"}},
+		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: "127.0.0.1:0"}},
 	}
 	for _, tt := range tests {
 		want := tt.want

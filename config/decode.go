@@ -228,7 +228,7 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 		"metrics": func(l loc, v any) {
 			if s, ok := d.str(l, v); ok {
 				if s != "" {
-					d.hostPort(l, s)
+					d.hostPort(l, s, 0) // a listener: port 0 picks a free one
 				}
 				t.Metrics = s
 			}
@@ -384,7 +384,7 @@ func (d *decoder) healthcheck(l loc, v any) *Healthcheck {
 		},
 		"tcp": func(l loc, v any) {
 			if s, ok := d.str(l, v); ok {
-				d.hostPort(l, s)
+				d.hostPort(l, s, 1)
 				h.TCP = s
 			}
 		},

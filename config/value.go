@@ -445,11 +445,12 @@ func (d *decoder) signal(l loc, v any) (sig syscall.Signal, ok bool) {
 	return sig, true
 }
 
-// hostPort checks a host:port address with a numeric port.
-func (d *decoder) hostPort(l loc, s string) {
+// hostPort checks a host:port address with a numeric port of at least
+// minPort: 1 for an address to connect to, 0 for one to listen on.
+func (d *decoder) hostPort(l loc, s string, minPort int) {
 	_, port, err := net.SplitHostPort(s)
-	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
-		d.errorf(l, "%q is not a host:port address with a port from 1 to 65535", s)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < minPort || n > 65535 {
+		d.errorf(l, "%q is not a host:port address with a port from %d to 65535", s, minPort)
 	}
 }
 
