@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -87,10 +88,15 @@ func run(args []string, sub signals.Subscription) int {
 		ExitZero: c.exitZero,
 		Log:      log,
 	}
-	if cfg != nil && cfg.Tend.Socket != "" {
-		stop, reqs := serveControl(cfg, log)
-		defer stop()
+	if cfg != nil {
+		reqs := make(chan control.Request)
 		opts.Requests = reqs
+		if cfg.Tend.Socket != "" {
+			defer serveControl(cfg, reqs, log)()
+		}
+		if cfg.Tend.Metrics != "" {
+			defer serveMetrics(cfg.Tend.Metrics, reqs, log)()
+		}
 	}
 	return supervisor.New(opts, sub).Run()
 }
@@ -98,29 +104,54 @@ func run(args []string, sub signals.Subscription) int {
 // serveControl opens the control socket and serves it on a goroutine.
 // A socket that cannot be opened is logged and left out: the programs
 // still run, and tend ctl says it cannot reach tend (exit 3).
-func serveControl(cfg *config.Config, log zerolog.Logger) (stop func(), reqs <-chan control.Request) {
+func serveControl(cfg *config.Config, reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
 	ln, err := control.Listen(cfg.Tend.Socket, cfg.Tend.SocketMode, cfg.Tend.SocketGroup)
 	if err != nil {
 		log.Error().Err(err).Msg("control socket disabled")
-		return func() {}, nil
+		return func() {}
 	}
-	ch := make(chan control.Request)
-	served := make(chan struct{})
-	control.Go(log, "control server", func() {
-		defer close(served)
-		control.Serve(ln, ch, log)
-	})
+	stopServer := serveOn("control server", ln, control.Serve, reqs, log)
 	log.Debug().Str("socket", cfg.Tend.Socket).Msg("control socket listening")
 	return func() {
+		stopServer()
+		os.Remove(cfg.Tend.Socket)
+	}
+}
+
+// serveMetrics listens on addr for /metrics, /healthz and /readyz and
+// serves them on a goroutine. An address that cannot be listened on is
+// logged and left out, as the control socket is.
+func serveMetrics(addr string, reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error().Err(err).Msg("metrics listener disabled")
+		return func() {}
+	}
+	// At info: with port 0 this is where the port is told.
+	log.Info().Str("metrics", ln.Addr().String()).Msg("metrics listening")
+	return serveOn("metrics server", ln, control.ServeMetrics, reqs, log)
+}
+
+// serveOn serves ln with serve on a goroutine, and returns what stops
+// it: closing ln, then waiting for open requests and event streams to
+// end cleanly (tend ctl events exits 0), but never holding tend's exit
+// for long.
+func serveOn(name string, ln net.Listener, serve func(net.Listener, chan<- control.Request, zerolog.Logger) error,
+	reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
+	served := make(chan struct{})
+	control.Go(log, name, func() {
+		defer close(served)
+		if err := serve(ln, reqs, log); err != nil {
+			log.Error().Err(err).Msg(name + " stopped")
+		}
+	})
+	return func() {
 		ln.Close()
-		// Let open event streams end cleanly (tend ctl events exits 0),
-		// but never hold tend's exit for long.
 		select {
 		case <-served:
 		case <-time.After(2 * time.Second):
 		}
-		os.Remove(cfg.Tend.Socket)
-	}, ch
+	}
 }
 
 // check is `tend check -c FILE`: exit 0 for a valid file, else print

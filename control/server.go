@@ -56,6 +56,8 @@ type server struct {
 	reqs chan<- Request
 	log  zerolog.Logger
 	opt  options
+	// answer answers one request: handle, or handleMetrics.
+	answer func(*server, *exchange)
 	// streams counts open events streams.
 	streams atomic.Int64
 	// open tracks the connections' goroutines, so Serve returns only
@@ -90,7 +92,13 @@ func Serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
 }
 
 func serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options) error {
-	s := &server{reqs: reqs, log: log, opt: opt, quit: make(chan struct{}), conns: make(map[net.Conn]bool)}
+	return serveWith(ln, reqs, log, opt, (*server).handle)
+}
+
+// serveWith is Serve with each request answered by handle: the control
+// API's routes, or the metrics listener's (ServeMetrics).
+func serveWith(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
+	s := &server{reqs: reqs, log: log, opt: opt, answer: handle, quit: make(chan struct{}), conns: make(map[net.Conn]bool)}
 	err := s.accept(ln)
 	close(s.quit)
 	s.mu.Lock()
@@ -173,7 +181,7 @@ func (s *server) serveConn(c net.Conn) {
 		}
 		// Also for a "100 Continue", written as the body is first read.
 		_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-		s.handle(&exchange{c: c, br: br, req: r, peer: peer})
+		s.answer(s, &exchange{c: c, br: br, req: r, peer: peer})
 		if r.Close {
 			if !r.Body.Done() {
 				linger(c)
@@ -288,13 +296,23 @@ func changes(verb string) bool {
 	return true
 }
 
-// handle answers one request.
+// tooBusy answers a request with 503, and says so, when more than
+// maxConns connections are open.
+func (s *server) tooBusy(x *exchange) bool {
+	n, most := s.connCount(), s.opt.maxConns
+	if n <= most {
+		return false
+	}
+	x.req.Close = true
+	s.writeError(x, &httpError{h1.StatusServiceUnavailable,
+		fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
+	return true
+}
+
+// handle answers one request of the control API.
 func (s *server) handle(x *exchange) {
 	r := x.req
-	if n, most := s.connCount(), s.opt.maxConns; n > most {
-		r.Close = true
-		s.writeError(x, &httpError{h1.StatusServiceUnavailable,
-			fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
+	if s.tooBusy(x) {
 		return
 	}
 	if rt, herr := lookup(r.Method, r.Path); herr != nil {
@@ -514,11 +532,7 @@ func matchAny(patterns []string, name string) bool {
 func (s *server) writeJSON(x *exchange, code int, v any) {
 	var body bytes.Buffer
 	_ = json.NewEncoder(&body).Encode(v)
-	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-	h := append(x.header, h1.Field{Name: "Content-Type", Value: "application/json"})
-	if x.req.Respond(x.c, code, h, body.Bytes()) != nil {
-		x.req.Close = true
-	}
+	s.writeText(x, code, "application/json", body.Bytes())
 }
 
 // errorBody is every error's JSON: {"error":"..."}.

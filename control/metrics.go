@@ -1,0 +1,157 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tend/control/h1"
+)
+
+// The metrics listener, [tend] metrics = "host:port": a TCP listener of
+// its own beside the control socket, for Prometheus and for HTTP probes.
+// It answers three GETs and nothing else: nothing that changes state can
+// be asked over it, as TCP carries no peer credentials to check or to
+// log. Formats: docs/control.md.
+
+// ServeMetrics answers GET /metrics, /healthz and /readyz on ln until ln
+// is closed, with the connection handling, limits and timeouts of Serve.
+func ServeMetrics(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
+	return serveWith(ln, reqs, log, defaultOptions, (*server).handleMetrics)
+}
+
+// The metrics listener's routes.
+const (
+	pathMetrics = "/metrics"
+	pathHealthz = "/healthz"
+	pathReadyz  = "/readyz"
+)
+
+// metricsType is the Prometheus text exposition format's content type.
+const metricsType = "text/plain; version=0.0.4; charset=utf-8"
+
+// handleMetrics answers one request on the metrics listener.
+func (s *server) handleMetrics(x *exchange) {
+	r := x.req
+	if s.tooBusy(x) {
+		return
+	}
+	switch r.Path {
+	case pathMetrics, pathHealthz, pathReadyz:
+	default:
+		s.refuse(x, &httpError{h1.StatusNotFound, fmt.Sprintf(
+			"no such endpoint: %s (this listener serves %s, %s and %s)", printable(r.Path), pathMetrics, pathHealthz, pathReadyz)})
+		return
+	}
+	if r.Method != "GET" {
+		x.header = h1.Header{{Name: "Allow", Value: "GET"}}
+		s.refuse(x, &httpError{h1.StatusMethodNotAllowed, fmt.Sprintf("%s takes GET, not %s", r.Path, printable(r.Method))})
+		return
+	}
+	body, herr := readBody(r)
+	if herr == nil && len(body) > 0 {
+		herr = badRequest("GET %s takes no body", r.Path)
+	}
+	if herr != nil {
+		s.refuse(x, herr)
+		return
+	}
+	ctx, stop := s.watch(x)
+	defer stop()
+
+	health, herr := s.askAudited(ctx, Request{Verb: VerbHealth, Peer: x.peer})
+	if herr != nil {
+		s.writeError(x, herr)
+		return
+	}
+	switch r.Path {
+	case pathHealthz: // the loop answers: tend is alive
+		s.writeText(x, h1.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+	case pathReadyz:
+		if health.Healthy {
+			s.writeText(x, h1.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+		} else {
+			s.writeText(x, h1.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte(health.Reason+"\n"))
+		}
+	case pathMetrics:
+		status, herr := s.askAudited(ctx, Request{Verb: VerbStatus, Peer: x.peer})
+		if herr != nil {
+			s.writeError(x, herr)
+			return
+		}
+		var b bytes.Buffer
+		writeMetrics(&b, status.Programs, health.Healthy)
+		s.writeText(x, h1.StatusOK, metricsType, b.Bytes())
+	}
+}
+
+// askAudited asks the loop, and logs the request as the control API does.
+func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError) {
+	reply, herr := s.ask(ctx, req)
+	s.audit(req, reply, herr)
+	return reply, herr
+}
+
+// labelValue escapes a label value as the text format wants: backslash,
+// double quote and newline, nothing else.
+var labelValue = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// writeMetrics writes the programs and tend's health in the Prometheus
+// text exposition format, one family after another, the programs in the
+// loop's order.
+func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
+	family := func(name, typ, help string, each func(p Status) (value string, ok bool)) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, p := range progs {
+			if v, ok := each(p); ok {
+				fmt.Fprintf(b, "%s{program=\"%s\"} %s\n", name, labelValue.Replace(p.Name), v)
+			}
+		}
+	}
+	bit := func(on bool) string {
+		if on {
+			return "1"
+		}
+		return "0"
+	}
+
+	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING and healthy: tend ctl health exits 0.\n"+
+		"# TYPE tend_healthy gauge\ntend_healthy %s\n", bit(healthy))
+	family("tend_program_up", "gauge", "1 when the program is RUNNING.",
+		func(p Status) (string, bool) { return bit(p.State == "RUNNING"), true })
+	fmt.Fprintf(b, "# HELP tend_program_state The program's state, as tend ctl status shows it: one series, of value 1, per program.\n"+
+		"# TYPE tend_program_state gauge\n")
+	for _, p := range progs {
+		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue.Replace(p.Name), labelValue.Replace(p.State))
+	}
+	family("tend_program_healthy", "gauge", "1 when the program's health check passes, 0 while it is starting or failing; absent for a program with no health check or no process.",
+		func(p Status) (string, bool) { return bit(p.Health == "healthy"), p.Health != "" })
+	family("tend_program_restarts_total", "counter", "Starts of the program after its first.",
+		func(p Status) (string, bool) { return strconv.Itoa(p.Restarts), true })
+	family("tend_program_state_since_seconds", "gauge", "When the program entered its state, in seconds since the Unix epoch.",
+		func(p Status) (string, bool) {
+			return strconv.FormatFloat(float64(p.Since.UnixMilli())/1e3, 'f', 3, 64), !p.Since.IsZero()
+		})
+	family("tend_program_exit_code", "gauge", "The exit code of the program's last run (128+N if signal N killed it); absent before its first exit.",
+		func(p Status) (string, bool) {
+			if p.ExitCode == nil {
+				return "", false
+			}
+			return strconv.Itoa(*p.ExitCode), true
+		})
+}
+
+// writeText writes body as the answer, bounded by writeTimeout.
+func (s *server) writeText(x *exchange, code int, contentType string, body []byte) {
+	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+	h := append(x.header, h1.Field{Name: "Content-Type", Value: contentType})
+	if x.req.Respond(x.c, code, h, body) != nil {
+		x.req.Close = true
+	}
+}
