@@ -289,3 +289,25 @@ command = ["cache"]
 		l.stop()
 	})
 }
+
+// TestStartOnly: a reload names the [tend] keys it changed that only take
+// effect at tend's next start, and no others.
+func TestStartOnly(t *testing.T) {
+	base := config.Tend{ShutdownTimeout: time.Second, Socket: "/run/tend.sock", SocketMode: 0o600, LogFormat: "console"}
+	for _, c := range []struct {
+		change func(*config.Tend)
+		want   string
+	}{
+		{func(*config.Tend) {}, ""},
+		{func(t *config.Tend) { t.ShutdownTimeout = time.Minute }, ""},
+		{func(t *config.Tend) { t.Metrics = ":9090" }, "metrics"},
+		{func(t *config.Tend) { t.Socket, t.SocketMode = "", 0o660 }, "socket socket_mode"},
+		{func(t *config.Tend) { t.SocketGroup, t.LogFormat = "tend", "json" }, "socket_group log_format"},
+	} {
+		next := base
+		c.change(&next)
+		if got := strings.Join(startOnly(base, next), " "); got != c.want {
+			t.Errorf("%+v -> %+v: %q, want %q", base, next, got, c.want)
+		}
+	}
+}
