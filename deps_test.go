@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,5 +38,47 @@ func TestNoNetHTTP(t *testing.T) {
 				t.Errorf("tend links %s: see this test's comment, and `go list -deps -f '{{.ImportPath}}: {{.Imports}}' tend` for who imports it", pkg)
 			}
 		}
+	}
+}
+
+// initsAllowed are tend's packages that may have a package init: every
+// tend runs every init at start, init mode too, and each one faults in
+// its package's code and what it calls (fault-around maps 64 KiB a
+// fault), so a package init mode does not use must have none. gomaxprocs
+// drops to one P before the other inits allocate; signals, config and
+// supervisor are used by init mode, and their inits are tables the
+// compiler could not lay out statically.
+var initsAllowed = []string{"tend/gomaxprocs", "tend/signals", "tend/config", "tend/supervisor"}
+
+// TestInits runs the built tend with GODEBUG=inittrace=1, which prints
+// a line for each package init as it runs, and fails for a tend package
+// not in initsAllowed. A package-level strings.NewReplacer in control
+// cost init mode 172 KiB of RSS (docs/benchmarks.md).
+func TestInits(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tend")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tend version: %v\n%s", err, out)
+	}
+	var tendInits int
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "init" {
+			continue
+		}
+		if f[1] == "tend" || strings.HasPrefix(f[1], "tend/") {
+			tendInits++
+			if !slices.Contains(initsAllowed, f[1]) {
+				t.Errorf("%s has a package init (%s); see initsAllowed", f[1], strings.TrimSpace(line))
+			}
+		}
+	}
+	if tendInits == 0 {
+		t.Fatalf("GODEBUG=inittrace=1 printed no init of tend's packages:\n%s", out)
 	}
 }

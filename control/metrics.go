@@ -99,8 +99,28 @@ func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError
 }
 
 // labelValue escapes a label value as the text format wants: backslash,
-// double quote and newline, nothing else.
-var labelValue = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+// double quote and newline, nothing else. A function, not a package-level
+// strings.Replacer: that would give this package an init, which every
+// tend runs at start, init mode too (see TestInits).
+func labelValue(s string) string {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
 
 // writeMetrics writes the programs and tend's health in the Prometheus
 // text exposition format, one family after another, the programs in the
@@ -110,7 +130,7 @@ func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, p := range progs {
 			if v, ok := each(p); ok {
-				fmt.Fprintf(b, "%s{program=\"%s\"} %s\n", name, labelValue.Replace(p.Name), v)
+				fmt.Fprintf(b, "%s{program=\"%s\"} %s\n", name, labelValue(p.Name), v)
 			}
 		}
 	}
@@ -128,7 +148,7 @@ func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
 	fmt.Fprintf(b, "# HELP tend_program_state The program's state, as tend ctl status shows it: one series, of value 1, per program.\n"+
 		"# TYPE tend_program_state gauge\n")
 	for _, p := range progs {
-		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue.Replace(p.Name), labelValue.Replace(p.State))
+		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue(p.Name), labelValue(p.State))
 	}
 	family("tend_program_healthy", "gauge", "1 when the program's health check passes, 0 while it is starting or failing; absent for a program with no health check or no process.",
 		func(p Status) (string, bool) { return bit(p.Health == "healthy"), p.Health != "" })
