@@ -48,6 +48,12 @@ func TestDecode(t *testing.T) {
 		// matches no program.
 		{"POST", "/v1/start", "", `{"names":["\ud800"]}`, Request{Verb: "start", Names: []string{"\uFFFD"}}, 0},
 		{"POST", "/v1/start", "", "{\"names\":[\"a\xffb\"]}", Request{}, 400},
+		// JSON's whitespace around the object, and no other.
+		{"POST", "/v1/start", "", " \t\r\n{\"names\":[\"a\"]}\n", Request{Verb: "start", Names: []string{"a"}}, 0},
+		{"POST", "/v1/start", "", "\v{\"names\":[\"a\"]}", Request{}, 400},
+		{"POST", "/v1/start", "", "{\"names\":[\"a\"]}\f", Request{}, 400},
+		{"POST", "/v1/reload", "", "\u00a0", Request{}, 400},
+		{"POST", "/v1/reload", "", " \n", Request{Verb: "reload"}, 0},
 		{"POST", "/v1/signal", "", `{"signal":"` + strings.Repeat("A", 33) + `","names":["a"]}`, Request{}, 400},
 		{"POST", "/v1/signal", "", `{"signal":"-","names":["a"]}`, Request{Verb: "signal", Signal: "-", Names: []string{"a"}}, 0},
 		{"POST", "/v1/reload", "", `null`, Request{}, 400},
@@ -131,7 +137,7 @@ func FuzzDecode(f *testing.F) {
 			if len(req.Names) != 0 || req.Signal != "" {
 				t.Fatalf("%s accepted %+v", req.Verb, req)
 			}
-			if b := bytes.TrimSpace(body); len(b) != 0 && !json.Valid(b) {
+			if b := bytes.Trim(body, " \t\r\n"); len(b) != 0 && !json.Valid(b) {
 				t.Fatalf("%s accepted invalid JSON %q", req.Verb, body)
 			}
 		case bodyNames, bodySignal:
