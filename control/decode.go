@@ -61,9 +61,10 @@ var routes = []route{
 	{"/v1/shutdown", "POST", VerbShutdown, bodyEmpty, false},
 }
 
-// routeOf finds the endpoint for urlPath.
-func routeOf(urlPath string) (route, bool) {
-	for _, rt := range routes {
+// routeOf finds the endpoint for urlPath in table: routes, or the
+// metrics listener's metricsRoutes.
+func routeOf(table []route, urlPath string) (route, bool) {
+	for _, rt := range table {
 		if rt.path == urlPath {
 			return rt, true
 		}
@@ -83,10 +84,10 @@ func badRequest(format string, a ...any) *httpError {
 	return &httpError{h1.StatusBadRequest, fmt.Sprintf(format, a...)}
 }
 
-// lookup finds the route for method and path: 404 for an unknown path,
-// 405 for a known path with the wrong method.
-func lookup(method, urlPath string) (route, *httpError) {
-	rt, ok := routeOf(urlPath)
+// lookup finds the route in table for method and path: 404 for an
+// unknown path, 405 for a known path with the wrong method.
+func lookup(table []route, method, urlPath string) (route, *httpError) {
+	rt, ok := routeOf(table, urlPath)
 	if !ok {
 		return rt, &httpError{h1.StatusNotFound, fmt.Sprintf("no such endpoint: %s (see docs/control.md)", printable(urlPath))}
 	}
@@ -97,11 +98,12 @@ func lookup(method, urlPath string) (route, *httpError) {
 }
 
 // decode turns an HTTP request's method, path, raw query and body into a
-// Request for the loop (Peer, Reply, Events and Done not set yet), or an
-// *httpError saying why not. It never panics and accepts only what is
-// well formed: see Request for what the loop may rely on.
-func decode(method, urlPath, rawQuery string, body []byte) (Request, error) {
-	rt, herr := lookup(method, urlPath)
+// Request for the loop (Peer, Reply, Events and Done not set yet), by the
+// routes of table, or an *httpError saying why not. It never panics and
+// accepts only what is well formed: see Request for what the loop may
+// rely on.
+func decode(table []route, method, urlPath, rawQuery string, body []byte) (Request, error) {
+	rt, herr := lookup(table, method, urlPath)
 	if herr != nil {
 		return Request{}, herr
 	}

@@ -60,7 +60,7 @@ func TestDecode(t *testing.T) {
 		{"POST", "/v1/reload", "", `{} x`, Request{}, 400},
 		{"POST", "/v1/shutdown", "", `{"now":true}`, Request{}, 400},
 	} {
-		got, err := decode(tc.method, tc.path, tc.query, []byte(tc.body))
+		got, err := decode(routes, tc.method, tc.path, tc.query, []byte(tc.body))
 		if tc.code != 0 {
 			he, ok := err.(*httpError)
 			if !ok || he.code != tc.code {
@@ -96,7 +96,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s.method, s.path, s.query, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, method, urlPath, query string, body []byte) {
-		req, err := decode(method, urlPath, query, body)
+		req, err := decode(routes, method, urlPath, query, body)
 		if err != nil {
 			he, ok := err.(*httpError)
 			if !ok {
@@ -110,7 +110,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		rt, ok := routeOf(urlPath)
+		rt, ok := routeOf(routes, urlPath)
 		if !ok || rt.method != method || rt.verb != req.Verb {
 			t.Fatalf("accepted %s %s as %q", method, urlPath, req.Verb)
 		}

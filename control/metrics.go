@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -26,61 +25,54 @@ func ServeMetrics(ln net.Listener, reqs chan<- Request, log zerolog.Logger) erro
 	return serveWith(ln, reqs, log, defaultOptions, (*server).handleMetrics)
 }
 
-// The metrics listener's routes.
+// metricsRoutes are the metrics listener's routes, read as the control
+// API's are (server.read): /metrics asks the loop for health, then
+// status; /healthz and /readyz for health. A slice of constants, as
+// routes is: no package init.
+var metricsRoutes = []route{
+	{pathMetrics, "GET", VerbStatus, bodyNone, false},
+	{pathHealthz, "GET", VerbHealth, bodyNone, false},
+	{pathReadyz, "GET", VerbHealth, bodyNone, false},
+}
+
 const (
 	pathMetrics = "/metrics"
 	pathHealthz = "/healthz"
 	pathReadyz  = "/readyz"
 )
 
-// metricsType is the Prometheus text exposition format's content type.
-const metricsType = "text/plain; version=0.0.4; charset=utf-8"
+// Content types of the metrics listener's answers: Prometheus's text
+// exposition format, and plain text for the probes.
+const (
+	metricsType = "text/plain; version=0.0.4; charset=utf-8"
+	textType    = "text/plain; charset=utf-8"
+)
 
 // handleMetrics answers one request on the metrics listener.
 func (s *server) handleMetrics(x *exchange) {
-	r := x.req
-	if s.tooBusy(x) {
-		return
-	}
-	switch r.Path {
-	case pathMetrics, pathHealthz, pathReadyz:
-	default:
-		s.refuse(x, &httpError{h1.StatusNotFound, fmt.Sprintf(
-			"no such endpoint: %s (this listener serves %s, %s and %s)", printable(r.Path), pathMetrics, pathHealthz, pathReadyz)})
-		return
-	}
-	if r.Method != "GET" {
-		x.header = h1.Header{{Name: "Allow", Value: "GET"}}
-		s.refuse(x, &httpError{h1.StatusMethodNotAllowed, fmt.Sprintf("%s takes GET, not %s", r.Path, printable(r.Method))})
-		return
-	}
-	body, herr := readBody(r)
-	if herr == nil && len(body) > 0 {
-		herr = badRequest("GET %s takes no body", r.Path)
-	}
-	if herr != nil {
-		s.refuse(x, herr)
+	req, ok := s.read(x, metricsRoutes)
+	if !ok {
 		return
 	}
 	ctx, stop := s.watch(x)
 	defer stop()
 
-	health, herr := s.askAudited(ctx, Request{Verb: VerbHealth, Peer: x.peer})
+	health, herr := s.askAudited(ctx, Request{Verb: VerbHealth, Peer: req.Peer})
 	if herr != nil {
 		s.writeError(x, herr)
 		return
 	}
-	switch r.Path {
+	switch x.req.Path {
 	case pathHealthz: // the loop answers: tend is alive
-		s.writeText(x, h1.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+		s.writeText(x, h1.StatusOK, textType, []byte("ok\n"))
 	case pathReadyz:
 		if health.Healthy {
-			s.writeText(x, h1.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+			s.writeText(x, h1.StatusOK, textType, []byte("ok\n"))
 		} else {
-			s.writeText(x, h1.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte(health.Reason+"\n"))
+			s.writeText(x, h1.StatusServiceUnavailable, textType, []byte(health.Reason+"\n"))
 		}
 	case pathMetrics:
-		status, herr := s.askAudited(ctx, Request{Verb: VerbStatus, Peer: x.peer})
+		status, herr := s.askAudited(ctx, req)
 		if herr != nil {
 			s.writeError(x, herr)
 			return
@@ -89,13 +81,6 @@ func (s *server) handleMetrics(x *exchange) {
 		writeMetrics(&b, status.Programs, health.Healthy)
 		s.writeText(x, h1.StatusOK, metricsType, b.Bytes())
 	}
-}
-
-// askAudited asks the loop, and logs the request as the control API does.
-func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError) {
-	reply, herr := s.ask(ctx, req)
-	s.audit(req, reply, herr)
-	return reply, herr
 }
 
 // labelValue escapes a label value as the text format wants: backslash,

@@ -175,6 +175,7 @@ func TestMetricsReadOnly(t *testing.T) {
 		{"POST", "/v1/shutdown", "", 404},
 		{"POST", "/v1/stop", `{"names":["web:0"]}`, 404},
 		{"GET", "/metrics", "x", 400},
+		{"GET", "/metrics?name=web:0", "", 400},
 		{"GET", "/", "", 404},
 	} {
 		if code, _, body := get(t, c.method, base+c.path, c.body); code != c.code {

@@ -309,30 +309,42 @@ func (s *server) tooBusy(x *exchange) bool {
 	return true
 }
 
-// handle answers one request of the control API.
-func (s *server) handle(x *exchange) {
+// read takes one request by the routes of table: it refuses (and
+// answers) one over the connection limit, for an unknown path or method,
+// or with a body or query the route does not take, and returns the
+// Request for the loop, with the peer, and true otherwise.
+func (s *server) read(x *exchange, table []route) (Request, bool) {
 	r := x.req
 	if s.tooBusy(x) {
-		return
+		return Request{}, false
 	}
-	if rt, herr := lookup(r.Method, r.Path); herr != nil {
+	if rt, herr := lookup(table, r.Method, r.Path); herr != nil {
 		if herr.code == h1.StatusMethodNotAllowed {
 			x.header = h1.Header{{Name: "Allow", Value: rt.method}}
 		}
 		s.refuse(x, herr)
-		return
+		return Request{}, false
 	}
 	body, herr := readBody(r)
 	if herr != nil {
 		s.refuse(x, herr)
-		return
+		return Request{}, false
 	}
-	req, err := decode(r.Method, r.Path, r.RawQuery, body)
+	req, err := decode(table, r.Method, r.Path, r.RawQuery, body)
 	if err != nil {
 		s.refuse(x, err)
-		return
+		return Request{}, false
 	}
 	req.Peer = x.peer
+	return req, true
+}
+
+// handle answers one request of the control API.
+func (s *server) handle(x *exchange) {
+	req, ok := s.read(x, routes)
+	if !ok {
+		return
+	}
 	ctx, stop := s.watch(x)
 	defer stop()
 	if req.Verb == VerbEvents {
@@ -340,8 +352,7 @@ func (s *server) handle(x *exchange) {
 		return
 	}
 
-	reply, herr := s.ask(ctx, req)
-	s.audit(req, reply, herr)
+	reply, herr := s.askAudited(ctx, req)
 	switch {
 	case herr != nil:
 		s.writeError(x, herr)
@@ -412,6 +423,13 @@ func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
 	}
 }
 
+// askAudited asks the loop, as ask, and logs the request (audit).
+func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError) {
+	reply, herr := s.ask(ctx, req)
+	s.audit(req, reply, herr)
+	return reply, herr
+}
+
 // audit logs a request: who asked what, and how it went.
 func (s *server) audit(req Request, reply Reply, herr *httpError) {
 	ev := s.log.Debug()
@@ -462,8 +480,7 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 	defer close(done)
 	req.Events, req.Done = events, done
 
-	reply, herr := s.ask(ctx, req)
-	s.audit(req, reply, herr)
+	reply, herr := s.askAudited(ctx, req)
 	if herr != nil {
 		s.writeError(x, herr)
 		return
