@@ -369,12 +369,42 @@ func (r *run) signal(sig syscall.Signal) {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// wrote, when a waitFor waits, is closed by the next Write.
+	wrote chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor waits until what was written holds sub, woken by each write,
+// and reports whether it did within deadline.
+func (s *syncBuffer) waitFor(sub string) bool {
+	timeout := time.NewTimer(deadline)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), sub) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-timeout.C:
+			return false
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
