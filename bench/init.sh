@@ -53,6 +53,8 @@ mkdir -p "$out/bin"
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/bin/tend" .
 # The memory floors (bench/cmd/initfloor), built as tend is: the least a
 # Go init can be, then with the logger and the TOML parser tend links.
+# Each links more than the one before; the report holds the RSS target
+# against the last.
 floors=()
 for f in initfloor: initfloor+zerolog:floor_zerolog initfloor+console:floor_zerolog,floor_console \
 	initfloor+toml:floor_zerolog,floor_console,floor_toml; do

@@ -26,7 +26,9 @@ import (
 )
 
 // floorsFlag is -floors: NAME=BIN pairs, comma-separated, in the order
-// the report lists them (bench/init.sh builds and passes them).
+// the report lists them (bench/init.sh builds and passes them), each
+// linking more than the one before: the last is the floor the report
+// holds the RSS target against.
 var floorsFlag = flag.String("floors", "", "reference Go inits measured for memory only, as NAME=BIN,...")
 
 func main() {

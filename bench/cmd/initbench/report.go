@@ -159,7 +159,7 @@ func render(res *results) string {
 	rss := res.Idle[tend].Memory.VmRSS
 	target("RSS ≤ 3 MiB = 3072 KiB (VmRSS)", fmt.Sprint(rss), fmt.Sprint(res.Idle[ti].Memory.VmRSS), rss <= 3072)
 	if n := len(res.Floors); n > 0 {
-		f := res.Floors[n-1]
+		f := res.Floors[n-1] // the one that links the most (floorsFlag)
 		m, t := res.Idle[f.Name].Memory, res.Idle[tend].Memory
 		side := "within"
 		if m.VmRSS > 3072 {
@@ -209,7 +209,7 @@ func renderFloors(b *strings.Builder, res *results, sizes map[string]binary) {
 	for _, f := range res.Floors {
 		row(f.Name, floorLinks(f.Tags))
 	}
-	row(res.Inits[0].Name, "everything: supervisor, TOML, control socket, health checks")
+	row(res.Inits[0].Name, "everything: supervisor, TOML, control socket, metrics, health checks")
 	row("tini", "(C, for scale)")
 }
 

@@ -29,7 +29,7 @@ func TestRenderFloors(t *testing.T) {
 	for _, want := range []string{
 		"| initfloor | nothing more | 0 | 2300 | 700 | 1600 |",
 		"| initfloor+toml | zerolog with its ConsoleWriter, and BurntSushi/toml: the two libraries SPEC names | 0 | 3200 | 850 | 2350 |",
-		"| tend | everything: supervisor, TOML, control socket, health checks | 0 | 4000 | 900 | 3100 |",
+		"| tend | everything: supervisor, TOML, control socket, metrics, health checks | 0 | 4000 | 900 | 3100 |",
 		"`initfloor+toml`, an init in Go that does an init's work and no more",
 		"holds 3200 KiB as PID 1 (RssAnon 850, RssFile 2350): over the 3072 KiB",
 		"tend holds 800 KiB more than it (RssAnon +50, RssFile +750)",
