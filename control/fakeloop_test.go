@@ -393,16 +393,21 @@ func newEnvWithReqs(t *testing.T, reqs chan Request, tweak ...func(*options)) *e
 }
 
 // stop closes the listener and waits for Serve to return.
-func (e *env) stop() {
-	e.ln.Close()
+func (e *env) stop() { stopServing(e.t, "Serve", e.ln, e.served) }
+
+// stopServing closes ln and waits for the server on it to send its
+// result to served, failing t if it is an error or takes over 10 s. It
+// puts a nil back, so a second stop finds the server stopped.
+func stopServing(t *testing.T, name string, ln net.Listener, served chan error) {
+	ln.Close()
 	select {
-	case err := <-e.served:
+	case err := <-served:
 		if err != nil {
-			e.t.Errorf("Serve: %v", err)
+			t.Errorf("%s: %v", name, err)
 		}
-		e.served <- nil // for a second stop
+		served <- nil // for a second stop
 	case <-time.After(10 * time.Second):
-		e.t.Errorf("Serve did not return within 10s of closing its listener")
+		t.Errorf("%s did not return within 10s of closing its listener", name)
 	}
 }
 

@@ -24,17 +24,7 @@ func metricsEnv(t *testing.T) (*env, string) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- ServeMetrics(ln, e.loop.reqs, zerolog.New(zerolog.NewTestWriter(t))) }()
-	t.Cleanup(func() {
-		ln.Close()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("ServeMetrics: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("ServeMetrics did not return within 10s of closing its listener")
-		}
-	})
+	t.Cleanup(func() { stopServing(t, "ServeMetrics", ln, served) })
 	return e, "http://" + ln.Addr().String()
 }
 
