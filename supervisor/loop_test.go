@@ -52,6 +52,9 @@ type fakeOS struct {
 	skew    time.Duration // how far the clock jumped while "frozen"
 	drains  int           // calls to drain
 	muted   bool          // SIGCHLD muted: exits raise nothing
+	// lateNotice: exits raise no SIGCHLD, as when the loop is so busy
+	// that a notice has not reached it by the time a timer fires.
+	lateNotice bool
 	mutes   int           // calls to muteChild(true)
 	// onUnmute, when set, runs as SIGCHLD is unmuted, before the
 	// loop's next drain: an exit in the window between the two.
@@ -216,7 +219,7 @@ func (f *fakeOS) exit(pid int, ws unix.WaitStatus) {
 	delete(f.alive, pid)
 	f.pending = append(f.pending, reaper.Exit{Pid: pid, Status: ws})
 	f.record(fmt.Sprintf("exit %s %d", f.names[pid], reaper.Code(ws)))
-	muted := f.muted
+	muted := f.muted || f.lateNotice
 	f.mu.Unlock()
 	if muted {
 		return
@@ -648,7 +651,9 @@ func TestPolicyTables(t *testing.T) {
 		want outcome
 	}{
 		{long, Starting, exitInfo{code: 0, ran: 500 * time.Millisecond}, failedStart},
-		{long, Starting, exitInfo{code: 0, ran: time.Second}, exited}, // beat the timer by a hair
+		// Still STARTING when the exit was reaped: the deadline had not
+		// acted, so the run was not confirmed, however long it reads.
+		{long, Starting, exitInfo{code: 0, ran: time.Second}, failedStart},
 		{long, Running, exitInfo{code: 2, ran: time.Hour}, exited},
 		{long, Running, exitInfo{code: 1, ran: time.Hour}, restart},
 		{long, Running, exitInfo{code: 128 + 15, signaled: true, ran: time.Hour}, restart},
@@ -873,6 +878,56 @@ func TestForwardQuietly(t *testing.T) {
 			l.stop()
 		})
 	}
+}
+
+// TestExitBeforeStartsecsTimer: an exit already waiting to be reaped when
+// the startsecs deadline fires is a failed start, never a promotion to
+// RUNNING: the timer drains exits before it acts. Here the SIGCHLD notice
+// never comes, as under a loop stalled for seconds, so only that drain
+// can see the exit.
+func TestExitBeforeStartsecsTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(&log), noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0.2
+startretries = 1
+backoff = { initial = "1s", max = "1s", factor = 1.0 }
+`, nil, map[string]script{"p": {runFor: 100 * time.Millisecond, code: 1}})
+		l.f.mu.Lock()
+		l.f.lateNotice = true
+		l.f.mu.Unlock()
+		time.Sleep(3 * time.Second)
+		// The timer finds each exit at the startsecs deadline (200 ms
+		// after the spawn): a failed start, BACKOFF for 1 s.
+		l.want("0s spawn p", "100ms exit p 1", "1.2s spawn p", "1.3s exit p 1")
+		if n := l.count("spawn p"); n != 2 {
+			t.Errorf("%d starts, want 2 (a failed start, one retry, then FATAL)", n)
+		}
+		l.stop()
+		if out := log.String(); strings.Contains(out, `"state":"RUNNING"`) || !strings.Contains(out, `"state":"FATAL"`) {
+			t.Errorf("p promoted to RUNNING, or never FATAL:\n%s", out)
+		}
+	})
+}
+
+// lockedBuffer is a log sink the loop and the test may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestLateHandlerMute: a SIGCHLD handler that mutes SIGCHLD just after

@@ -97,10 +97,13 @@ func classify(p *config.Program, st State, e exitInfo) outcome {
 		}
 		return failedStart
 	}
-	// A longrun that ends before startsecs failed to start, whatever its
-	// code. The exit may beat the startsecs timer by a hair, so the run's
-	// length decides, not the state.
-	if st == Starting && e.ran < p.StartSecs {
+	// A longrun that ends while still STARTING failed to start, whatever
+	// its code: only its startsecs deadline makes it RUNNING, and the loop
+	// drains exits before any deadline acts (onTimer). So an exit seen in
+	// STARTING ended before tend could confirm startsecs, even if the loop
+	// learns of it late and the run's length, measured to then, reads
+	// longer.
+	if st == Starting {
 		return failedStart
 	}
 	switch p.Autorestart {

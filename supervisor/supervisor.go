@@ -541,10 +541,18 @@ func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
 
 // onTimer handles every deadline that has passed.
 func (s *Supervisor) onTimer() {
-	now := s.now()
-	if !s.reapDue.IsZero() && !now.Before(s.reapDue) {
+	// Exits are drained before any deadline acts. An exit may be waiting
+	// to be reaped while its SIGCHLD notice has not reached the loop yet
+	// (a loop stalled for seconds under load, a reap put off by
+	// reapCoalesce, select picking the timer among ready channels): the
+	// startsecs deadline must not promote to RUNNING a program that has
+	// already exited, nor an exec probe that has answered time out.
+	if !s.reapDue.IsZero() && !s.now().Before(s.reapDue) {
 		s.reap(true)
+	} else {
+		s.drain()
 	}
+	now := s.now()
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
 			p.due = time.Time{}
