@@ -55,7 +55,7 @@ type fakeOS struct {
 	// lateNotice: exits raise no SIGCHLD, as when the loop is so busy
 	// that a notice has not reached it by the time a timer fires.
 	lateNotice bool
-	mutes   int           // calls to muteChild(true)
+	mutes      int // calls to muteChild(true)
 	// onUnmute, when set, runs as SIGCHLD is unmuted, before the
 	// loop's next drain: an exit in the window between the two.
 	onUnmute func()
