@@ -98,7 +98,7 @@ func ReadResponse(br *bufio.Reader) (*Response, error) {
 		if proto != "HTTP/1.1" && proto != "HTTP/1.0" || !ok {
 			return nil, errors.New("malformed HTTP status line: " + strconv.Quote(abbrev(line)))
 		}
-		h, err := readHeader(br, &budget)
+		h, err := readHeader(br, &budget, 0)
 		if err != nil {
 			return nil, respErr(err)
 		}

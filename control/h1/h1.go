@@ -71,6 +71,7 @@ const (
 	StatusBadRequest            = 400
 	StatusNotFound              = 404
 	StatusMethodNotAllowed      = 405
+	StatusRequestTimeout        = 408
 	StatusRequestEntityTooLarge = 413
 	StatusExpectationFailed     = 417
 	StatusUnprocessableEntity   = 422
@@ -97,6 +98,8 @@ func StatusText(code int) string {
 		return "Not Found"
 	case StatusMethodNotAllowed:
 		return "Method Not Allowed"
+	case StatusRequestTimeout:
+		return "Request Timeout"
 	case StatusRequestEntityTooLarge:
 		return "Request Entity Too Large"
 	case StatusExpectationFailed:
@@ -156,10 +159,15 @@ func readHeadLine(br *bufio.Reader, budget *int) (string, error) {
 // a field may not.
 var errMalformed = errors.New("malformed header line")
 
-// readHeader reads header fields up to the empty line that ends them.
-// Obsolete line folding, a name that is not a token and a value with a
-// control character are errMalformed: they are how requests are smuggled.
-func readHeader(br *bufio.Reader, budget *int) (Header, error) {
+// errFields: more header fields than allowed.
+var errFields = errors.New("too many header fields")
+
+// readHeader reads header fields up to the empty line that ends them,
+// at most maxFields of them (errFields), or any number when maxFields
+// is 0. Obsolete line folding, a name that is not a token and a value
+// with a control character are errMalformed: they are how requests are
+// smuggled.
+func readHeader(br *bufio.Reader, budget *int, maxFields int) (Header, error) {
 	var h Header
 	for {
 		line, err := readHeadLine(br, budget)
@@ -176,6 +184,9 @@ func readHeader(br *bufio.Reader, budget *int) (Header, error) {
 		value = strings.Trim(value, " \t")
 		if !ok || !isToken(name) || !isFieldValue(value) {
 			return nil, errMalformed
+		}
+		if maxFields > 0 && len(h) == maxFields {
+			return nil, errFields
 		}
 		h = append(h, Field{name, value})
 	}

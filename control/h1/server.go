@@ -12,6 +12,12 @@ import (
 // MaxHeaderBytes bounds a request's line and header fields together.
 const MaxHeaderBytes = 16 << 10
 
+// MaxHeaderFields bounds the number of a request's header fields. The
+// bytes alone would let 16 KiB of "a:" lines cost a connection some
+// 200 KiB of Fields; real clients (tend ctl, curl, Prometheus, kubelet)
+// send fewer than ten.
+const MaxHeaderFields = 100
+
 // Request is a request as the server reads it.
 type Request struct {
 	Method string
@@ -52,7 +58,7 @@ func (e *Error) Error() string {
 //
 // Errors: io.EOF when the connection ended before a request began; an
 // *Error for a request to refuse (malformed: 400; header over
-// MaxHeaderBytes: 431; a transfer coding other than chunked: 501; a
+// MaxHeaderBytes or more than MaxHeaderFields fields: 431; a transfer coding other than chunked: 501; a
 // protocol other than HTTP/1.x: 505); anything else (the connection
 // ended or timed out in the middle) is answered by closing.
 func ReadRequest(br *bufio.Reader, w io.Writer) (*Request, error) {
@@ -84,7 +90,7 @@ func ReadRequest(br *bufio.Reader, w io.Writer) (*Request, error) {
 	}
 	req.Path, req.RawQuery = u.Path, u.RawQuery
 
-	if req.Header, err = readHeader(br, &budget); err != nil {
+	if req.Header, err = readHeader(br, &budget, MaxHeaderFields); err != nil {
 		return nil, headErr(err)
 	}
 	h := req.Header
@@ -142,6 +148,8 @@ func headErr(err error) error {
 	switch err {
 	case errLong:
 		return &Error{Code: StatusHeaderTooLarge}
+	case errFields:
+		return &Error{StatusHeaderTooLarge, "more than " + strconv.Itoa(MaxHeaderFields) + " header fields"}
 	case errMalformed:
 		return &Error{Code: StatusBadRequest}
 	}
