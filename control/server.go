@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,8 @@ type options struct {
 	// again for its answer: a stuck loop costs each client a 504, not a
 	// goroutine forever.
 	loopTimeout time.Duration
-	// readTimeout bounds reading a request's headers and body.
+	// readTimeout bounds reading a request's headers and body, together:
+	// a deadline set once, so that trickling bytes does not extend it.
 	readTimeout time.Duration
 	// writeTimeout bounds writing a response, and each line of an events
 	// stream: a client that stops reading is cut off.
@@ -35,15 +37,17 @@ type options struct {
 	idleTimeout time.Duration
 	// eventsCap is the capacity of an events subscriber's channel.
 	eventsCap int
-	// maxConns caps open connections and maxStreams open events
-	// streams: beyond, requests get a 503. Each connection is a file
-	// descriptor PID 1 needs for the programs it runs.
+	// maxConns caps open connections (at the cap, the oldest that has
+	// not sent a whole request gives way: see conns.go; when all are
+	// busy, requests get a 503) and maxStreams open events streams
+	// (beyond, a 503). Each connection is a file descriptor PID 1 needs
+	// for the programs it runs.
 	maxConns, maxStreams int
 }
 
 var defaultOptions = options{
 	loopTimeout:  5 * time.Second,
-	readTimeout:  5 * time.Second,
+	readTimeout:  2 * time.Second,
 	writeTimeout: 10 * time.Second,
 	idleTimeout:  60 * time.Second,
 	eventsCap:    256,
@@ -66,11 +70,16 @@ type server struct {
 	// quit is closed when Serve's listener is: events streams end.
 	quit chan struct{}
 
-	mu sync.Mutex // guards conns and closing
-	// conns holds the open connections, each true while it waits for a
-	// request after the first: shutting down closes those at once.
-	conns   map[net.Conn]bool
+	mu sync.Mutex // guards the fields below, and each conn's
+	// conns holds the open connections; waiting, those of them that
+	// have not sent a whole request, oldest first (conns.go).
+	conns   map[*conn]struct{}
+	waiting connList
 	closing bool // Serve is shutting down: no connection takes another request
+	// evicted counts the connections closed to make room, and
+	// evictWarned is when that was last logged.
+	evicted     int64
+	evictWarned time.Time
 }
 
 // shutdownGrace is how long Serve lets requests in flight finish once
@@ -98,13 +107,13 @@ func serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options
 // serveWith is Serve with each request answered by handle: the control
 // API's routes, or the metrics listener's (ServeMetrics).
 func serveWith(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
-	s := &server{reqs: reqs, log: log, opt: opt, answer: handle, quit: make(chan struct{}), conns: make(map[net.Conn]bool)}
+	s := &server{reqs: reqs, log: log, opt: opt, answer: handle, quit: make(chan struct{}), conns: make(map[*conn]struct{})}
 	err := s.accept(ln)
 	close(s.quit)
 	s.mu.Lock()
 	s.closing = true
-	for c, idle := range s.conns {
-		if idle {
+	for c := range s.conns {
+		if c.state == connIdle {
 			c.Close()
 		}
 	}
@@ -143,30 +152,25 @@ func (s *server) accept(ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		s.mu.Lock()
-		s.conns[c] = false
-		s.mu.Unlock()
+		// The whole request must come within readTimeout of now.
+		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
+		tc := s.add(c)
 		// Before Serve's Wait, which runs on this goroutine.
 		s.open.Add(1)
-		Go(s.log, "control: connection", func() { s.serveConn(c) })
+		Go(s.log, "control: connection", func() { s.serveConn(tc) })
 	}
 }
 
 // serveConn answers the requests on c one after another, until the
 // client or the server ends the connection.
-func (s *server) serveConn(c net.Conn) {
+func (s *server) serveConn(c *conn) {
 	defer s.open.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
-	peer := s.peerOf(c)
+	defer s.done(c)
+	peer := s.peerOf(c.Conn)
 	br := bufio.NewReader(c)
 	for {
-		// Headers and body must come within readTimeout.
-		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
+		// The read deadline is set: headers and body must come within
+		// readTimeout of the connection or of the request's first byte.
 		r, err := h1.ReadRequest(br, c)
 		if err != nil {
 			// Not HTTP, or headers too large: a plain-text answer, as
@@ -181,7 +185,7 @@ func (s *server) serveConn(c net.Conn) {
 		}
 		// Also for a "100 Continue", written as the body is first read.
 		_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-		s.answer(s, &exchange{c: c, br: br, req: r, peer: peer})
+		s.answer(s, &exchange{c: c, conn: c, br: br, req: r, peer: peer})
 		if r.Close {
 			if !r.Body.Done() {
 				linger(c)
@@ -189,29 +193,15 @@ func (s *server) serveConn(c net.Conn) {
 			return
 		}
 		// Keep-alive: wait for the next request, for idleTimeout.
-		if !s.setIdle(c, true) {
+		if !s.setState(c, connIdle) {
 			return
 		}
 		_ = c.SetReadDeadline(time.Now().Add(s.opt.idleTimeout))
-		if _, err := br.Peek(1); err != nil || !s.setIdle(c, false) {
+		if _, err := br.Peek(1); err != nil || !s.setState(c, connReading) {
 			return
 		}
+		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
 	}
-}
-
-// setIdle records whether c waits for a request. It returns false when
-// Serve is shutting down: c is to be closed.
-func (s *server) setIdle(c net.Conn, idle bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.conns[c] = idle
-	return !s.closing
-}
-
-func (s *server) connCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
 }
 
 // linger shuts the writing half of c and reads (and drops) what the
@@ -223,9 +213,12 @@ func linger(c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 }
+
+// lingerTime is how long linger waits for the client to stop sending.
+const lingerTime = 500 * time.Millisecond
 
 // peerOf reads the peer's credentials: SO_PEERCRED gives the process
 // that connected, whoever holds the file descriptor since.
@@ -243,10 +236,13 @@ func (s *server) peerOf(c net.Conn) Peer {
 		if err == nil {
 			err = cerr
 		}
-		if err != nil {
-			s.log.Warn().Err(err).Msg("control: cannot read the peer's credentials")
-		} else {
+		switch {
+		case err == nil:
 			p = Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
+		case errors.Is(err, net.ErrClosed):
+			// Evicted before it was served (conns.go): nobody to answer.
+		default:
+			s.log.Warn().Err(err).Msg("control: cannot read the peer's credentials")
 		}
 	}
 	return p
@@ -255,6 +251,7 @@ func (s *server) peerOf(c net.Conn) Peer {
 // exchange is one request on a connection, and what its answer needs.
 type exchange struct {
 	c    net.Conn
+	conn *conn // c, in the server's table
 	br   *bufio.Reader
 	req  *h1.Request
 	peer Peer
@@ -297,7 +294,8 @@ func changes(verb string) bool {
 }
 
 // tooBusy answers a request with 503, and says so, when more than
-// maxConns connections are open.
+// maxConns connections are open: this one came when every other was
+// busy, and none has closed since.
 func (s *server) tooBusy(x *exchange) bool {
 	n, most := s.connCount(), s.opt.maxConns
 	if n <= most {
@@ -318,16 +316,23 @@ func (s *server) read(x *exchange, table []route) (Request, bool) {
 	if s.tooBusy(x) {
 		return Request{}, false
 	}
-	if rt, herr := lookup(table, r.Method, r.Path); herr != nil {
+	rt, herr := lookup(table, r.Method, r.Path)
+	if herr != nil {
 		if herr.code == h1.StatusMethodNotAllowed {
 			x.header = h1.Header{{Name: "Allow", Value: rt.method}}
 		}
 		s.refuse(x, herr)
 		return Request{}, false
 	}
-	body, herr := readBody(r)
+	body, herr := readBody(r, rt.body)
 	if herr != nil {
 		s.refuse(x, herr)
+		return Request{}, false
+	}
+	// The request is whole: its connection no longer gives way to a new
+	// one. Evicted meanwhile, it is closed: nobody to answer.
+	if !s.setState(x.conn, connBusy) {
+		x.req.Close = true
 		return Request{}, false
 	}
 	req, err := decode(table, r.Method, r.Path, r.RawQuery, body)
@@ -375,13 +380,22 @@ type healthBody struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// readBody reads at most maxBody bytes of the request body.
-func readBody(r *h1.Request) ([]byte, *httpError) {
+// readBody reads the request body: at most maxBody bytes, or for a route
+// that takes none, one byte, enough for decode to refuse it (the rest is
+// dropped as the answer goes: see h1.Request.Respond).
+func readBody(r *h1.Request, kind bodyKind) ([]byte, *httpError) {
 	if r.ContentLength > maxBody {
 		return nil, tooLarge()
 	}
+	limit := int64(maxBody)
+	if kind == bodyNone {
+		limit = 0
+	}
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &httpError{h1.StatusRequestTimeout, "the request did not come whole within the read timeout"}
+		}
 		return nil, badRequest("reading the request body: %v", err)
 	}
 	if buf.Len() > maxBody {

@@ -1,0 +1,295 @@
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// The read deadline and the eviction rule (conns.go), on fake time: a
+// server on an in-memory listener (net.Pipe) in front of a small loop,
+// all inside a synctest bubble.
+
+// pipeListener is a net.Listener whose connections are net.Pipes.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// pipeServer is a server on a pipeListener, and its loop: health is
+// always healthy; events subscribers get what emit sends.
+type pipeServer struct {
+	t      *testing.T
+	ln     *pipeListener
+	emit   chan Event
+	served chan error
+}
+
+func newPipeServer(t *testing.T, opt options) *pipeServer {
+	p := &pipeServer{t: t, ln: &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})},
+		emit: make(chan Event), served: make(chan error, 1)}
+	reqs := make(chan Request)
+	go func() {
+		var subs []chan<- Event
+		for {
+			select {
+			case req, ok := <-reqs:
+				if !ok {
+					return
+				}
+				switch req.Verb {
+				case VerbHealth:
+					req.Reply <- Reply{Healthy: true}
+				case VerbEvents:
+					subs = append(subs, req.Events)
+					req.Reply <- Reply{}
+				default:
+					req.Reply <- Reply{Err: "not in this test"}
+				}
+			case ev := <-p.emit:
+				for _, s := range subs {
+					select {
+					case s <- ev:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	go func() {
+		p.served <- serve(p.ln, reqs, zerolog.New(zerolog.NewTestWriter(t)), opt)
+		close(reqs)
+	}()
+	return p
+}
+
+// dial connects, and returns once the server has taken the connection
+// into its table.
+func (p *pipeServer) dial() net.Conn {
+	c, s := net.Pipe()
+	p.ln.conns <- s
+	synctest.Wait()
+	return c
+}
+
+// stop closes the listener and waits for the server to return.
+func (p *pipeServer) stop() {
+	p.ln.Close()
+	if err := <-p.served; err != nil {
+		p.t.Errorf("serve: %v", err)
+	}
+}
+
+// send writes s on c, from a goroutine: a pipe's Write waits for the
+// reader.
+func send(c net.Conn, s string) {
+	go func() { _, _ = io.WriteString(c, s) }()
+	synctest.Wait()
+}
+
+// ask sends a request on c and reads the answer's status and body.
+func ask(t *testing.T, c net.Conn, br *bufio.Reader, path string) (int, string) {
+	t.Helper()
+	send(c, "GET "+path+" HTTP/1.1\r\nHost: tend\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: body: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// closed reports whether the server closed c: a read returns at once
+// with the end of the stream.
+func closed(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now()) // now: don't wait for more
+	_, err := c.Read(make([]byte, 1))
+	_ = c.SetReadDeadline(time.Time{})
+	return err == io.EOF
+}
+
+// stream opens an events stream on a new connection, and returns its
+// connection and body.
+func (p *pipeServer) stream() (net.Conn, io.Reader) {
+	p.t.Helper()
+	c := p.dial()
+	send(c, "GET /v1/events HTTP/1.1\r\nHost: tend\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		p.t.Fatalf("events: %v %v", resp, err)
+	}
+	return c, resp.Body
+}
+
+// TestEvictOldestWaiting: at the connection limit, a new connection
+// closes the oldest one that has not sent a whole request (silent, half
+// a request, or kept alive after its answer), never an events stream;
+// when all are busy, the new one's request gets a 503.
+func TestEvictOldestWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opt := defaultOptions
+		opt.maxConns, opt.maxStreams = 4, 4
+		p := newPipeServer(t, opt)
+		defer p.stop()
+
+		sc, stream := p.stream()
+		defer sc.Close()
+		silent := p.dial()
+		defer silent.Close()
+		time.Sleep(100 * time.Millisecond)
+		half := p.dial()
+		defer half.Close()
+		send(half, "GET /v1/hea")
+		time.Sleep(100 * time.Millisecond)
+		kept := p.dial()
+		defer kept.Close()
+		kbr := bufio.NewReader(kept)
+		if code, _ := ask(t, kept, kbr, "/v1/health"); code != 200 {
+			t.Fatalf("health: %d", code)
+		}
+		// Four open: the stream, silent, half, kept (idle now, the
+		// newest waiting).
+		for i, want := range []net.Conn{silent, half, kept} {
+			c := p.dial()
+			defer c.Close()
+			if !closed(want) {
+				t.Fatalf("new connection %d: the oldest waiting connection is open", i)
+			}
+			if code, body := ask(t, c, bufio.NewReader(c), "/v1/health"); code != 200 {
+				t.Fatalf("new connection %d: health: %d %s", i, code, body)
+			}
+		}
+		// The stream was never the one to go.
+		p.emit <- Event{Program: "db", State: "RUNNING"}
+		var ev Event
+		if err := json.NewDecoder(stream).Decode(&ev); err != nil || ev.Program != "db" {
+			t.Fatalf("stream after the evictions: %+v %v", ev, err)
+		}
+
+		// Every connection busy: three more streams take the places of
+		// the three idle connections; a fifth connection finds none to
+		// close, and is told so.
+		for range 3 {
+			c, _ := p.stream()
+			defer c.Close()
+		}
+		over := p.dial()
+		defer over.Close()
+		code, body := ask(t, over, bufio.NewReader(over), "/v1/health")
+		if code != 503 || !strings.Contains(body, "tend is busy: 5 control connections open, at most 4") {
+			t.Errorf("over the limit with every connection busy: %d %s", code, body)
+		}
+		if closed(sc) {
+			t.Error("the first stream was closed")
+		}
+	})
+}
+
+// TestRequestDeadline: a request must come whole within 2 s of the
+// connection, however its bytes trickle in; a request after a
+// keep-alive wait within 2 s of its first byte.
+func TestRequestDeadline(t *testing.T) {
+	const req = "GET /v1/health HTTP/1.1\r\nHost: tend\r\n\r\n"
+	// trickle writes s a byte at a time until the server ends c, and
+	// then closes the channel it returned.
+	trickle := func(c net.Conn, s string) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range len(s) {
+				if _, err := c.Write([]byte{s[i]}); err != nil {
+					return
+				}
+				time.Sleep(time.Second / 2) // the slow client under test
+			}
+		}()
+		return done
+	}
+	// dropped waits for the server to end c, and says after how long
+	// and with what answer.
+	dropped := func(c net.Conn) (time.Duration, string) {
+		start := time.Now()
+		out, _ := io.ReadAll(c)
+		return time.Since(start), string(out)
+	}
+
+	t.Run("head", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPipeServer(t, defaultOptions)
+			defer p.stop()
+			c := p.dial()
+			defer c.Close()
+			done := trickle(c, req)
+			if d, out := dropped(c); d != 2*time.Second || out != "" {
+				t.Errorf("a request trickling in: dropped after %v with %q, want 2s and no answer", d, out)
+			}
+			<-done
+		})
+	})
+	t.Run("body", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPipeServer(t, defaultOptions)
+			defer p.stop()
+			c := p.dial()
+			defer c.Close()
+			send(c, "POST /v1/reload HTTP/1.1\r\nHost: tend\r\nContent-Length: 20\r\n\r\n")
+			done := trickle(c, strings.Repeat(" ", 20))
+			d, out := dropped(c)
+			<-done
+			if d != 2*time.Second+lingerTime || !strings.HasPrefix(out, "HTTP/1.1 408 Request Timeout\r\n") {
+				t.Errorf("a body trickling in: ended after %v with %q, want 408 at 2s", d, out)
+			}
+		})
+	})
+	t.Run("after keep-alive", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPipeServer(t, defaultOptions)
+			defer p.stop()
+			c := p.dial()
+			defer c.Close()
+			if code, _ := ask(t, c, bufio.NewReader(c), "/v1/health"); code != 200 {
+				t.Fatalf("health: %d", code)
+			}
+			time.Sleep(30 * time.Second) // idle, within idleTimeout
+			done := trickle(c, req)
+			if d, out := dropped(c); d != 2*time.Second || out != "" {
+				t.Errorf("a second request trickling in: dropped after %v with %q, want 2s and no answer", d, out)
+			}
+			<-done
+		})
+	})
+}
