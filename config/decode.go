@@ -59,7 +59,7 @@ type decoder struct {
 	file  string
 	dir   string
 	env   func(string) (string, bool)
-	lines map[string]int // from keyLines
+	lines *lineIndex // from keyLines
 	errs  Errors
 }
 
@@ -87,10 +87,10 @@ func (l loc) elem(i int) loc { return loc{key: l.key, item: i} }
 func (d *decoder) errorf(l loc, format string, args ...any) {
 	line := 0
 	if l.item >= 0 {
-		line = d.lines[toml.Key(l.key).String()+"["+strconv.Itoa(l.item)+"]"]
+		line = d.lines.elemLine(l.key, l.item)
 	}
 	for n := len(l.key); n > 0 && line == 0; n-- {
-		line = d.lines[toml.Key(l.key[:n]).String()]
+		line = d.lines.line(l.key[:n])
 	}
 	d.errs = append(d.errs, Error{File: d.file, Line: line, Key: toml.Key(l.key).String(), Msg: fmt.Sprintf(format, args...)})
 }

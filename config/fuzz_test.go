@@ -75,7 +75,7 @@ func FuzzParse(f *testing.F) {
 		lines := keyLines(string(data))
 		src := strings.Split(trimBOM(string(data)), "\n")
 		for _, k := range md.Keys() {
-			n := lines[k.String()]
+			n := lines.line(k)
 			if n <= 0 || n > len(src) {
 				t.Fatalf("no line for key %s", k)
 			}

@@ -1,31 +1,113 @@
 package config
 
 import (
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/BurntSushi/toml"
 )
 
-// keyLines returns the 1-based line on which each key of src is defined,
-// indexed by toml.Key.String(): "programs.web", "programs.web.command".
+// keyLines finds the 1-based line on which each key of src is defined.
 // Tables created implicitly ([a.b] or a.b = 1 creating a) get the line
 // that first created them; an explicit header wins over that. Array
-// elements are indexed as KEY[i] ("programs.web.command[1]"), and keys of
-// inline tables inside arrays as KEY.SUB, as toml.MetaData.Keys names
-// them.
+// elements have lines of their own (the element at index i of the
+// array at a key), and keys of inline tables inside arrays are found
+// under the array's key, as toml.MetaData.Keys names them: arr.sub.
 //
 // BurntSushi/toml v1.6 keeps key positions to itself (MetaData has no
 // accessor for them), hence this scanner. It expects src to have parsed
 // as TOML already, so it only tracks structure and never validates; on
 // other input its answer is partial, but it always terminates and never
 // panics.
-func keyLines(src string) map[string]int {
-	sc := &scanner{src: trimBOM(src), line: 1, lines: map[string]int{}, explicit: map[string]bool{}}
+func keyLines(src string) *lineIndex {
+	sc := &scanner{src: trimBOM(src), line: 1, idx: newLineIndex()}
 	sc.document()
-	return sc.lines
+	return sc.idx
+}
+
+// lineIndex is a tree of the keys of a file, each node holding the line
+// its key was defined on. A node is known by its parent and its name
+// (or, for an array element, its index): the memory it takes grows with
+// the number of keys and elements, not with the length of their paths.
+// A map from the whole dotted path to the line held the path of every
+// array element, and nested arrays made that grow with the square of the
+// depth: 20 KB of [[[[...]]]] took 634 MB (issue 10).
+type lineIndex struct {
+	lines    []int32 // by node; node 0 is the root
+	explicit []bool  // by node: defined, not just implied
+	kids     map[kid]int32
+}
+
+// kid names a child node: the key name under parent, or, when elem >=
+// 0, element elem of the array at parent.
+type kid struct {
+	parent int32
+	elem   int32
+	name   string
+}
+
+func newLineIndex() *lineIndex {
+	return &lineIndex{lines: []int32{0}, explicit: []bool{false}, kids: map[kid]int32{}}
+}
+
+// child returns the node under n named k, creating it when create is set;
+// -1 when there is none.
+func (x *lineIndex) child(n int32, k kid, create bool) int32 {
+	k.parent = n
+	if c, ok := x.kids[k]; ok || !create {
+		if !ok {
+			return -1
+		}
+		return c
+	}
+	c := int32(len(x.lines))
+	x.lines = append(x.lines, 0)
+	x.explicit = append(x.explicit, false)
+	x.kids[k] = c
+	return c
+}
+
+// node returns the node of key, or -1.
+func (x *lineIndex) node(key []string) int32 {
+	n := int32(0)
+	for _, part := range key {
+		if n = x.child(n, kid{elem: -1, name: part}, false); n < 0 {
+			break
+		}
+	}
+	return n
+}
+
+// line returns the line of key, or 0 when it is not in the file.
+func (x *lineIndex) line(key []string) int {
+	if n := x.node(key); n > 0 {
+		return int(x.lines[n])
+	}
+	return 0
+}
+
+// elemLine returns the line of element i of the array at key, or 0.
+func (x *lineIndex) elemLine(key []string, i int) int {
+	n := x.node(key)
+	if n < 0 || i < 0 || i > math.MaxInt32 {
+		return 0
+	}
+	if n = x.child(n, kid{elem: int32(i)}, false); n > 0 {
+		return int(x.lines[n])
+	}
+	return 0
+}
+
+// mark records line as the line of node n; an explicit definition
+// overrides an implicit one, otherwise the first one wins.
+func (x *lineIndex) mark(n int32, line int, explicit bool) {
+	if x.lines[n] != 0 && (!explicit || x.explicit[n]) {
+		return
+	}
+	x.lines[n] = int32(min(line, math.MaxInt32))
+	if explicit {
+		x.explicit[n] = true
+	}
 }
 
 // trimBOM drops a byte order mark, as the TOML parser does.
@@ -40,11 +122,10 @@ func trimBOM(s string) string {
 
 // scanner walks TOML source, recording key lines.
 type scanner struct {
-	src      string
-	pos      int
-	line     int
-	lines    map[string]int
-	explicit map[string]bool // keys defined, not just implied
+	src  string
+	pos  int
+	line int
+	idx  *lineIndex
 }
 
 func (sc *scanner) eof() bool { return sc.pos >= len(sc.src) }
@@ -71,29 +152,15 @@ func (sc *scanner) next() byte {
 	return c
 }
 
-// mark records the line of key k; an explicit definition overrides an
-// implicit one, otherwise the first one wins.
-func (sc *scanner) mark(k []string, line int, explicit bool) {
-	sc.markID(toml.Key(k).String(), line, explicit)
-}
-
-func (sc *scanner) markID(id string, line int, explicit bool) {
-	if _, ok := sc.lines[id]; ok && (!explicit || sc.explicit[id]) {
-		return
+// markPath marks the tables implied by the key parts under node from,
+// and the last part as defined, and returns the last part's node.
+func (sc *scanner) markPath(from int32, parts []string, line int) int32 {
+	n := from
+	for i, part := range parts {
+		n = sc.idx.child(n, kid{elem: -1, name: part}, true)
+		sc.idx.mark(n, line, i == len(parts)-1)
 	}
-	sc.lines[id] = line
-	if explicit {
-		sc.explicit[id] = true
-	}
-}
-
-// markPath marks the tables implied by k (all its prefixes longer than
-// from) and k itself.
-func (sc *scanner) markPath(k []string, from, line int) {
-	for n := from + 1; n < len(k); n++ {
-		sc.mark(k[:n], line, false)
-	}
-	sc.mark(k, line, true)
+	return n
 }
 
 // space skips blanks and comments, and newlines when nl is set.
@@ -119,7 +186,7 @@ func (sc *scanner) space(nl bool) {
 
 // document scans the top level: table headers and key/value pairs.
 func (sc *scanner) document() {
-	var table []string
+	table := int32(0)
 	for {
 		sc.space(true)
 		if sc.eof() {
@@ -131,8 +198,7 @@ func (sc *scanner) document() {
 			if sc.peek() == '[' {
 				sc.next()
 			}
-			table = sc.key()
-			sc.markPath(table, 0, line)
+			table = sc.markPath(0, sc.key(), line)
 			for !sc.eof() && sc.next() != '\n' { // the ] or ]], and a comment
 			}
 			continue
@@ -145,17 +211,16 @@ func (sc *scanner) document() {
 	}
 }
 
-// keyval scans KEY = VALUE inside table prefix.
-func (sc *scanner) keyval(prefix []string) {
+// keyval scans KEY = VALUE inside the table at node table.
+func (sc *scanner) keyval(table int32) {
 	line := sc.line
-	k := append(slices.Clip(prefix), sc.key()...)
-	sc.markPath(k, len(prefix), line)
+	k := sc.markPath(table, sc.key(), line)
 	sc.space(false)
 	if sc.peek() == '=' {
 		sc.next()
 	}
 	sc.space(false)
-	sc.value(k, toml.Key(k).String())
+	sc.value(k, k)
 }
 
 // key scans a dotted key and returns its parts, unquoted.
@@ -195,9 +260,9 @@ func isBare(c byte) bool {
 	return c == '_' || c == '-' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// value scans one value of key k; id names k, or the array element, for
-// the lines of nested array elements.
-func (sc *scanner) value(k []string, id string) {
+// value scans one value of the key at node k; id is k's node, or that
+// of the array element the value is, for the lines of nested elements.
+func (sc *scanner) value(k, id int32) {
 	switch {
 	case sc.at(`"""`), sc.at(`'''`):
 		sc.multiline(sc.src[sc.pos : sc.pos+3])
@@ -226,7 +291,7 @@ func (sc *scanner) value(k []string, id string) {
 
 // inline scans an inline table after its '{'. TOML 1.1 lets it span
 // lines and hold comments.
-func (sc *scanner) inline(k []string) {
+func (sc *scanner) inline(k int32) {
 	for {
 		sc.space(true)
 		switch {
@@ -248,7 +313,7 @@ func (sc *scanner) inline(k []string) {
 }
 
 // array scans an array after its '[', marking each element's line.
-func (sc *scanner) array(k []string, id string) {
+func (sc *scanner) array(k, id int32) {
 	for i := 0; ; {
 		sc.space(true)
 		switch {
@@ -260,8 +325,8 @@ func (sc *scanner) array(k []string, id string) {
 		case sc.peek() == ',':
 			sc.next()
 		default:
-			elem := id + "[" + strconv.Itoa(i) + "]"
-			sc.markID(elem, sc.line, true)
+			elem := sc.idx.child(id, kid{elem: int32(min(i, math.MaxInt32))}, true)
+			sc.idx.mark(elem, sc.line, true)
 			start := sc.pos
 			sc.value(k, elem)
 			if sc.pos == start {

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -48,6 +51,7 @@ item = 2
 `
 
 func TestKeyLines(t *testing.T) {
+	// KEY[i] is element i of the array at KEY.
 	want := map[string]int{
 		"a":                            2,
 		`"quoted.key"`:                 3,
@@ -82,11 +86,13 @@ func TestKeyLines(t *testing.T) {
 		"list.item":                    36,
 		"fake":                         0,
 		"x":                            0,
+		"tbl.sub.arr[3]":               0,
+		"tbl.sub.arr[0][0]":            0,
 	}
 	got := keyLines(tricky)
 	for k, line := range want {
-		if got[k] != line {
-			t.Errorf("line of %s = %d, want %d", k, got[k], line)
+		if n := lineOf(got, k); n != line {
+			t.Errorf("line of %s = %d, want %d", k, n, line)
 		}
 	}
 	var m map[string]any
@@ -95,9 +101,53 @@ func TestKeyLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range md.Keys() {
-		if got[k.String()] == 0 {
+		if got.line(k) == 0 {
 			t.Errorf("key %s not located", k)
 		}
+	}
+}
+
+// lineOf looks up a key written as in TestKeyLines: dotted, "quoted"
+// parts without dots inside, and [i] for array elements.
+func lineOf(x *lineIndex, k string) int {
+	parts := strings.Split(k, ".")
+	if strings.HasPrefix(k, `"`) {
+		parts = []string{strings.Trim(k, `"`)}
+	}
+	n := int32(0)
+	for _, part := range parts {
+		name, elems, _ := strings.Cut(part, "[")
+		if n = x.child(n, kid{elem: -1, name: name}, false); n < 0 {
+			return 0
+		}
+		for e := range strings.SplitSeq(strings.TrimSuffix(elems, "]"), "][") {
+			if e == "" {
+				continue
+			}
+			i, _ := strconv.Atoi(e)
+			if n = x.child(n, kid{elem: int32(i)}, false); n < 0 {
+				return 0
+			}
+		}
+	}
+	return int(x.lines[n])
+}
+
+// TestKeyLinesDeep is issue 10: nested arrays made the line finder's
+// memory grow with the square of the depth. 2,000 levels cost 40 MB
+// before; the tree takes a node per level.
+func TestKeyLinesDeep(t *testing.T) {
+	const depth = 2000
+	src := "x = " + strings.Repeat("[", depth) + "0" + strings.Repeat("]", depth) + "\n"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	x := keyLines(src)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("keyLines allocated %d bytes for %d bytes of nested arrays", alloc, len(src))
+	}
+	if len(x.lines) != depth+2 {
+		t.Errorf("%d nodes, want %d", len(x.lines), depth+2)
 	}
 }
 
