@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -92,7 +93,12 @@ func run(args []string, sub signals.Subscription) int {
 		reqs := make(chan control.Request)
 		opts.Requests = reqs
 		if cfg.Tend.Socket != "" {
-			defer serveControl(cfg, reqs, log)()
+			stop, err := serveControl(cfg, reqs, log)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "tend: %v\n", err)
+				return exitUsage
+			}
+			defer stop()
 		}
 		if cfg.Tend.Metrics != "" {
 			defer serveMetrics(cfg.Tend.Metrics, reqs, log)()
@@ -103,19 +109,25 @@ func run(args []string, sub signals.Subscription) int {
 
 // serveControl opens the control socket and serves it on a goroutine.
 // A socket that cannot be opened is logged and left out: the programs
-// still run, and tend ctl says it cannot reach tend (exit 3).
-func serveControl(cfg *config.Config, reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
+// still run, and tend ctl says it cannot reach tend (exit 3). But a path
+// held by something else, or a directory another user could swap the
+// socket in (control.ErrRefused), is an error: tend does not start, as
+// every tend ctl would talk to the squatter.
+func serveControl(cfg *config.Config, reqs chan<- control.Request, log zerolog.Logger) (stop func(), err error) {
 	ln, err := control.Listen(cfg.Tend.Socket, cfg.Tend.SocketMode, cfg.Tend.SocketGroup)
+	if errors.Is(err, control.ErrRefused) {
+		return nil, err
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("control socket disabled")
-		return func() {}
+		return func() {}, nil
 	}
 	stopServer := serveOn("control server", ln, control.Serve, reqs, log)
 	log.Debug().Str("socket", cfg.Tend.Socket).Msg("control socket listening")
 	return func() {
 		stopServer()
 		os.Remove(cfg.Tend.Socket)
-	}
+	}, nil
 }
 
 // serveMetrics listens on addr for /metrics, /healthz and /readyz and

@@ -30,7 +30,9 @@ const maxSocketPath = 107
 // is a socket nobody answers on (ECONNREFUSED), it is removed. If a
 // process answers, Listen fails with "another tend is listening on
 // PATH"; if the path is anything but a socket, Listen fails and leaves
-// it alone.
+// it alone. So does a directory another user could move the socket out
+// of (checkDir). Those errors match ErrRefused: tend must not start, or
+// every `tend ctl` would talk to whatever holds the path.
 //
 // The socket is never reachable with the wrong mode or owner: it is
 // bound inside a fresh 0700 directory next to path (through
@@ -60,6 +62,9 @@ func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, err
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := checkDir(path, dir); err != nil {
+		return nil, err
 	}
 	if err := removeStale(path); err != nil {
 		return nil, err
@@ -110,6 +115,61 @@ func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, err
 	return ln, nil
 }
 
+// ErrRefused matches the errors of Listen after which tend must not
+// start (errors.Is): the path is held by something live or something
+// not a socket, or its directory is not safe. main exits 2 on them.
+var ErrRefused = errors.New("control socket refused")
+
+// refusal is an error that matches ErrRefused.
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string        { return e.msg }
+func (e *refusal) Is(target error) bool { return target == ErrRefused }
+
+func refuse(format string, a ...any) error { return &refusal{fmt.Sprintf(format, a...)} }
+
+// checkDir refuses a socket directory in which another user could move
+// tend's socket away and put their own in its place, for every `tend ctl`
+// (health probes included) to talk to: one owned by another user than
+// root or tend's, or one that others may write without the sticky bit
+// (which limits renaming to a file's owner). The directories above it
+// are checked for the second: a writable one lets others rename the
+// whole branch. Their owners are not (in a user namespace, root's files
+// belong to an unmapped uid). /tmp (1777) and /run (root, 0755) pass.
+func checkDir(path, dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	euid := uint32(os.Geteuid())
+	for d := real; ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("control socket %s: %w", path, &fs.PathError{Op: "stat", Path: d, Err: err})
+		}
+		mode := fs.FileMode(st.Mode & 0o777)
+		sticky := st.Mode&unix.S_ISVTX != 0
+		if d == real && st.Uid != 0 && st.Uid != euid {
+			return refuse("control socket %s: the directory %s belongs to uid %d, not to root or to tend's user (uid %d): its owner could move tend's socket away",
+				path, d, st.Uid, euid)
+		}
+		if mode&0o022 != 0 && !sticky {
+			who := "every user"
+			if mode&0o002 == 0 {
+				who = fmt.Sprintf("group %d", st.Gid)
+			}
+			return refuse("control socket %s: the directory %s (mode %v) may be written by %s, without the sticky bit: they could move tend's socket away; take a directory only root or tend's user may write, or set its sticky bit (chmod +t)",
+				path, d, mode, who)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // removeStale removes path if it is a socket nobody listens on, and
 // fails if it is a live socket or not a socket at all.
 func removeStale(path string) error {
@@ -121,13 +181,13 @@ func removeStale(path string) error {
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("control socket %s: the path exists and is not a socket (%s); not removing it", path, kind(fi.Mode()))
+		return refuse("control socket %s: the path exists and is not a socket (%s); not removing it", path, kind(fi.Mode()))
 	}
 	c, err := net.DialTimeout("unix", path, time.Second)
 	switch {
 	case err == nil:
 		c.Close()
-		return fmt.Errorf("another tend is listening on %s", path)
+		return refuse("another tend is listening on %s", path)
 	case errors.Is(err, unix.ECONNREFUSED):
 		// Left behind by a tend that did not get to clean up.
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -137,7 +197,9 @@ func removeStale(path string) error {
 	case errors.Is(err, unix.ENOENT):
 		return nil // removed meanwhile
 	default:
-		return fmt.Errorf("control socket %s: cannot tell whether another tend is listening: %w", path, err)
+		// Something is there (a full backlog answers EAGAIN): not ours
+		// to take.
+		return &refusal{fmt.Sprintf("control socket %s: cannot tell whether another tend is listening: %v", path, err)}
 	}
 }
 

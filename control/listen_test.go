@@ -1,6 +1,7 @@
 package control
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 	"os"
@@ -136,7 +137,7 @@ func TestListenRefusesLiveSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := Listen(sock, 0, ""); err == nil || err.Error() != "another tend is listening on "+sock {
+	if _, err := Listen(sock, 0, ""); !errors.Is(err, ErrRefused) || err.Error() != "another tend is listening on "+sock {
 		t.Fatalf("second Listen: %v", err)
 	}
 	// The first one still works.
@@ -168,7 +169,7 @@ func TestListenRefusesNonSocket(t *testing.T) {
 	}
 	for path, what := range map[string]string{file: "a regular file", sub: "a directory", link: "a symlink"} {
 		_, err := Listen(path, 0, "")
-		if err == nil || !strings.Contains(err.Error(), "is not a socket ("+what+"); not removing it") {
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "is not a socket ("+what+"); not removing it") {
 			t.Errorf("%s: %v", what, err)
 		}
 	}
@@ -180,5 +181,81 @@ func TestListenRefusesNonSocket(t *testing.T) {
 	}
 	if _, err := Listen("/"+strings.Repeat("x", 120), 0, ""); err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Errorf("long path: %v", err)
+	}
+}
+
+// A socket directory another user could move the socket out of is
+// refused, with the reason; /tmp-like (sticky) and /run-like (root,
+// 0755) directories are fine.
+func TestListenChecksDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode // of the socket's directory
+		above os.FileMode // of the directory above it
+		uid   int         // the socket directory's owner; -1: as made
+		want  string      // in the error; "": Listen succeeds
+	}{
+		{"own 0700", 0o700, 0o755, -1, ""},
+		{"own 0755", 0o755, 0o755, -1, ""},
+		{"sticky 1777", 0o777 | os.ModeSticky, 0o755, -1, ""},
+		{"root 0755 under sticky 1777", 0o755, 0o777 | os.ModeSticky, 0, ""},
+		{"0777", 0o777, 0o755, -1, "(mode -rwxrwxrwx) may be written by every user, without the sticky bit"},
+		{"0770", 0o770, 0o755, -1, "may be written by group"},
+		{"above 0777", 0o755, 0o777, -1, "may be written by every user, without the sticky bit"},
+		{"another user's", 0o755, 0o755, 12345, "belongs to uid 12345, not to root or to tend's user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.uid >= 0 && os.Geteuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			above := t.TempDir()
+			dir := filepath.Join(above, "d")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if tc.uid >= 0 {
+				if err := os.Chown(dir, tc.uid, -1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for d, m := range map[string]os.FileMode{dir: tc.mode, above: tc.above} {
+				if err := os.Chmod(d, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sock := filepath.Join(dir, "tend.sock")
+			ln, err := Listen(sock, 0, "")
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln.Close()
+				return
+			}
+			if err == nil {
+				ln.Close()
+				t.Fatalf("Listen in %s: no error, want %q", tc.name, tc.want)
+			}
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "could move tend's socket away") {
+				t.Errorf("Listen: %v, want a refusal with %q", err, tc.want)
+			}
+			if _, err := os.Lstat(sock); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a refused Listen left %s: %v", sock, err)
+			}
+		})
+	}
+}
+
+// /tmp and /run, as a system or a container image has them, pass.
+func TestListenSystemDirectories(t *testing.T) {
+	for _, dir := range []string{"/tmp", "/run"} {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Logf("%s: %v", dir, err)
+			continue
+		}
+		if err := checkDir(filepath.Join(dir, "tend.sock"), dir); err != nil {
+			t.Errorf("%s (%v): %v", dir, fi.Mode(), err)
+		}
 	}
 }
