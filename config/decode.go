@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net/url"
@@ -13,25 +14,57 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
 
 // Load reads and parses the configuration file at path, expanding ${VAR}
 // from tend's own environment. Problems in the file come back as *Errors.
+// A file over MaxSize is not read further than the limit.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, size, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
+	if len(data) > MaxSize {
+		e := tooLarge(data, size)
+		e.File = path
+		return nil, &Errors{*e}
+	}
 	return Parse(path, data, os.LookupEnv)
+}
+
+// readLimited reads at most MaxSize+1 bytes of the file at path, and
+// returns them with the file's size when it is a regular file (-1
+// otherwise): a 10 GB file, or /dev/zero, costs no more than 1 MiB.
+func readLimited(path string) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	return data, size, err
 }
 
 // Parse parses the configuration in data; name is the file it came from,
 // used in error messages and to resolve relative paths. ${VAR} is
 // expanded with env; a nil env has no variables set. Every problem is
-// returned at once, as *Errors.
+// returned at once, as *Errors (at most maxErrors of them, then a line
+// saying how many more there are).
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	c, _, err := parse(name, data, env)
+	return c, err
+}
+
+// parse is Parse, also returning the decoder, whose lines the warnings
+// need.
+func parse(name string, data []byte, env func(string) (string, bool)) (*Config, *decoder, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -40,17 +73,27 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		dir = filepath.Dir(name)
 	}
 	d := &decoder{file: name, dir: dir, env: env}
-	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		d.syntax(string(data), err)
-		return nil, d.result()
+	// The limits first, so that the parser never sees a file over them.
+	if len(data) > MaxSize {
+		d.add(*tooLarge(data, -1))
+		return nil, d, d.result()
 	}
-	d.lines = keyLines(string(data))
+	src := string(data)
+	if e := prescan(src); e != nil {
+		d.add(*e)
+		return nil, d, d.result()
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(src, &raw); err != nil {
+		d.syntax(src, err)
+		return nil, d, d.result()
+	}
+	d.lines = keyLines(src)
 	c := d.config(raw)
 	if err := d.result(); err != nil {
-		return nil, err
+		return nil, d, err
 	}
-	return c, nil
+	return c, d, nil
 }
 
 // decoder turns the generic map BurntSushi/toml produces into a Config
@@ -61,6 +104,83 @@ type decoder struct {
 	env   func(string) (string, bool)
 	lines *lineIndex // from keyLines
 	errs  Errors
+	// dropped counts the errors left out past maxErrors.
+	dropped int
+	// expanded counts the bytes ${VAR} expansion added, against
+	// maxExpanded.
+	expanded int
+	// suggestWork counts the work of "did you mean", against
+	// maxSuggestWork.
+	suggestWork int
+}
+
+// Bounds on the work of reporting errors, so that a hostile file's
+// errors cost no more than the file.
+const (
+	// maxErrors is how many errors are reported; those on the first
+	// lines are kept.
+	maxErrors = 1000
+	// maxMsg is the longest message, in bytes; longer ones are cut.
+	maxMsg = 1024
+	// maxKeyPart is the longest key part shown in an error's key.
+	maxKeyPart = 64
+)
+
+// add records e, keeping no more than about 2*maxErrors in memory.
+func (d *decoder) add(e Error) {
+	e.File = d.file
+	e.Msg = shorten(e.Msg, maxMsg)
+	d.errs = append(d.errs, e)
+	if len(d.errs) >= 2*maxErrors {
+		d.trim()
+	}
+}
+
+// trim sorts the errors by line and keeps the first maxErrors.
+func (d *decoder) trim() {
+	slices.SortStableFunc(d.errs, func(a, b Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Msg, b.Msg)
+	})
+	d.errs = slices.Compact(d.errs)
+	if len(d.errs) > maxErrors {
+		d.dropped += len(d.errs) - maxErrors
+		clear(d.errs[maxErrors:])
+		d.errs = d.errs[:maxErrors]
+	}
+}
+
+// shorten cuts s to at most n bytes (and a "..."), on a rune boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// keyString is key as TOML writes it, with parts longer than maxKeyPart
+// cut short: an error's key names where the problem is, and a 1 MB key
+// repeated in each of thousands of errors would cost a gigabyte.
+func keyString(key []string) string {
+	short := key
+	for i, part := range key {
+		if len(part) > maxKeyPart {
+			if &short[0] == &key[0] {
+				short = slices.Clone(key)
+			}
+			short[i] = shorten(part, maxKeyPart)
+		}
+	}
+	return toml.Key(short).String()
 }
 
 // loc is where a value sits: a key, and an index when the value is an
@@ -92,14 +212,14 @@ func (d *decoder) errorf(l loc, format string, args ...any) {
 	for n := len(l.key); n > 0 && line == 0; n-- {
 		line = d.lines.line(l.key[:n])
 	}
-	d.errs = append(d.errs, Error{File: d.file, Line: line, Key: toml.Key(l.key).String(), Msg: fmt.Sprintf(format, args...)})
+	d.add(Error{Line: line, Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
 }
 
 // syntax records a TOML syntax error.
 func (d *decoder) syntax(data string, err error) {
 	var pe toml.ParseError
 	if !errors.As(err, &pe) {
-		d.errs = append(d.errs, Error{File: d.file, Line: 1, Msg: "invalid TOML: " + err.Error()})
+		d.add(Error{Line: 1, Msg: "invalid TOML: " + err.Error()})
 		return
 	}
 	// The parser's line is that of where it stopped, except at the end
@@ -112,7 +232,7 @@ func (d *decoder) syntax(data string, err error) {
 		line = max(line, 1+strings.Count(data[:start], "\n"))
 	}
 	line = min(max(line, 1), 1+strings.Count(data, "\n"))
-	d.errs = append(d.errs, Error{File: d.file, Line: line, Msg: "invalid TOML: " + printable(pe.Message)})
+	d.add(Error{Line: line, Msg: "invalid TOML: " + printable(shorten(pe.Message, maxMsg))})
 }
 
 // printable escapes control characters in s (the parser quotes the
@@ -134,26 +254,27 @@ func (d *decoder) result() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(d.errs, func(a, b Error) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Msg, b.Msg)
-	})
-	d.errs = slices.Compact(d.errs)
+	d.trim()
+	if d.dropped > 0 {
+		last := d.errs[len(d.errs)-1]
+		d.errs = append(d.errs, Error{File: d.file, Line: last.Line,
+			Msg: fmt.Sprintf("%d more errors after this line are not shown", d.dropped)})
+		d.dropped = 0
+	}
 	return &d.errs
 }
 
 // fields calls the handler of every key of m, in key order, and reports
 // keys without a handler as unknown.
 func (d *decoder) fields(l loc, m map[string]any, handlers map[string]func(loc, any)) {
+	var known []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		h, ok := handlers[k]
 		if !ok {
-			d.errorf(l.child(k), "unknown key%s", suggest(k, slices.Sorted(maps.Keys(handlers))))
+			if known == nil {
+				known = slices.Sorted(maps.Keys(handlers))
+			}
+			d.errorf(l.child(k), "unknown key%s", d.suggest(k, known))
 			continue
 		}
 		h(l.child(k), m[k])
@@ -164,20 +285,49 @@ func (d *decoder) fields(l loc, m map[string]any, handlers map[string]func(loc, 
 func (d *decoder) config(raw map[string]any) *Config {
 	c := &Config{File: d.file, Dir: d.dir, Tend: defaultTend()}
 	groups := map[string]*group{}
+	fits := true
 	d.fields(at(), raw, map[string]func(loc, any){
 		"tend": func(l loc, v any) { d.tend(l, v, &c.Tend) },
 		"programs": func(l loc, v any) {
 			m, ok := d.table(l, v)
-			if !ok {
+			if !ok || !d.countPrograms(l, m, func(string) int { return 1 }) {
 				return
 			}
 			for name, v := range m {
 				groups[name] = d.program(l.child(name), name, v)
 			}
+			fits = d.countPrograms(l, m, func(name string) int { return groups[name].instances })
 		},
 	})
-	c.Programs = d.link(groups)
+	if fits { // 4,000 groups of 1,000 instances would take gigabytes
+		c.Programs = d.link(groups)
+	}
 	return c
+}
+
+// countPrograms reports, at the program that passes it, a file with
+// more than MaxPrograms programs, each counting size(name): 1, or its
+// instances. Programs are counted in the order of the file.
+func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string) int) bool {
+	total := 0
+	for name := range programs {
+		total += size(name)
+	}
+	if total <= MaxPrograms {
+		return true
+	}
+	names := slices.Collect(maps.Keys(programs))
+	line := func(name string) int { return d.lines.line([]string{"programs", name}) }
+	slices.SortFunc(names, func(a, b string) int { return line(a) - line(b) })
+	total = 0
+	for _, name := range names {
+		if total += size(name); total > MaxPrograms {
+			d.errorf(l.child(name), "more than %d programs, instances counted: this one makes %d, and there are more",
+				MaxPrograms, total)
+			break
+		}
+	}
+	return false
 }
 
 // tend decodes the [tend] table.
@@ -325,13 +475,17 @@ func (d *decoder) program(l loc, name string, v any) *group {
 			p.Stderr.Backups = int(n)
 		},
 		"instances": func(l loc, v any) {
-			n, _ := d.integer(l, v, 1, MaxInstances)
-			g.instances = max(int(n), 1)
+			if n, ok := d.integer(l, v, 1, MaxInstances); ok {
+				g.instances = int(n)
+			}
 		},
 		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
 	})
 	if _, ok := m["command"]; !ok {
 		d.errorf(l.child("command"), "required key is missing")
+	}
+	if longest := instanceName(name, g.instances-1, g.instances); len(longest) > MaxNameLen {
+		d.errorf(l, "name %q is %d bytes, more than the %d a program name may have", shorten(longest, 80), len(longest), MaxNameLen)
 	}
 	if !restartSet {
 		p.Autorestart = RestartOnFailure
@@ -465,14 +619,23 @@ func (d *decoder) deps(l loc, v any) []dep {
 	return deps
 }
 
+// maxSuggestWork bounds the work of suggest over one file: 4,096
+// program names times thousands of unknown dependencies would take
+// minutes. Past it, errors come without a suggestion.
+const maxSuggestWork = 20_000_000
+
 // suggest returns `: did you mean "x"?` for the closest of known to s, if
 // one is close enough to be a typo.
-func suggest(s string, known []string) string {
+func (d *decoder) suggest(s string, known []string) string {
 	best, dist := "", 3
 	for _, k := range known {
+		if d.suggestWork++; d.suggestWork > maxSuggestWork {
+			return ""
+		}
 		if abs(len(s)-len(k)) >= dist {
 			continue // the distance is at least that
 		}
+		d.suggestWork += min(len(s), 64) * min(len(k), 64)
 		if n := editDistance(s, k); n < dist {
 			best, dist = k, n
 		}

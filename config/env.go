@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -19,14 +20,43 @@ import (
 // An unterminated ${, an empty or malformed name, and any other ${...}
 // form (${X-y}, ${X:=y}, ...) are errors.
 func expand(s string, env func(string) (string, bool)) (string, error) {
-	out, _, err := expandUntil(s, env, false)
+	return expandMax(s, env, len(s)+maxExpanded)
+}
+
+// maxExpanded bounds the bytes ${VAR} may add, to one string and to a
+// whole file: environment values are up to 128 KiB each, and 1 MiB of
+// "${BIG}" would otherwise ask for gigabytes.
+const maxExpanded = MaxSize
+
+// expandMax is expand, failing when the result would be longer than
+// limit bytes.
+func expandMax(s string, env func(string) (string, bool), limit int) (string, error) {
+	x := expander{env: env, limit: limit}
+	out, _, err := x.until(s, false, 0)
 	return out, err
 }
 
-// expandUntil expands s up to its end or, when inner, up to the first
+// expander holds what one expansion needs.
+type expander struct {
+	env   func(string) (string, bool)
+	limit int // the longest result allowed
+}
+
+var (
+	errUnterminated = fmt.Errorf(`unterminated "${": want ${NAME} or ${NAME:-default}`)
+	errExpandDeep   = errors.New("${NAME:-default} nested deeper than 32 levels")
+)
+
+// errExpandLong is the error for a result longer than its limit.
+var errExpandLong = errors.New("${...} here would take what expansion adds to the file past 1 MiB")
+
+// until expands s up to its end or, when inner, up to the first
 // unmatched '}'. It returns the expansion and how many bytes it consumed,
-// the '}' included.
-func expandUntil(s string, env func(string) (string, bool), inner bool) (string, int, error) {
+// the '}' included. depth counts the ${NAME:-...} around s.
+func (x expander) until(s string, inner bool, depth int) (string, int, error) {
+	if depth > MaxDepth {
+		return "", 0, errExpandDeep
+	}
 	var b strings.Builder
 	i := 0
 	for i < len(s) {
@@ -37,9 +67,12 @@ func expandUntil(s string, env func(string) (string, bool), inner bool) (string,
 			b.WriteByte('$')
 			i += 2
 		case strings.HasPrefix(s[i:], "${"):
-			v, n, err := variable(s[i:], env)
+			v, n, err := x.variable(s[i:], depth)
 			if err != nil {
 				return "", 0, err
+			}
+			if b.Len()+len(v) > x.limit {
+				return "", 0, errExpandLong
 			}
 			b.WriteString(v)
 			i += n
@@ -54,11 +87,9 @@ func expandUntil(s string, env func(string) (string, bool), inner bool) (string,
 	return b.String(), i, nil
 }
 
-var errUnterminated = fmt.Errorf(`unterminated "${": want ${NAME} or ${NAME:-default}`)
-
 // variable expands the ${...} that s starts with and returns its value
 // and length.
-func variable(s string, env func(string) (string, bool)) (string, int, error) {
+func (x expander) variable(s string, depth int) (string, int, error) {
 	i := 2
 	for i < len(s) && isNameByte(s[i], i == 2) {
 		i++
@@ -68,14 +99,14 @@ func variable(s string, env func(string) (string, bool)) (string, int, error) {
 	case i == len(s):
 		return "", 0, errUnterminated
 	case name != "" && s[i] == '}':
-		v, _ := env(name)
+		v, _ := x.env(name)
 		return v, i + 1, nil
 	case name != "" && strings.HasPrefix(s[i:], ":-"):
-		def, n, err := expandUntil(s[i+2:], env, true)
+		def, n, err := x.until(s[i+2:], true, depth+1)
 		if err != nil {
 			return "", 0, err
 		}
-		if v, ok := env(name); ok && v != "" {
+		if v, ok := x.env(name); ok && v != "" {
 			def = v
 		}
 		return def, i + 2 + n, nil

@@ -1,12 +1,27 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+// maxDeps bounds the dependencies of a file, counted as the
+// supervisor keeps them: a depends_on entry naming a program with N
+// instances is N. 2,000 programs each depending on one with 2,000
+// instances would be 4 million.
+const maxDeps = 1 << 16
+
+// instanceName is the name of instance i of n of the program name.
+func instanceName(name string, i, n int) string {
+	if n <= 1 {
+		return name
+	}
+	return name + ":" + strconv.Itoa(i)
+}
 
 // edge is a dependency between two groups, for cycle detection.
 type edge struct {
@@ -31,7 +46,7 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 			continue
 		}
 		for i := range g.instances {
-			inst := name + ":" + strconv.Itoa(i)
+			inst := instanceName(name, i, g.instances)
 			targets[name] = append(targets[name], inst)
 			targets[inst] = []string{inst}
 			owner[inst] = name
@@ -40,6 +55,7 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 
 	edges := map[string][]edge{}
 	deps := map[string][]Dep{}
+	total := 0 // dependencies, each instance of a target counted
 	for _, name := range names {
 		g := groups[name]
 		seen := map[string]bool{}
@@ -47,7 +63,7 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 		for _, dp := range g.deps {
 			insts, ok := targets[dp.name]
 			if !ok {
-				d.errorf(dp.at, "unknown program %q%s", dp.name, suggest(dp.name, names))
+				d.errorf(dp.at, "unknown program %q%s", dp.name, d.suggest(dp.name, names))
 				continue
 			}
 			to := owner[insts[0]]
@@ -61,6 +77,10 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 			if !linked[to] {
 				linked[to] = true
 				edges[name] = append(edges[name], edge{to: to, at: dp.at})
+			}
+			if total += len(insts); total > maxDeps {
+				d.errorf(dp.at, "more than %d dependencies in the file, each instance of a program depended on counted", maxDeps)
+				break
 			}
 			for _, inst := range insts {
 				if !seen[inst] { // the first mention wins
@@ -84,9 +104,7 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 			p := g.prog // instances share slices and maps: Config is read-only
 			p.DependsOn = deps[name]
 			p.Instance = i
-			if g.instances > 1 {
-				p.Name = name + ":" + strconv.Itoa(i)
-			}
+			p.Name = instanceName(name, i, g.instances)
 			progs = append(progs, &p)
 		}
 	}
@@ -94,36 +112,53 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 }
 
 // cycles reports every dependency cycle once, at the depends_on entry
-// that closes it, with its path: "a -> b -> a".
+// that closes it, with its path: "a -> b -> a". A path longer than
+// maxCycleNames shows its ends: a file can hold thousands of cycles
+// thousands of programs long.
 func (d *decoder) cycles(names []string, edges map[string][]edge) {
-	const (
-		unseen = iota
-		onPath
-		done
-	)
-	state := map[string]int{}
+	const done = -1
+	at := map[string]int{} // a program's index in path while on it, or done
 	var path []string
 	var visit func(string)
 	visit = func(n string) {
-		state[n] = onPath
+		at[n] = len(path)
 		path = append(path, n)
 		for _, e := range edges[n] {
-			switch state[e.to] {
-			case unseen:
+			i, seen := at[e.to]
+			switch {
+			case !seen:
 				visit(e.to)
-			case onPath:
-				cycle := append(slices.Clone(path[slices.Index(path, e.to):]), e.to)
-				d.errorf(e.at, "dependency cycle: %s", strings.Join(cycle, " -> "))
+			case i != done:
+				d.errorf(e.at, "dependency cycle: %s", cyclePath(path[i:], e.to))
 			}
 		}
 		path = path[:len(path)-1]
-		state[n] = done
+		at[n] = done
 	}
 	for _, n := range names {
-		if state[n] == unseen {
+		if _, seen := at[n]; !seen {
 			visit(n)
 		}
 	}
+}
+
+// maxCycleNames is the most names a cycle's message shows.
+const maxCycleNames = 8
+
+// cyclePath formats path, closed by to, as "a -> b -> a", showing only
+// its ends when it is long. It copies no more than it shows: a file can
+// close thousands of cycles on one long path.
+func cyclePath(path []string, to string) string {
+	names := make([]string, 0, maxCycleNames+1)
+	if len(path) < maxCycleNames {
+		names = append(names, path...)
+	} else {
+		const head, tail = maxCycleNames / 2, maxCycleNames/2 - 2
+		names = append(names, path[:head]...)
+		names = append(names, fmt.Sprintf("(%d more)", len(path)-head-tail))
+		names = append(names, path[len(path)-tail:]...)
+	}
+	return strings.Join(append(names, to), " -> ")
 }
 
 // compareNames orders program names by group, then by instance number,

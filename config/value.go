@@ -207,12 +207,16 @@ func (d *decoder) str(l loc, v any) (string, bool) {
 		d.errorf(l, "expected a string, got %s", describe(v))
 		return "", false
 	}
-	s, err := expand(s, d.env)
+	if !strings.Contains(s, "$") {
+		return s, true
+	}
+	out, err := expandMax(s, d.env, len(s)+maxExpanded-d.expanded)
 	if err != nil {
 		d.errorf(l, "%v", err)
 		return "", false
 	}
-	return s, true
+	d.expanded += max(len(out)-len(s), 0)
+	return out, true
 }
 
 // enum decodes a string that must be one of choices.
