@@ -155,9 +155,14 @@ func (s *server) accept(ln net.Listener) error {
 		// The whole request must come within readTimeout of now.
 		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
 		tc := s.add(c)
+		if tc == nil {
+			c.Close() // over twice the limit: see conns.go
+			continue
+		}
 		// Before Serve's Wait, which runs on this goroutine.
 		s.open.Add(1)
 		Go(s.log, "control: connection", func() { s.serveConn(tc) })
+		yield()
 	}
 }
 
@@ -166,6 +171,9 @@ func (s *server) accept(ln net.Listener) error {
 func (s *server) serveConn(c *conn) {
 	defer s.open.Done()
 	defer s.done(c)
+	if !s.setState(c, connReading) {
+		return
+	}
 	peer := s.peerOf(c.Conn)
 	br := bufio.NewReader(c)
 	for {
@@ -294,13 +302,14 @@ func changes(verb string) bool {
 }
 
 // tooBusy answers a request with 503, and says so, when more than
-// maxConns connections are open: this one came when every other was
-// busy, and none has closed since.
+// maxConns connections are open and none can give way to this one:
+// every other is busy (or new).
 func (s *server) tooBusy(x *exchange) bool {
-	n, most := s.connCount(), s.opt.maxConns
-	if n <= most {
+	n, ok := s.makeRoom(x.conn)
+	if ok {
 		return false
 	}
+	most := s.opt.maxConns
 	x.req.Close = true
 	s.writeError(x, &httpError{h1.StatusServiceUnavailable,
 		fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
