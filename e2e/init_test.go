@@ -116,8 +116,9 @@ func forwardedSignals() (fwd, dropped []syscall.Signal) {
 }
 
 // TestForwardEverySignal sends tend every signal a user can send, one at
-// a time, and checks the child got each forwarded one exactly once, and
-// none of those tend keeps (CHLD, PIPE, TTIN, TTOU). The third run starts
+// a time, and checks the child got each forwarded one exactly once (PIPE
+// included: sent with kill, it is the child's), and none of those tend
+// keeps (CHLD, TTIN, TTOU). The third run starts
 // tend as tini's sigconf test does (TTIN, WINCH, 40 among others
 // blocked; INT, TTOU and SEGV ignored): a signal started blocked is
 // forwarded all the same, and INT, left ignored, is not. With -v, tend's

@@ -29,7 +29,9 @@ import (
 // Subscription's channels, lowest first.
 //
 // The runtime keeps what it needs: SIGURG and SIGPROF, and, through
-// os/signal, the fault signals and SIGPIPE (see Subscribe). A handler of
+// os/signal, the fault signals (see Subscribe). SIGPIPE has a handler of
+// its own, pipeHandler, which drops the SIGPIPE the kernel raises for a
+// write of tend's to a closed pipe and passes on one sent with kill. A handler of
 // tend's runs with every signal blocked, as the runtime's does, and
 // touches no Go state but the words below.
 //
@@ -84,9 +86,12 @@ func deliverOwn(sigs []syscall.Signal, child, other chan<- os.Signal) error {
 	for i, sig := range sigs {
 		act := tmpl
 		act[0] = notifyHandlerAddr()
-		if sig == unix.SIGCHLD {
+		switch sig {
+		case unix.SIGCHLD:
 			act[0] = childHandlerAddr()
 			saveChild(act)
+		case unix.SIGPIPE:
+			act[0] = pipeHandlerAddr()
 		}
 		if err := setAction(sig, &act); err != nil {
 			// Not for a signal Catchable lists. Should it happen, give

@@ -68,7 +68,7 @@ func InstallForwarder(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, erro
 		if err != nil {
 			return done, fmt.Errorf("install forwarder: %w", err)
 		}
-		if act[0] != notifyHandlerAddr() {
+		if act[0] != notifyHandlerAddr() && act[0] != pipeHandlerAddr() {
 			continue // ignored, or left to os/signal: the loop forwards it
 		}
 		atomic.StoreUint32(&fwdOn[sig], 1)

@@ -17,9 +17,16 @@ func notifyHandler()
 // notifyHandler (child_linux.go).
 func childHandler()
 
-// notifyHandlerAddr and childHandlerAddr are the handlers' entry points.
+// pipeHandler drops a SIGPIPE the kernel raised for tend's own write
+// (a positive si_code, or si_pid tend's own) and goes on as
+// notifyHandler with any other: one sent with kill or sigqueue.
+func pipeHandler()
+
+// notifyHandlerAddr, childHandlerAddr and pipeHandlerAddr are the
+// handlers' entry points.
 func notifyHandlerAddr() uintptr
 func childHandlerAddr() uintptr
+func pipeHandlerAddr() uintptr
 
 // handlersBuilt: this architecture has the handlers.
 const handlersBuilt = true

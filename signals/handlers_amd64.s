@@ -94,3 +94,29 @@ TEXT ·childHandlerAddr(SB),NOSPLIT,$0-8
 	MOVQ	$·childHandler(SB), AX
 	MOVQ	AX, ret+0(FP)
 	RET
+
+// pipeHandler is the C signal handler for SIGPIPE. The kernel raises
+// SIGPIPE at tend itself when tend writes to a pipe or socket nobody
+// reads: that one is tend's own trouble, the write fails with EPIPE, and
+// it is dropped here. It carries si_code SI_USER and tend's own pid as
+// si_pid (send_sig with no info), or a positive si_code. Any other
+// SIGPIPE was sent by someone with kill or sigqueue (si_code <= 0, a pid
+// that is not tend's, or 0 from outside tend's pid namespace), and goes
+// on as notifyHandler, to be forwarded as tini does. SI holds the
+// siginfo: si_code at 8, si_pid at 16.
+TEXT ·pipeHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVL	8(SI), AX		// si_code
+	TESTL	AX, AX
+	JG	own
+	MOVLQSX	16(SI), AX		// si_pid
+	CMPQ	AX, ·selfPID(SB)
+	JEQ	own
+	JMP	·notifyHandler(SB)
+own:
+	RET
+
+// func pipeHandlerAddr() uintptr
+TEXT ·pipeHandlerAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·pipeHandler(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET

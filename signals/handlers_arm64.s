@@ -91,3 +91,23 @@ TEXT ·childHandlerAddr(SB),NOSPLIT,$0-8
 	MOVD	$·childHandler(SB), R0
 	MOVD	R0, ret+0(FP)
 	RET
+
+// pipeHandler: see handlers_amd64.s. R1 holds the siginfo.
+TEXT ·pipeHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVW	8(R1), R3		// si_code, sign-extended
+	CMP	$0, R3
+	BGT	own
+	MOVW	16(R1), R3		// si_pid, sign-extended
+	MOVD	$·selfPID(SB), R5
+	MOVD	(R5), R5
+	CMP	R5, R3
+	BEQ	own
+	JMP	·notifyHandler(SB)
+own:
+	RET
+
+// func pipeHandlerAddr() uintptr
+TEXT ·pipeHandlerAddr(SB),NOSPLIT,$0-8
+	MOVD	$·pipeHandler(SB), R0
+	MOVD	R0, ret+0(FP)
+	RET

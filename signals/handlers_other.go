@@ -8,3 +8,4 @@ const handlersBuilt = false
 
 func notifyHandlerAddr() uintptr { return 0 }
 func childHandlerAddr() uintptr  { return 0 }
+func pipeHandlerAddr() uintptr   { return 0 }

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 // helperSignals are what the helper reports; TERM ends it.
-var helperSignals = []os.Signal{unix.SIGUSR1, unix.SIGUSR2, syscall.Signal(40), unix.SIGTERM}
+var helperSignals = []os.Signal{unix.SIGUSR1, unix.SIGUSR2, unix.SIGPIPE, syscall.Signal(40), unix.SIGTERM}
 
 // reportSignals is the helper: it prints "ready", then the number of each
 // signal it receives, one a line.
@@ -162,10 +162,13 @@ func subscriber() {
 	for _, s := range Catchable() {
 		act, _ := getAction(s)
 		want := notifyHandlerAddr()
-		if s == unix.SIGCHLD {
+		switch s {
+		case unix.SIGCHLD:
 			want = childHandlerAddr()
+		case unix.SIGPIPE:
+			want = pipeHandlerAddr()
 		}
-		if (act[0] == want) == (Synchronous(s) || s == unix.SIGPIPE) {
+		if (act[0] == want) == Synchronous(s) {
 			fmt.Printf("%s: handler %#x (tend's: %#x)\n", Name(s), act[0], want)
 			os.Exit(1)
 		}
@@ -184,6 +187,16 @@ func subscriber() {
 		case s = <-sub.Other:
 		}
 		sig := s.(syscall.Signal)
+		if sig == unix.SIGALRM && os.Getenv("TEND_SIGNALS_EPIPE") == "1" {
+			// Write to a pipe nobody reads: the kernel raises SIGPIPE
+			// at this process.
+			r, w, _ := os.Pipe()
+			r.Close()
+			_, err := w.Write([]byte("x"))
+			w.Close()
+			fmt.Println("pipe:", err)
+			continue
+		}
 		fmt.Println(int(sig), Forwarded(sig))
 		if sig == unix.SIGTERM {
 			os.Exit(0)
@@ -193,8 +206,8 @@ func subscriber() {
 
 // TestDelivery: each signal sent to a subscribed process is delivered by
 // tend's handlers exactly once (the lines come one per signal, in order),
-// SIGCHLD included; and the fault signals and PIPE, left to os/signal,
-// still arrive.
+// SIGCHLD and a sent PIPE included; and the fault signals, left to
+// os/signal, still arrive.
 func TestDelivery(t *testing.T) {
 	if !handlersBuilt {
 		t.Skip("no handlers on this architecture: os/signal delivers every signal")
@@ -267,6 +280,33 @@ func TestForwarderQuiet(t *testing.T) {
 		"TEND_SIGNALS_TARGET="+strconv.Itoa(1<<30))
 	h.signal(40)
 	h.expectLine("40 0")
+}
+
+// TestPipeSentOrRaised: a SIGPIPE sent with kill is forwarded and
+// delivered, like any other; the SIGPIPE the kernel raises when the
+// process writes to a pipe nobody reads is neither, and does not kill it
+// (pipeHandler). A write to tend's closed stdout is e2e's
+// TestClosedStdout.
+func TestPipeSentOrRaised(t *testing.T) {
+	if !ForwarderBuilt {
+		t.Skip("no forwarding handler on this architecture: a SIGPIPE is dropped")
+	}
+	target := startHelper(t)
+	h := startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=PIPE USR1", "TEND_SIGNALS_EPIPE=1",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(target.cmd.Process.Pid))
+	for round := 0; round < 3; round++ {
+		h.signal(unix.SIGPIPE)
+		target.expect(unix.SIGPIPE)
+		h.expectLine(fmt.Sprintf("%d 1", unix.SIGPIPE))
+
+		h.signal(unix.SIGALRM) // the helper writes to a closed pipe
+		h.expectLine("pipe: write |1: broken pipe")
+		// Had the raised SIGPIPE been forwarded, the target would say
+		// 13 before 10; had it been delivered, the helper would.
+		h.signal(unix.SIGUSR1)
+		target.expect(unix.SIGUSR1)
+		h.expectLine(fmt.Sprintf("%d 1", unix.SIGUSR1))
+	}
 }
 
 // TestForeignHandler: a handler of tend's that runs in another process

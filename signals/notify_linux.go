@@ -43,8 +43,10 @@ const otherCap = 128
 // gets SIG_DFL for it: a limit of Go, documented in docs/signals.md.
 //
 // On amd64 and arm64 tend catches the signals with handlers of its own
-// (deliver_linux.go), and os/signal only the fault signals and SIGPIPE.
-// Should that fail to set up, and elsewhere, os/signal takes them all.
+// (deliver_linux.go), and os/signal only the fault signals. Should that
+// fail to set up, and elsewhere, os/signal takes them all but SIGPIPE,
+// which is then never delivered: only tend's handler can tell a SIGPIPE
+// sent with kill from one the kernel raised for tend's own write.
 func Subscribe() Subscription {
 	child := make(chan os.Signal, 1)
 	other := make(chan os.Signal, otherCap)
@@ -53,10 +55,8 @@ func Subscribe() Subscription {
 		switch {
 		case s != unix.SIGCHLD && startedIgnored(s):
 			ignored = append(ignored, s)
-		case Synchronous(s), s == unix.SIGPIPE:
-			// The runtime must see a fault before anyone, and it lets
-			// a write to a closed stdout kill the process unless
-			// os/signal has SIGPIPE.
+		case Synchronous(s):
+			// The runtime must see a fault before anyone.
 			runtime = append(runtime, s)
 		default:
 			own = append(own, s)
@@ -65,8 +65,17 @@ func Subscribe() Subscription {
 	for _, s := range runtime {
 		signal.Notify(other, s)
 	}
+	// The runtime kills a program whose write to stdout or stderr fails
+	// with EPIPE, unless os/signal has SIGPIPE: this channel takes that
+	// notice and is never read (os/signal drops what does not fit). A
+	// SIGPIPE someone sends reaches tend through pipeHandler, which tells
+	// it from the kernel's.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	if !handlersBuilt || deliverOwn(own, child, other) != nil {
 		for _, s := range own {
+			if s == unix.SIGPIPE {
+				continue // os/signal cannot tell a sent SIGPIPE from the kernel's: dropped
+			}
 			if s == unix.SIGCHLD {
 				signal.Notify(child, s)
 				if act, err := getAction(s); err == nil && act[0] != sigDfl && act[0] != sigIgn {

@@ -21,8 +21,11 @@
 //   - SIGTTIN, SIGTTOU: the kernel sends them to tend when tend touches a
 //     terminal it does not own; passed on, they would stop the child.
 //     Catching them is what keeps tend from being stopped.
-//   - SIGPIPE: raised when tend writes to a closed stdout or stderr: tend's
-//     own trouble, not the child's. Catching it keeps tend alive.
+//
+// SIGPIPE is forwarded when someone sent it (kill -PIPE 1 reaches the
+// child, as with tini), and dropped when the kernel raised it for a
+// write of tend's to a pipe nobody reads: tend's own trouble, not the
+// child's (pipeHandler tells the two apart).
 package signals
 
 import (
@@ -111,13 +114,13 @@ func Synchronous(sig syscall.Signal) bool {
 }
 
 // InInit says what init mode (`tend -- CMD`, no config) does with sig:
-// everything that can be caught is forwarded, HUP included, except
-// tend's own (CHLD, TTIN, TTOU, PIPE).
+// everything that can be caught is forwarded, HUP and a sent PIPE
+// included, except tend's own (CHLD, TTIN, TTOU).
 func InInit(sig syscall.Signal) Action {
 	switch sig {
 	case unix.SIGCHLD:
 		return Reap
-	case unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE:
+	case unix.SIGTTIN, unix.SIGTTOU:
 		return Drop
 	}
 	if !catchable(sig) {

@@ -34,7 +34,8 @@ func TestInInit(t *testing.T) {
 		unix.SIGSYS: Forward, unix.SIGALRM: Forward, unix.SIGXCPU: Forward,
 		35: Forward, 64: Forward,
 		unix.SIGCHLD: Reap,
-		unix.SIGTTIN: Drop, unix.SIGTTOU: Drop, unix.SIGPIPE: Drop,
+		unix.SIGPIPE: Forward, // one sent with kill: pipeHandler drops the kernel's
+		unix.SIGTTIN: Drop, unix.SIGTTOU: Drop,
 		unix.SIGURG: Drop, unix.SIGPROF: Drop, unix.SIGKILL: Drop,
 		unix.SIGSTOP: Drop, 32: Drop, 33: Drop, 34: Drop, 65: Drop, 0: Drop,
 	}
@@ -57,7 +58,7 @@ func TestInSupervisor(t *testing.T) {
 		{unix.SIGUSR1, true, Forward}, {unix.SIGUSR1, false, Drop},
 		{unix.SIGWINCH, true, Forward}, {unix.SIGUSR2, false, Drop},
 		{unix.SIGCHLD, false, Reap}, {unix.SIGCHLD, true, Reap},
-		{unix.SIGPIPE, true, Drop}, {unix.SIGURG, true, Drop},
+		{unix.SIGPIPE, true, Forward}, {unix.SIGPIPE, false, Drop}, {unix.SIGURG, true, Drop},
 		{40, true, Forward}, {40, false, Drop},
 	}
 	for _, c := range cases {
