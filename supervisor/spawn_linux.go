@@ -33,19 +33,28 @@ type Command struct {
 
 // ExecError is a failure to start a program, with the exit code a shell
 // would give it: 127 when it is not found, 126 when it is found but cannot
-// be executed.
+// be executed, or its working directory cannot be entered.
 type ExecError struct {
 	Path string
 	Err  error
+	// Dir: Path is the working directory, and entering it failed.
+	Dir bool
 }
 
-func (e *ExecError) Error() string { return fmt.Sprintf("exec %s: %v", e.Path, e.Err) }
+func (e *ExecError) Error() string {
+	if e.Dir {
+		return fmt.Sprintf("directory %s: %v", e.Path, e.Err)
+	}
+	return fmt.Sprintf("exec %s: %v", e.Path, e.Err)
+}
+
 func (e *ExecError) Unwrap() error { return e.Err }
 
 // Code is 127 for "not found", 126 for anything else that kept the
-// program from running (permission, format, a directory).
+// program from running (permission, format, a directory, a working
+// directory that is not there).
 func (e *ExecError) Code() int {
-	if errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.Err, unix.ENOENT) {
+	if !e.Dir && (errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.Err, unix.ENOENT)) {
 		return 127
 	}
 	return 126
@@ -93,9 +102,31 @@ func spawn(c Command) (int, error) {
 		Sys:   sys,
 	})
 	if err != nil {
+		// The child's chdir and its exec fail with the same errnos, and
+		// ForkExec does not say which step it was: a working directory
+		// that is not there, or is no directory, is named as the cause.
+		if derr := enterable(c.Dir); derr != nil {
+			return 0, &ExecError{Path: c.Dir, Err: derr, Dir: true}
+		}
 		return 0, &ExecError{Path: path, Err: err}
 	}
 	return pid, nil
+}
+
+// enterable reports why dir cannot be a working directory, as far as a
+// stat tells: missing, or not a directory. "" is tend's own, always fine.
+func enterable(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return nil
 }
 
 func fdOr(f *os.File, fd uintptr) uintptr {

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,26 @@ func TestExecErrorCode(t *testing.T) {
 	for err, want := range cases {
 		if got := (&ExecError{Path: "x", Err: err}).Code(); got != want {
 			t.Errorf("ExecError{%v}.Code() = %d, want %d", err, got, want)
+		}
+	}
+}
+
+// TestMissingDirectory: a program whose directory is missing, or is a
+// file, fails to start with an error that names the directory, not the
+// command, and code 126 (its command is there).
+func TestMissingDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for dir, errno := range map[string]error{"/nonexistent/dir": unix.ENOENT, file: unix.ENOTDIR} {
+		_, err := spawn(Command{Argv: []string{"/bin/true"}, Dir: dir, Umask: -1})
+		var ee *ExecError
+		if !errors.As(err, &ee) || !errors.Is(err, errno) || ee.Code() != 126 {
+			t.Fatalf("spawn in %s: %v, want an ExecError for %v with code 126", dir, err, errno)
+		}
+		if want := "directory " + dir + ": "; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("spawn in %s: %q, want it to begin %q", dir, err, want)
 		}
 	}
 }
