@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // The read deadline and the eviction rule (conns.go), on fake time: a
@@ -292,4 +295,107 @@ func TestRequestDeadline(t *testing.T) {
 			<-done
 		})
 	})
+}
+
+// socketPair returns the two ends of a connected unix socket: tend's
+// and the client's.
+func socketPair(t *testing.T) (tend, client net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs[i] = c
+	}
+	return cs[0], cs[1]
+}
+
+// TestSlowestPassesOver: the connection to give way is the oldest that
+// was read, other than the one asking, and not one whose socket holds
+// bytes tend has not read (tend is slow there, not the client); a
+// connection not read yet never gives way, and beyond twice the limit a
+// new one is refused.
+func TestSlowestPassesOver(t *testing.T) {
+	opt := defaultOptions
+	opt.maxConns = 3
+	var s *server
+	// open adds a connection; read: as its goroutine does once it runs.
+	open := func(read bool) (*conn, net.Conn) {
+		t.Helper()
+		sc, cc := socketPair(t)
+		c := s.add(sc)
+		if c == nil {
+			t.Fatalf("connection %d refused", len(s.conns)+1)
+		}
+		if read && !s.setState(c, connReading) {
+			t.Fatal("setState: gone")
+		}
+		return c, cc
+	}
+	gone := func(cs ...*conn) []bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var g []bool
+		for _, c := range cs {
+			g = append(g, c.state == connGone)
+		}
+		return g
+	}
+	fresh := func() { s = &server{opt: opt, log: zerolog.Nop(), conns: make(map[*conn]struct{})} }
+
+	fresh()
+	a, ac := open(true)
+	b, _ := open(true)
+	c, _ := open(true)
+	if _, err := ac.Write([]byte("GET /")); err != nil { // a's bytes, unread
+		t.Fatal(err)
+	}
+	open(true)
+	if g := gone(a, b, c); g[0] || !g[1] || g[2] {
+		t.Errorf("a fourth connection: gone a, b, c: %v; want b alone (a has bytes unread)", g)
+	}
+
+	// Connections not read yet do not give way: the table grows, to
+	// twice the limit, then refuses.
+	fresh()
+	var news []*conn
+	for range 2 * opt.maxConns {
+		c, _ := open(false)
+		news = append(news, c)
+	}
+	if g := gone(news...); slices.Contains(g, true) {
+		t.Errorf("connections not read yet were closed: %v", g)
+	}
+	sc, _ := socketPair(t)
+	if c := s.add(sc); c != nil {
+		t.Errorf("a connection beyond twice the limit was taken")
+	}
+
+	// Over the limit, a request read on n0 closes the oldest waiting
+	// connections but n0, until the table is within the limit.
+	for _, c := range news[:4] {
+		s.setState(c, connReading)
+	}
+	if n, ok := s.makeRoom(news[0]); !ok || n != opt.maxConns {
+		t.Errorf("makeRoom: %d open, ok %v; want %d, true", n, ok, opt.maxConns)
+	}
+	if g := gone(news[:4]...); !slices.Equal(g, []bool{false, true, true, true}) {
+		t.Errorf("gone after makeRoom for the first: %v, want the next three", g)
+	}
+	// None left to give way (n0 busy, the others new): over the limit
+	// it stays, and says so.
+	s.setState(news[0], connBusy)
+	last, _ := open(true)
+	if n, ok := s.makeRoom(last); ok || n != opt.maxConns+1 {
+		t.Errorf("makeRoom with none waiting: %d open, ok %v; want %d, false", n, ok, opt.maxConns+1)
+	}
 }
