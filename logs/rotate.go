@@ -22,7 +22,8 @@ import (
 // one that holds a single line longer than maxBytes (at most the prefix,
 // MaxLine bytes and '\n'), which gets a file of its own.
 //
-// The file is created with mode 0644 (less tend's umask); its directory
+// The file is created with mode 0640 (less tend's umask): program output
+// may hold what others on the machine should not read. Its directory
 // must exist. An existing file is appended to, and counts toward maxBytes.
 func OpenRotating(path string, maxBytes int64, backups int) (*Dest, error) {
 	r := &rotator{path: path, maxBytes: maxBytes, backups: max(backups, 0)}
@@ -121,7 +122,7 @@ func (r *rotator) backup(i int) string {
 }
 
 func (r *rotator) open() error {
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}

@@ -141,14 +141,14 @@ func TestRotateSettings(t *testing.T) {
 			t.Errorf("log = %q", b)
 		}
 	})
-	t.Run("mode 0644", func(t *testing.T) {
+	t.Run("mode 0640", func(t *testing.T) {
 		old := unix.Umask(0o022)
 		defer unix.Umask(old)
 		path := filepath.Join(t.TempDir(), "log")
 		copyTo(path, 10, 1, "a\n", "bbbbbbbbbbbbbbbbbbbbbbbbbb\n")
 		for _, name := range []string{path, path + ".1"} {
-			if st, err := os.Stat(name); err != nil || st.Mode() != 0o644 {
-				t.Errorf("%s: %v %v, want -rw-r--r--", name, st.Mode(), err)
+			if st, err := os.Stat(name); err != nil || st.Mode() != 0o640 {
+				t.Errorf("%s: %v %v, want -rw-r-----", name, st.Mode(), err)
 			}
 		}
 	})
