@@ -65,6 +65,7 @@ type soak struct {
 	stalled    stalled
 
 	mu       sync.Mutex
+	stallMs  int64 // the longest tick overrun since the last sample
 	counts   map[string]int
 	failures []string
 	samples  []sample
@@ -87,6 +88,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak: must run as root: tend runs as PID 1 of a new PID namespace, and the leftover check listens to the kernel's process events")
 		os.Exit(2)
 	}
+	go s.watchStalls()
 	err := s.run()
 	if err != nil {
 		s.fail("%v", err)
@@ -97,6 +99,20 @@ func main() {
 	}
 }
 
+// watchStalls measures how late the driver's own 100 ms ticks come:
+// a machine too busy to run the driver runs tend no better.
+func (s *soak) watchStalls() {
+	const tick = 100 * time.Millisecond
+	last := time.Now()
+	for now := range time.Tick(tick) {
+		late := now.Sub(last) - tick
+		last = now
+		s.mu.Lock()
+		s.stallMs = max(s.stallMs, late.Milliseconds())
+		s.mu.Unlock()
+	}
+}
+
 func (s *soak) count(what string) {
 	s.mu.Lock()
 	s.counts[what]++
@@ -104,8 +120,12 @@ func (s *soak) count(what string) {
 }
 
 func (s *soak) fail(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
 	s.mu.Lock()
+	if s.stallMs >= 1000 {
+		// Not an excuse, a clue: the machine stood still, tend with it.
+		msg += fmt.Sprintf(" [the driver itself stalled %.1f s since the last sample]", float64(s.stallMs)/1000)
+	}
 	s.failures = append(s.failures, msg)
 	s.mu.Unlock()
 	fmt.Fprintln(os.Stderr, "soak: FAIL:", msg)
@@ -131,6 +151,7 @@ func (s *soak) sample(phase string) (sample, bool) {
 		return sm, false
 	}
 	s.mu.Lock()
+	sm.StallMs, s.stallMs = s.stallMs, 0
 	var prev *sample
 	if len(s.samples) > 0 {
 		prev = &s.samples[len(s.samples)-1]
@@ -145,8 +166,8 @@ func (s *soak) sample(phase string) (sample, bool) {
 			}
 		}
 	}
-	s.logf("%-8s t=%5.0fs RssAnon=%d KiB threads=%d (%s) fds=%d procs=%d zombies=%d",
-		phase, sm.At, sm.RssAnon, sm.Threads, kindsString(sm.ThreadsIn), sm.Fds, sm.Procs, sm.Zombies)
+	s.logf("%-8s t=%5.0fs RssAnon=%d KiB threads=%d (%s) fds=%d procs=%d zombies=%d load=%.1f stall=%dms",
+		phase, sm.At, sm.RssAnon, sm.Threads, kindsString(sm.ThreadsIn), sm.Fds, sm.Procs, sm.Zombies, sm.Load1, sm.StallMs)
 	return sm, true
 }
 
@@ -525,10 +546,10 @@ func (s *soak) report(w io.Writer) {
 	if s.commit != "" {
 		fmt.Fprintf(w, " at %s", s.commit)
 	}
-	fmt.Fprintf(w, "\n\n| t (s) | phase | RssAnon KiB | VmRSS KiB | threads | fds | procs | zombies |\n|--:|---|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(w, "\n\n| t (s) | phase | RssAnon KiB | VmRSS KiB | threads | fds | procs | zombies | load | stall ms |\n|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, sm := range s.samples {
-		fmt.Fprintf(w, "| %.0f | %s | %d | %d | %d | %d | %d | %d |\n",
-			sm.At, sm.Phase, sm.RssAnon, sm.VmRSS, sm.Threads, sm.Fds, sm.Procs, sm.Zombies)
+		fmt.Fprintf(w, "| %.0f | %s | %d | %d | %d | %d | %d | %d | %.1f | %d |\n",
+			sm.At, sm.Phase, sm.RssAnon, sm.VmRSS, sm.Threads, sm.Fds, sm.Procs, sm.Zombies, sm.Load1, sm.StallMs)
 	}
 	for _, sm := range s.samples {
 		if sm.Phase != "chaos" {

@@ -170,6 +170,13 @@ type sample struct {
 	ThreadsIn map[string]int `json:"threads_in"`
 	Procs     int            `json:"procs"`   // processes in the namespace but tend
 	Zombies   int            `json:"zombies"` // of them, zombies
+	// Load1 is the machine's load average over the last minute: other
+	// work on the machine starves tend too.
+	Load1 float64 `json:"load1"`
+	// StallMs is the longest the driver itself waited past a 100 ms
+	// tick since the last sample: when it is large the whole machine
+	// stalled, tend with it.
+	StallMs int64 `json:"stall_ms"`
 	// TendZombies are the zombies whose parent is tend: tend's to reap.
 	TendZombies []nsProc `json:"tend_zombies,omitempty"`
 }
@@ -196,6 +203,9 @@ func (ns namespace) read(at float64, phase string) (sample, error) {
 	}
 	for _, n := range s.FdKinds {
 		s.Fds += n
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscan(string(b), &s.Load1)
 	}
 	for _, p := range ns.procs() {
 		s.Procs++
