@@ -97,6 +97,10 @@ func main() {
 	if len(s.failures) > 0 {
 		os.Exit(1)
 	}
+	if s.setup != nil {
+		// The rotated files of a long run are large; kept after a failure.
+		os.RemoveAll(filepath.Join(s.setup.dir, "logs"))
+	}
 }
 
 // watchStalls measures how late the driver's own 100 ms ticks come:
