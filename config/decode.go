@@ -180,7 +180,10 @@ func keyString(key []string) string {
 			short[i] = shorten(part, maxKeyPart)
 		}
 	}
-	return toml.Key(short).String()
+	// toml quotes and escapes control characters; printable also
+	// escapes the other unprintable ones, such as U+202E, which turns
+	// the rest of a terminal line around.
+	return printable(toml.Key(short).String())
 }
 
 // loc is where a value sits: a key, and an index when the value is an
@@ -351,7 +354,7 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 				t.Socket = ""
 				return
 			}
-			t.Socket = d.abs(s)
+			t.Socket = d.path(l, s)
 			// sockaddr_un's sun_path is 108 bytes, NUL included.
 			if len(t.Socket) > 107 {
 				d.errorf(l, "path %q is longer than the 107 bytes a unix socket path may have", t.Socket)
@@ -428,7 +431,7 @@ func (d *decoder) program(l loc, name string, v any) *group {
 		},
 		"directory": func(l loc, v any) {
 			if s, ok := d.str(l, v); ok && s != "" {
-				p.Directory = d.abs(s)
+				p.Directory = d.path(l, s)
 			}
 		},
 		"user":        func(l loc, v any) { p.User = d.user(l, v) },

@@ -79,7 +79,9 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 				edges[name] = append(edges[name], edge{to: to, at: dp.at})
 			}
 			if total += len(insts); total > maxDeps {
-				d.errorf(dp.at, "more than %d dependencies in the file, each instance of a program depended on counted", maxDeps)
+				if total-len(insts) <= maxDeps { // once
+					d.errorf(dp.at, "more than %d dependencies in the file, each instance of a program depended on counted", maxDeps)
+				}
 				break
 			}
 			for _, inst := range insts {

@@ -33,7 +33,7 @@ func (d *decoder) output(l loc, v any, o *Output) {
 	case "":
 		d.errorf(l, `must be "inherit", "prefix" or a file path, not ""`)
 	default:
-		o.Mode, o.Path = File, d.abs(s)
+		o.Mode, o.Path = File, d.path(l, s)
 	}
 }
 
@@ -456,6 +456,16 @@ func (d *decoder) hostPort(l loc, s string, minPort int) {
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < minPort || n > 65535 {
 		d.errorf(l, "%q is not a host:port address with a port from %d to 65535", s, minPort)
 	}
+}
+
+// path resolves a path relative to the configuration's directory, and
+// reports a NUL byte in it: no system call takes one, so the file could
+// never be opened.
+func (d *decoder) path(l loc, p string) string {
+	if strings.ContainsRune(p, 0) {
+		d.errorf(l, "path holds a NUL byte")
+	}
+	return d.abs(p)
 }
 
 // abs resolves a path relative to the configuration's directory.
