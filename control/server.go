@@ -147,7 +147,7 @@ func (s *server) accept(ln net.Listener) error {
 				return err
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn().Str("component", "control").Msgf("http: Accept error: %v; retrying in %v", err, delay)
+			s.log.Warn().Err(err).Str("retry_in", delay.String()).Msg("control: cannot accept a connection")
 			time.Sleep(delay)
 			continue
 		}
