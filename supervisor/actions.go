@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -155,9 +156,18 @@ func (s *Supervisor) reload(reason string) error {
 	if s.opts.Config == nil {
 		return errors.New("reload needs a config file (tend -c FILE)")
 	}
+	// Reading a file, valid or not, can take tens of MiB that are
+	// garbage once it is read (config keeps any file within 64 MiB).
+	// Reloads are rare and tend is PID 1: give that memory back to the
+	// kernel now rather than keep it as the heap's high-water mark, so a
+	// rejected reload leaves tend's memory where it was.
+	defer debug.FreeOSMemory()
 	cfg, err := config.Load(s.opts.Config.File)
 	if err != nil {
-		s.log.Error().Str("config", s.opts.Config.File).Msg("reload: invalid config, nothing changed:\n" + err.Error())
+		// One line, with the errors as a field: a message of many lines
+		// would put all but the first without a time or a level.
+		s.log.Error().Str("config", s.opts.Config.File).Strs("errors", strings.Split(err.Error(), "\n")).
+			Msg("reload: invalid config, nothing changed")
 		return err
 	}
 	var added, changed, removed []string

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -911,6 +912,49 @@ backoff = { initial = "1s", max = "1s", factor = 1.0 }
 		}
 	})
 }
+
+// TestInvalidReloadLogsOneLine: a reload of a file with several errors
+// is one line of tend's log, every error in it: in the console format a
+// message of many lines leaves all but the first without a time or a
+// level.
+func TestInvalidReloadLogsOneLine(t *testing.T) {
+	t.Chdir(t.TempDir()) // the loop's config file is t.toml, here
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(zerolog.ConsoleWriter{Out: &log, NoColor: true}), noSocket+`
+[programs.p]
+command = ["p"]
+`, nil, map[string]script{"p": forever})
+		if err := os.WriteFile("t.toml", []byte("[programs.p]\ncommand = [\"p\"]\nbogus = 1\nstartsecs = \"soon\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l.sigs <- unix.SIGHUP
+		time.Sleep(time.Second)
+		l.stop()
+		out := log.String()
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		reloads := 0
+		for _, line := range lines {
+			// No timestamp here, so every line opens "<nil> LVL ".
+			if !consoleLine.MatchString(line) {
+				t.Errorf("a log line without a level: %q", line)
+			}
+			if strings.Contains(line, "reload: invalid config") {
+				reloads++
+				for _, want := range []string{"t.toml:3: programs.p.bogus", "t.toml:4: programs.p.startsecs"} {
+					if !strings.Contains(line, want) {
+						t.Errorf("the reload's log line lacks %q: %q", want, line)
+					}
+				}
+			}
+		}
+		if reloads != 1 {
+			t.Errorf("%d log lines of the invalid reload, want 1:\n%s", reloads, out)
+		}
+	})
+}
+
+var consoleLine = regexp.MustCompile(`^<nil> (TRC|DBG|INF|WRN|ERR) `)
 
 // lockedBuffer is a log sink the loop and the test may share.
 type lockedBuffer struct {
