@@ -82,3 +82,38 @@ func TestInits(t *testing.T) {
 		t.Fatalf("GODEBUG=inittrace=1 printed no init of tend's packages:\n%s", out)
 	}
 }
+
+// signalImporters are the packages of tend that may import os/signal.
+// Every signal tend gets as an init is subscribed in signals, before
+// anything else runs, and handled by tend's own handlers there: a
+// signal.Notify anywhere else would take a signal from them (the runtime
+// reinstalls its handler for it) or, for SIGPIPE and the fault signals,
+// change what os/signal delivers to tend's loop. control's `tend ctl`
+// client is no init: it stops on Ctrl-C and SIGTERM, as a command does.
+var signalImporters = []string{"tend/signals", "tend/control"}
+
+// TestOnlySignalsSubscribes fails for a package of tend's binary, other
+// than signalImporters, that imports os/signal.
+func TestOnlySignalsSubscribes(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "tend").Output()
+	if err != nil {
+		t.Fatalf("go list -deps tend: %v", err)
+	}
+	seen := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || (f[0] != "tend" && !strings.HasPrefix(f[0], "tend/")) {
+			continue
+		}
+		if !slices.Contains(f[1:], "os/signal") {
+			continue
+		}
+		seen++
+		if !slices.Contains(signalImporters, f[0]) {
+			t.Errorf("%s imports os/signal: see signalImporters", f[0])
+		}
+	}
+	if seen == 0 {
+		t.Errorf("no package of tend imports os/signal, not even tend/signals: is go list's output what this test reads?\n%s", out)
+	}
+}
