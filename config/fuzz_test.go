@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 // FuzzParse checks that Parse never panics and always answers with either
 // a Config or an *Errors whose entries all carry a line and a message, in
 // order; and that every key the TOML parser saw has a line.
+//
+// Each input is also held to a memory bound (allocBound), and what
+// prescan accepts to MaxDepth and MaxItems as the parser sees them.
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"testdata/spec.toml", "testdata/full.toml", "testdata/bad.toml"} {
 		data, err := os.ReadFile(name)
@@ -37,13 +41,41 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(src))
 	}
+	// The shapes of issue 10, deep enough to cost megabytes where a
+	// cost grows with the square of the depth: the fuzzer mutates them
+	// around the limits.
+	const prog = "[programs.a]\ncommand = [\"true\"]\n"
+	for _, src := range []string{
+		// 10 KB: before the fix, the line finder allocated 42 MB here.
+		prog + "exitcodes = " + strings.Repeat("[", 5000) + "0" + strings.Repeat("]", 5000),
+		prog + "exitcodes = " + strings.Repeat("[", 29) + "0" + strings.Repeat("]", 29),
+		prog + "environment = " + strings.Repeat("{a=", 2000) + "1" + strings.Repeat("}", 2000),
+		prog + strings.Repeat("a.", 2000) + "a = 1",
+		"[" + strings.Repeat("a.", 2000) + "a]",
+		"[[" + strings.Repeat("a.", 30) + "a]]\n[[" + strings.Repeat("a.", 30) + "a]]",
+		prog + "directory = \"" + strings.Repeat("${A:-", 500) + "x" + strings.Repeat("}", 500) + "\"",
+		"[programs." + strings.Repeat("x", 2000) + "]\n" + strings.Repeat("k=1\nk2=1\nk3=1\n", 100),
+		"[programs.p]\ncommand = \"x\"\ninstances = 1000\n[programs.q]\ncommand = \"x\"\ninstances = 1000\n" +
+			"[programs.r]\ncommand = \"x\"\ninstances = 1000\n[programs.s]\ncommand = \"x\"\ninstances = 1000\n" +
+			"[programs.t]\ncommand = \"x\"\ninstances = 1000\n[programs.u]\ncommand = \"x\"\ndepends_on = [\"p\", \"q\", \"r\"]\n",
+		prog + "startsecs = nan\nstopwaitsecs = -inf\nstartretries = 99999999999999999999\nbackoff = { initial = \"-1s\", factor = inf }",
+	} {
+		f.Add([]byte(src))
+	}
 	env := envOf(map[string]string{"HOME": "/root", "PORT": "8080", "EMPTY": ""})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The fuzzer has no time limit per input: turn a hang into a
 		// crash, which it records.
 		hang := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("Parse hangs on %q", data)) })
 		defer hang.Stop()
+		// Memory: what Parse allocates (garbage included) must stay
+		// within a bound that grows with the input, up to 64 MiB: a
+		// cost that grows faster than the input shows here first.
+		before := allocated()
 		c, err := Parse("f.toml", data, env)
+		if alloc, limit := allocated()-before, allocBound(len(data)); alloc > limit {
+			t.Fatalf("Parse allocated %d bytes for %d bytes of input, more than %d", alloc, len(data), limit)
+		}
 		if err == nil {
 			if c == nil {
 				t.Fatal("nil Config and nil error")
@@ -67,10 +99,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		// The line finder must know every key the parser saw.
+		if len(data) > MaxSize || prescan(string(data)) != nil {
+			return // the parser never sees it, and could take minutes
+		}
 		var m map[string]any
 		md, err := toml.Decode(string(data), &m)
 		if err != nil {
 			return
+		}
+		// What prescan lets through is within the limits as the
+		// parser sees it. An array of tables counts one where its
+		// header is, but the parser's tree has it again under every
+		// key through it ([[a]] then [[a.b]]): twice MaxDepth at most.
+		if depth := treeDepth(m); depth > 2*MaxDepth {
+			t.Fatalf("prescan accepted a document %d deep", depth)
+		}
+		if n := len(md.Keys()); n > MaxItems {
+			t.Fatalf("prescan accepted %d keys", n)
 		}
 		lines := keyLines(string(data))
 		src := strings.Split(trimBOM(string(data)), "\n")
@@ -86,4 +131,44 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allocated is the bytes allocated so far: runtime/metrics, not
+// ReadMemStats, which stops the world and halved the fuzzer's pace.
+func allocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// allocBound is the most Parse may allocate for n bytes of input: 12
+// MiB for what a few bytes can ask for (4,096 programs by instances, at
+// about a kilobyte each), and a generous multiple of the input (the TOML
+// parser allocates about two kilobytes per key, and a key can be three
+// bytes), up to 64 MiB.
+func allocBound(n int) uint64 {
+	return uint64(min(12<<20+1024*n, 64<<20))
+}
+
+// treeDepth is the depth of a decoded TOML value: each table level and
+// each array counts one.
+func treeDepth(v any) int {
+	d := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			d = max(d, 1+treeDepth(e))
+		}
+	case []any:
+		for _, e := range v {
+			d = max(d, treeDepth(e))
+		}
+		d++
+	case []map[string]any:
+		for _, e := range v {
+			d = max(d, treeDepth(e))
+		}
+		d++
+	}
+	return d
 }

@@ -17,7 +17,10 @@ const (
 	// MaxDepth bounds how deep a value may sit: each part of its full
 	// dotted key (table header included) counts one, and so does each
 	// array and inline table around it. programs.web.command = ["x"]
-	// puts "x" at depth 4. BurntSushi/toml recurses once per level and
+	// puts "x" at depth 4; [[a.b]] is three deep, a and b and its
+	// array. (An array of tables is one more level to the parser under
+	// every key through it, [[a]] then [[a.b]]: what the parser sees is
+	// at most twice MaxDepth deep.) BurntSushi/toml recurses once per level and
 	// copies the whole key path at each, so depth costs it memory and
 	// time with the square of the depth.
 	MaxDepth = 32
