@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +44,32 @@ func checkNames(t *testing.T, s string) {
 	}
 	if got, want := validName(s), namePattern.MatchString(s); got != want {
 		t.Errorf("validName(%q) = %v, the pattern says %v", s, got, want)
+	}
+}
+
+// TestNameLength holds program names to MaxNameLen, the control API's
+// limit, counted on the longest instance name: a longer one passed check
+// and then could never be named in tend ctl.
+func TestNameLength(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		instances int
+		ok        bool
+	}{
+		{strings.Repeat("a", MaxNameLen), 1, true},
+		{strings.Repeat("a", MaxNameLen+1), 1, false},
+		{strings.Repeat("a", MaxNameLen-4), 1000, true},  // a:999
+		{strings.Repeat("a", MaxNameLen-3), 1000, false}, // a:999
+		{strings.Repeat("a", MaxNameLen-2), 10, true},    // a:9
+		{strings.Repeat("a", MaxNameLen-2), 11, false},   // a:10
+	} {
+		src := fmt.Sprintf("[programs.%s]\ncommand = \"x\"\ninstances = %d\n", c.name, c.instances)
+		_, err := Parse("t.toml", []byte(src), nil)
+		want := fmt.Sprintf("t.toml:1: programs.%s: name %q is %d bytes, more than the %d a program name may have",
+			strconv.Quote(shorten(c.name, maxKeyPart)), shorten(instanceName(c.name, c.instances-1, c.instances), 80),
+			len(instanceName(c.name, c.instances-1, c.instances)), MaxNameLen)
+		if c.ok && err != nil || !c.ok && (err == nil || err.Error() != want) {
+			t.Errorf("%d bytes, %d instances: error %v, want ok=%v (%s)", len(c.name), c.instances, err, c.ok, want)
+		}
 	}
 }
