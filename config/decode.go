@@ -208,6 +208,12 @@ func (l loc) elem(i int) loc { return loc{key: l.key, item: i} }
 // the key, or the nearest table that exists in the file; its key is the
 // key (messages name the bad element by its value).
 func (d *decoder) errorf(l loc, format string, args ...any) {
+	d.add(Error{Line: d.lineOf(l), Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
+}
+
+// lineOf is the line of l: that of the array element, the key, or the
+// nearest table that exists in the file.
+func (d *decoder) lineOf(l loc) int {
 	line := 0
 	if l.item >= 0 {
 		line = d.lines.elemLine(l.key, l.item)
@@ -215,7 +221,7 @@ func (d *decoder) errorf(l loc, format string, args ...any) {
 	for n := len(l.key); n > 0 && line == 0; n-- {
 		line = d.lines.line(l.key[:n])
 	}
-	d.add(Error{Line: line, Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
+	return line
 }
 
 // syntax records a TOML syntax error.

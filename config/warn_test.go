@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWarnings checks each warning of Check against a real file system:
+// temporary directories, an executable and a non-executable file, a file
+// where a directory should be, and a read-only mount for a log directory
+// that is not writable (tend runs as root here, and root may write
+// anywhere else; without the right to mount, that case is skipped).
+// Users and groups are looked up in the real /etc/passwd and /etc/group:
+// root exists, the made-up names do not.
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	mkdir(t, bin)
+	writeFile(t, filepath.Join(bin, "app"), 0o755)
+	writeFile(t, filepath.Join(bin, "noexec"), 0o644)
+	writeFile(t, filepath.Join(dir, "afile"), 0o644)
+	mkdir(t, filepath.Join(dir, "logs"))
+	ro := filepath.Join(dir, "ro")
+	mkdir(t, ro)
+	canMount := unix.Mount("tmpfs", ro, "tmpfs", unix.MS_RDONLY, "") == nil
+	if canMount {
+		t.Cleanup(func() { unix.Unmount(ro, 0) })
+	}
+	t.Setenv("PATH", "/usr/bin:/bin")
+
+	const prog = "[programs.p]\n" // line 1
+	cases := []struct {
+		name  string
+		src   string // after prog
+		want  string // "" for no warning: LINE: KEY: message
+		mount bool   // needs the read-only mount
+	}{
+		{"found in PATH", `command = ["sh", "-c", "x"]`, "", false},
+		{"not found", `command = ["no-such-command-x"]`, `2: programs.p.command: command "no-such-command-x" not found in PATH (PATH=/usr/bin:/bin)`, false},
+		{"program's PATH", `command = ["app"]` + "\nenvironment = { PATH = \"" + bin + "\" }", "", false},
+		{"not in tend's PATH", `command = ["app"]`, `2: programs.p.command: command "app" not found in PATH`, false},
+		{"not executable", `command = ["noexec"]` + "\nenvironment = { PATH = \"" + bin + "\" }", `2: programs.p.command: command "noexec" is in PATH but not executable`, false},
+		{"absolute", `command = ["` + bin + `/app"]`, "", false},
+		{"absolute missing", `command = ["` + bin + `/gone"]`, `2: programs.p.command: command "` + bin + `/gone": stat ` + bin + `/gone: no such file or directory`, false},
+		{"relative to directory", "command = [\"./bin/app\"]\ndirectory = \"" + dir + "\"", "", false},
+		{"relative, missing", "command = [\"./app\"]\ndirectory = \"" + dir + "\"", `2: programs.p.command: command "./app": stat`, false},
+		{"second element", "command = [\n  \"x\",\n  \"y\"]\n", `3: programs.p.command: command "x" not found`, false},
+		{"shell form", `command = "no-such-command-x --flag"`, "", false},
+		{"healthcheck", "command = \"x\"\n[programs.p.healthcheck]\nexec = [\"no-such-probe\"]", `4: programs.p.healthcheck.exec: command "no-such-probe" not found`, false},
+		{"directory missing", "command = \"x\"\ndirectory = \"" + dir + "/gone\"", `3: programs.p.directory: directory "` + dir + `/gone" does not exist`, false},
+		{"directory a file", "command = \"x\"\ndirectory = \"" + dir + "/afile\"", `3: programs.p.directory: directory "` + dir + `/afile" is not a directory`, false},
+		{"user root", "command = \"x\"\nuser = \"root:root\"", "", false},
+		{"numeric user", "command = \"x\"\nuser = \"12345:12345\"", "", false},
+		{"unknown user", "command = \"x\"\nuser = \"no-such-user-x\"", `3: programs.p.user: unknown user "no-such-user-x"`, false},
+		{"unknown group", "command = \"x\"\nuser = \"root:no-such-group-x\"", `3: programs.p.user: unknown group "no-such-group-x"`, false},
+		{"log ok", "command = \"x\"\nstdout = \"" + dir + "/logs/out.log\"", "", false},
+		{"log dir missing", "command = \"x\"\nstderr = \"" + dir + "/gone/err.log\"", `3: programs.p.stderr: log directory "` + dir + `/gone" does not exist`, false},
+		{"log dir a file", "command = \"x\"\nstdout = \"" + dir + "/afile/out.log\"", `3: programs.p.stdout: log directory "` + dir + `/afile" is not a directory`, false},
+		{"log is a directory", "command = \"x\"\nstdout = \"" + dir + "/logs\"", `3: programs.p.stdout: log file "` + dir + `/logs" is a directory`, false},
+		{"log dir read-only", "command = \"x\"\nstdout = \"" + ro + "/out.log\"", `3: programs.p.stdout: log directory "` + ro + `" is not writable: read-only file system`, true},
+		{"prefix", "command = \"x\"\nstdout = \"prefix\"", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.mount && !canMount {
+				t.Skip("cannot mount a read-only tmpfs here")
+			}
+			path := filepath.Join(t.TempDir(), "t.toml")
+			if err := os.WriteFile(path, []byte(prog+c.src+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, ws, err := Check(path)
+			if err != nil || cfg == nil {
+				t.Fatalf("Check: %v", err)
+			}
+			var got []string
+			for _, w := range ws {
+				got = append(got, w.Error())
+			}
+			switch {
+			case c.want == "" && len(ws) > 0:
+				t.Errorf("warnings %q, want none", got)
+			case c.want != "" && (len(ws) != 1 || !strings.HasPrefix(ws[0].Error(), path+":"+c.want)):
+				t.Errorf("warnings %q, want one: %s:%s", got, path, c.want)
+			}
+		})
+	}
+}
+
+// TestCheckErrors: a file with errors gets its errors from Check, and
+// no warnings.
+func TestCheckErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.toml")
+	if err := os.WriteFile(path, []byte("[programs.p]\ncommand = [\"no-such-command-x\"]\nstartsecs = -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, ws, err := Check(path)
+	if cfg != nil || ws != nil || err == nil || !strings.Contains(err.Error(), path+":3: programs.p.startsecs: must not be negative") {
+		t.Errorf("Check = %v, %v, %v; want the error alone", cfg, ws, err)
+	}
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"), mode); err != nil {
+		t.Fatal(err)
+	}
+}
