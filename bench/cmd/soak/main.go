@@ -155,7 +155,7 @@ func (s *soak) sample(phase string) (sample, bool) {
 		return sm, false
 	}
 	s.mu.Lock()
-	sm.StallMs, s.stallMs = s.stallMs, 0
+	sm.StallMs = s.stallMs
 	var prev *sample
 	if len(s.samples) > 0 {
 		prev = &s.samples[len(s.samples)-1]
@@ -170,6 +170,9 @@ func (s *soak) sample(phase string) (sample, bool) {
 			}
 		}
 	}
+	s.mu.Lock()
+	s.stallMs = 0 // after the checks above, whose failures it explains
+	s.mu.Unlock()
 	s.logf("%-8s t=%5.0fs RssAnon=%d KiB threads=%d (%s) fds=%d procs=%d zombies=%d load=%.1f stall=%dms",
 		phase, sm.At, sm.RssAnon, sm.Threads, kindsString(sm.ThreadsIn), sm.Fds, sm.Procs, sm.Zombies, sm.Load1, sm.StallMs)
 	return sm, true
@@ -392,19 +395,35 @@ func (s *soak) chaos() error {
 // quiesce brings tend to the quiet state, the same before and after
 // the chaos: every program stopped, every other process of the
 // namespace killed and gone; then, after the quiet period, it samples.
+// A program that is up again after ctl stop --wait returned is a
+// failure; the stop is tried again, so that the quiet sample is still
+// taken in the quiet state.
 func (s *soak) quiesce(phase string) (sample, error) {
-	if code, out := s.ctl("stop", "--wait", "--timeout", "60s", "*"); code != 0 {
-		return sample{}, fmt.Errorf("%s: ctl stop --wait '*': exit %d: %s", phase, code, out)
-	}
-	var fds []int
-	for _, p := range s.ns.procs() {
-		if fd, err := s.ns.kill(p); err == nil {
-			fds = append(fds, fd)
-			s.count("SIGKILL a leftover to quiesce")
+	for round := 1; ; round++ {
+		if code, out := s.ctl("stop", "--wait", "--timeout", "60s", "*"); code != 0 {
+			return sample{}, fmt.Errorf("%s: ctl stop --wait '*': exit %d: %s", phase, code, out)
 		}
-	}
-	if err := waitPidfds(fds); err != nil {
-		return sample{}, fmt.Errorf("%s: %w", phase, err)
+		var fds []int
+		for _, p := range s.ns.procs() {
+			if fd, err := s.ns.kill(p); err == nil {
+				fds = append(fds, fd)
+				s.count("SIGKILL a leftover to quiesce")
+			}
+		}
+		if err := waitPidfds(fds); err != nil {
+			return sample{}, fmt.Errorf("%s: %w", phase, err)
+		}
+		up, err := s.upPrograms()
+		if err != nil {
+			return sample{}, fmt.Errorf("%s: %w", phase, err)
+		}
+		if len(up) == 0 {
+			break
+		}
+		s.fail("%s: after ctl stop --wait '*' returned (round %d), %s", phase, round, strings.Join(up, ", "))
+		if round == 3 {
+			return sample{}, fmt.Errorf("%s: programs still up after three rounds of ctl stop --wait '*'", phase)
+		}
 	}
 	s.logf("%s: quiet for %s", phase, s.quiet)
 	time.Sleep(s.quiet) // the quiet period: what tend holds once it has settled
@@ -413,10 +432,39 @@ func (s *soak) quiesce(phase string) (sample, error) {
 		return sm, fmt.Errorf("%s: cannot sample tend", phase)
 	}
 	if sm.Procs != 0 {
-		s.fail("%s: %d processes in the namespace after every program stopped and every leftover was killed (%d zombies)",
-			phase, sm.Procs, sm.Zombies)
+		var ps []string
+		for _, p := range s.ns.procs() {
+			ps = append(ps, fmt.Sprintf("pid %d ppid %d %s %s state %c", p.Pid, p.PPid, p.Comm, p.Mode, p.State))
+		}
+		s.fail("%s: %d processes in the namespace after every program stopped and every leftover was killed: %s",
+			phase, sm.Procs, strings.Join(ps, "; "))
 	}
 	return sm, nil
+}
+
+// upPrograms lists the programs tend says are up or about to be, as
+// "NAME is STATE".
+func (s *soak) upPrograms() ([]string, error) {
+	code, out := s.ctl("--json", "status")
+	if code != 0 {
+		return nil, fmt.Errorf("ctl --json status: exit %d: %s", code, out)
+	}
+	var progs []struct {
+		Name  string `json:"name"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(out), &progs); err != nil {
+		return nil, fmt.Errorf("ctl --json status: %w: %.200s", err, out)
+	}
+	var up []string
+	for _, p := range progs {
+		switch p.State {
+		case "STOPPED", "EXITED", "FATAL", "COMPLETED", "FAILED":
+		default:
+			up = append(up, p.Name+" is "+p.State)
+		}
+	}
+	return up, nil
 }
 
 // compare holds the final quiet sample against the baseline, and the
