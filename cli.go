@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"tend/config"
 )
 
 // exitUsage is tend's exit code for a usage error or an invalid config.
@@ -23,7 +25,8 @@ const usage = `usage:
   tend [FLAGS] -- CMD [ARG...]          init mode: CMD is the one child
   tend [FLAGS] -c FILE                   supervisor mode
   tend [FLAGS] -c FILE -- CMD [ARG...]   both: CMD is the main program
-  tend check -c FILE                     validate a config
+  tend check [--strict] -c FILE          validate a config; warn of what would
+                                         fail at run time (--strict: exit 1)
   tend ctl [--socket PATH] VERB [ARGS]   talk to a running tend
   tend version
 
@@ -38,6 +41,58 @@ flags:
   --log-format FORMAT   console or json (default console)
   -h, --help            this text
 `
+
+// Exit codes of tend check: 0 valid, 1 valid with warnings under
+// --strict, exitUsage for a usage error or an invalid file.
+const exitWarnings = 1
+
+// runCheck is `tend check [--strict] -c FILE`: every error of FILE to
+// stderr and exit 2; else its warnings (what would fail at run time:
+// commands, directories, users, log directories) to stderr, marked as
+// such, a summary to stdout, and exit 0, or 1 with --strict when there
+// were warnings.
+func runCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tend check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	file := fs.String("c", "", "")
+	strict := fs.Bool("strict", false, "")
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected %q", fs.Arg(0))
+	}
+	if *file == "" {
+		*file = getenv("TEND_CONFIG")
+	}
+	if err == nil && *file == "" {
+		err = errors.New("check needs -c FILE")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tend check: %v\n\n%s", err, usage)
+		return exitUsage
+	}
+	cfg, warnings, err := config.Check(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, warningLine(w))
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d programs, %d warnings\n", *file, len(cfg.Programs), len(warnings))
+	if *strict && len(warnings) > 0 {
+		return exitWarnings
+	}
+	return 0
+}
+
+// warningLine formats w as compilers do: FILE:LINE: warning: KEY: MSG.
+func warningLine(w config.Error) string {
+	msg := w.Msg
+	if w.Key != "" {
+		msg = w.Key + ": " + msg
+	}
+	return fmt.Sprintf("%s:%d: warning: %s", w.File, w.Line, msg)
+}
 
 // cli is the parsed command line.
 type cli struct {

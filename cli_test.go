@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,5 +61,56 @@ func TestParseArgsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseArgs(%q) error %v, want one saying %q", args, err, want)
 		}
+	}
+}
+
+// TestCheckExitCodes runs tend check on a valid file, one with a warning
+// (a command not found) and one with an error, with and without
+// --strict: warnings go to stderr marked as such and fail only under
+// --strict (1); errors always fail (2).
+func TestCheckExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.toml", "[programs.a]\ncommand = \"sleep 1\"\n")
+	warned := write("warned.toml", "[programs.a]\ncommand = [\"no-such-command-x\"]\n")
+	bad := write("bad.toml", "[programs.a]\ncommand = [\"no-such-command-x\"]\nstartsecs = -1\n")
+	cases := []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderr     string
+		noWarnings bool
+	}{
+		{[]string{"-c", good}, 0, good + ": ok, 1 programs, 0 warnings\n", "", true},
+		{[]string{"--strict", "-c", good}, 0, good + ": ok, 1 programs, 0 warnings\n", "", true},
+		{[]string{"-c", warned}, 0, warned + ": ok, 1 programs, 1 warnings\n",
+			warned + `:2: warning: programs.a.command: command "no-such-command-x" not found in PATH`, false},
+		{[]string{"--strict", "-c", warned}, 1, warned + ": ok, 1 programs, 1 warnings\n",
+			warned + `:2: warning: programs.a.command: command "no-such-command-x" not found in PATH`, false},
+		{[]string{"-c", bad}, 2, "", bad + ":3: programs.a.startsecs: must not be negative, not -1\n", true},
+		{[]string{"--strict", "-c", bad}, 2, "", bad + ":3: programs.a.startsecs: must not be negative, not -1\n", true},
+		{[]string{"-c", filepath.Join(dir, "missing.toml")}, 2, "", "load config: open " + dir + "/missing.toml: no such file or directory\n", true},
+		{nil, 2, "", "tend check: check needs -c FILE", true},
+		{[]string{"--bogus"}, 2, "", "tend check: flag provided but not defined: -bogus", true},
+		{[]string{"-c", good, "extra"}, 2, "", `tend check: unexpected "extra"`, true},
+	}
+	for _, c := range cases {
+		var stdout, stderr strings.Builder
+		code := runCheck(c.args, func(string) string { return "" }, &stdout, &stderr)
+		if code != c.code || stdout.String() != c.stdout || !strings.HasPrefix(stderr.String(), c.stderr) ||
+			c.noWarnings == strings.Contains(stderr.String(), "warning:") {
+			t.Errorf("tend check %q = %d\nstdout %q\nstderr %q\nwant %d, %q, %q", c.args, code, stdout.String(), stderr.String(), c.code, c.stdout, c.stderr)
+		}
+	}
+	// TEND_CONFIG stands for -c, as for tend itself.
+	var stdout, stderr strings.Builder
+	if code := runCheck([]string{"--strict"}, func(k string) string { return map[string]string{"TEND_CONFIG": warned}[k] }, &stdout, &stderr); code != 1 {
+		t.Errorf("tend check --strict with TEND_CONFIG: %d, want 1; %s", code, stderr.String())
 	}
 }
