@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"tend/config"
 	"tend/control/h1"
 )
 
@@ -20,7 +21,7 @@ import (
 const (
 	maxBody      = 64 << 10
 	maxNames     = 1000
-	maxNameLen   = 256
+	maxNameLen   = config.MaxNameLen // a name the config accepts, ctl can ask for
 	maxSignalLen = 32
 )
 
