@@ -47,7 +47,7 @@ func tool(args []string) (int, bool) {
 		fmt.Println("tend", version())
 		return 0, true
 	case "check":
-		return check(args[1:]), true
+		return runCheck(args[1:], os.Getenv, os.Stdout, os.Stderr), true
 	case "ctl":
 		return control.Main(args[1:], os.Stdout, os.Stderr), true
 	}
@@ -164,24 +164,4 @@ func serveOn(name string, ln net.Listener, serve func(net.Listener, chan<- contr
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-// check is `tend check -c FILE`: exit 0 for a valid file, else print
-// every error and exit 2.
-func check(args []string) int {
-	c, err := parseArgs(args, os.Getenv)
-	if err == nil && c.config == "" {
-		err = fmt.Errorf("check needs -c FILE")
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "tend check: %v\n", err)
-		return exitUsage
-	}
-	cfg, err := config.Load(c.config)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%v\n", err)
-		return exitUsage
-	}
-	fmt.Printf("%s: ok, %d programs\n", c.config, len(cfg.Programs))
-	return 0
 }
