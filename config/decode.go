@@ -270,7 +270,11 @@ func (d *decoder) result() error {
 			Msg: fmt.Sprintf("%d more errors after this line are not shown", d.dropped)})
 		d.dropped = 0
 	}
-	return &d.errs
+	// A copy of just the errors: &d.errs would keep the whole decoder,
+	// the file's key-line index with it, alive for as long as the error
+	// lives (a rejected reload's answer and log line).
+	errs := slices.Clone(d.errs)
+	return &errs
 }
 
 // fields calls the handler of every key of m, in key order, and reports

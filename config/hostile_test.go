@@ -255,3 +255,32 @@ func generatedHostile() []hostile {
 		`8003: programs.z.depends_on: unknown program "p0000000x"; did you mean "p0000000"?`)
 	return cases
 }
+
+// TestErrorsKeepLittle: the error a hostile file comes back with holds
+// what it says and no more. A running tend keeps it while it answers
+// the reload and logs it; had it kept the decoder, the file's key-line
+// index with it, a rejected reload would leave tend's memory MiBs over
+// where it was.
+func TestErrorsKeepLittle(t *testing.T) {
+	var b strings.Builder
+	for i := range 4000 {
+		fmt.Fprintf(&b, "[programs.p%d]\ncommand = [\"/bin/true\"]\nstopsignal = \"NOPE\"\nbogus = 1\n", i)
+	}
+	path := filepath.Join(t.TempDir(), "t.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Load(path)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	text := err.Error()
+	kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// The errors' text, and the Error values around it, at most thrice over.
+	if bound := int64(3 * len(text)); kept > bound {
+		t.Errorf("the error of a file with 8,000 errors keeps %d KiB of heap, want at most %d KiB (3x its %d bytes of text)", kept>>10, bound>>10, len(text))
+	}
+	runtime.KeepAlive(err)
+}
