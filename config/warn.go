@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"tend/internal/execpath"
 )
 
 // Check loads the file at path as Load does and, when it is valid, also
@@ -93,15 +95,11 @@ func commandLoc(l loc, shell bool) loc {
 	return l.elem(0)
 }
 
-// defaultPath is the supervisor's PATH when the environment has none:
-// the PATH Docker gives containers.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // lookCommand says what is wrong with the program argv runs, "" when
-// nothing is: it is looked up as the supervisor's lookPath does, in the
+// nothing is: it is looked up as the spawner does (execpath.Look), in the
 // PATH of the program's environment (its own, else tend's, else
-// defaultPath); a name with a slash is taken as it is, relative to the
-// program's directory, where the child will be when it execs.
+// execpath.DefaultPath); a name with a slash is taken as it is, relative
+// to the program's directory, where the child will be when it execs.
 func (d *decoder) lookCommand(p *Program, argv []string, shell bool, environ []string) string {
 	file := argv[0]
 	if strings.Contains(file, "/") {
@@ -125,38 +123,16 @@ func (d *decoder) lookCommand(p *Program, argv []string, shell bool, environ []s
 	}
 	path, ok := p.Environment["PATH"]
 	if !ok {
-		path = envValue(environ, "PATH")
+		path = execpath.Env(environ, "PATH")
 	}
 	if path == "" {
-		path = defaultPath
+		path = execpath.DefaultPath
 	}
-	denied := false
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		f := filepath.Join(dir, file)
-		st, err := os.Stat(f)
-		if err != nil || st.IsDir() {
-			continue
-		}
-		if unix.Access(f, unix.X_OK) == nil && st.Mode()&0o111 != 0 {
-			return ""
-		}
-		denied = true
-	}
-	if denied {
+	switch _, err := execpath.Look(file, path); {
+	case errors.Is(err, execpath.ErrNotExecutable):
 		return fmt.Sprintf("command %q is in PATH but not executable (PATH=%s)", file, path)
-	}
-	return fmt.Sprintf("command %q not found in PATH (PATH=%s)", file, path)
-}
-
-// envValue is the last value of key in env, as the supervisor reads it.
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
-		}
+	case err != nil:
+		return fmt.Sprintf("command %q not found in PATH (PATH=%s)", file, path)
 	}
 	return ""
 }

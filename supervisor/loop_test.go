@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/internal/execpath"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -128,7 +129,7 @@ func (f *fakeOS) spawn(c Command) (int, error) {
 	name := c.Argv[0]
 	sc, ok := f.scripts[name]
 	if !ok {
-		return 0, &ExecError{Path: name, Err: errNotInPath}
+		return 0, &ExecError{Path: name, Err: execpath.ErrNotFound}
 	}
 	f.nextPid++
 	pid := f.nextPid

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tend/internal/execpath"
 )
 
 // Command is one process to start.
@@ -77,7 +77,7 @@ func spawn(c Command) (int, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	path, err := lookPath(c.Argv[0], envValue(env, "PATH"))
+	path, err := execpath.Look(c.Argv[0], execpath.Env(env, "PATH"))
 	if err != nil {
 		return 0, &ExecError{Path: c.Argv[0], Err: err}
 	}
@@ -134,66 +134,6 @@ func fdOr(f *os.File, fd uintptr) uintptr {
 		return fd
 	}
 	return f.Fd()
-}
-
-// defaultPath is used when the environment has no PATH, as in a FROM
-// scratch image run without one; it is the PATH Docker gives containers.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// lookPath finds file as a shell would: a name with a slash is taken as
-// is; otherwise the first executable regular file of that name in PATH
-// wins. If PATH has the name but never executable, the error is a
-// permission error (126), not "not found" (127), as in sh.
-func lookPath(file, path string) (string, error) {
-	if strings.Contains(file, "/") {
-		return file, nil
-	}
-	if path == "" {
-		path = defaultPath
-	}
-	denied := false
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
-		st, err := os.Stat(p)
-		if err != nil || st.IsDir() {
-			continue
-		}
-		if unix.Access(p, unix.X_OK) == nil && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-		denied = true
-	}
-	if denied {
-		return "", errNotExecutable
-	}
-	return "", errNotInPath
-}
-
-// pathError is a lookPath failure that reads well and still matches
-// fs.ErrNotExist or fs.ErrPermission, which decide 127 or 126.
-type pathError struct {
-	msg string
-	is  error
-}
-
-func (e pathError) Error() string        { return e.msg }
-func (e pathError) Is(target error) bool { return target == e.is }
-
-var (
-	errNotInPath     = pathError{"not found in PATH", fs.ErrNotExist}
-	errNotExecutable = pathError{"found in PATH but not executable", fs.ErrPermission}
-)
-
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // ownsTerminal reports whether fd 0 is tend's controlling terminal and
