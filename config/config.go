@@ -14,6 +14,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -62,22 +63,41 @@ func (c *Config) Lookup(name string) *Program {
 // Tend is the [tend] table: settings of tend itself.
 type Tend struct {
 	// ShutdownTimeout (shutdown_timeout, default 30s, must be > 0) bounds
-	// the whole ordered shutdown.
-	ShutdownTimeout time.Duration
+	// the whole ordered shutdown. Read when a shutdown starts.
+	ShutdownTimeout time.Duration `key:"shutdown_timeout" reload:"live"`
 	// Socket (socket, default DefaultSocket) is the control socket's
 	// path; "" disables it. A relative path is relative to Config.Dir.
-	Socket string
+	Socket string `key:"socket" reload:"start"`
 	// SocketMode (socket_mode, default 0600) is the control socket's
 	// permission bits, written as an octal string ("0660") or an integer.
-	SocketMode os.FileMode
+	SocketMode os.FileMode `key:"socket_mode" reload:"start"`
 	// SocketGroup (socket_group, default "": tend's own group) is the
 	// group that owns the control socket: a name or a numeric gid.
-	SocketGroup string
+	SocketGroup string `key:"socket_group" reload:"start"`
 	// LogFormat (log_format, default "console") is "console" or "json".
-	LogFormat string
+	LogFormat string `key:"log_format" reload:"start"`
 	// Metrics (metrics, default "": off) is the host:port serving
 	// /metrics, /healthz and /readyz.
-	Metrics string
+	Metrics string `key:"metrics" reload:"start"`
+}
+
+// Every field of Tend is tagged with its key and with when tend reads
+// it: reload:"start" for a key read once, at tend's start (a reload that
+// changes it can only say so), reload:"live" for one a reload changes.
+// TestTendTags keeps every field tagged, so a new key cannot be left out.
+
+// StartOnly names the keys tagged reload:"start" whose values differ
+// between t and next, in the order of Tend's fields.
+func (t Tend) StartOnly(next Tend) []string {
+	var keys []string
+	a, b := reflect.ValueOf(t), reflect.ValueOf(next)
+	for i := range a.NumField() {
+		f := a.Type().Field(i)
+		if f.Tag.Get("reload") == "start" && !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			keys = append(keys, f.Tag.Get("key"))
+		}
+	}
+	return keys
 }
 
 // Type is a program's kind.

@@ -441,3 +441,25 @@ type = "oneshot"
 		t.Errorf("after deps = %v, want %v", got, want)
 	}
 }
+
+// TestTendTags: every field of Tend names its key, one the decoder
+// reads, and says whether a reload can change it. A new [tend] key
+// without reload:"start" or "live" fails here, so that reload cannot
+// silently pretend to have applied it (Tend.StartOnly).
+func TestTendTags(t *testing.T) {
+	typ := reflect.TypeFor[Tend]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key := f.Tag.Get("key")
+		if r := f.Tag.Get("reload"); key == "" || (r != "start" && r != "live") {
+			t.Errorf("Tend.%s: tags %q, want key:\"KEY\" and reload:\"start\" or reload:\"live\"", f.Name, f.Tag)
+			continue
+		}
+		// A value of the wrong type: the decoder says so, rather than
+		// that it does not know the key.
+		_, err := Parse("t.toml", []byte("[tend]\n"+key+" = {}\n"), nil)
+		if err == nil || strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("Tend.%s: [tend] %s = {} gives %v; the decoder does not read the key", f.Name, key, err)
+		}
+	}
+}

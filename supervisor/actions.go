@@ -211,36 +211,13 @@ func (s *Supervisor) reload(reason string) error {
 		programs = append(programs, s.main)
 	}
 	s.programs = programs
-	if keys := startOnly(s.opts.Config.Tend, cfg.Tend); len(keys) > 0 {
+	if keys := s.opts.Config.Tend.StartOnly(cfg.Tend); len(keys) > 0 {
 		s.log.Warn().Strs("keys", keys).Msg("reload: these [tend] keys changed, and take effect at tend's next start")
 	}
 	s.opts.Config = cfg
 	s.log.Info().Str("reason", reason).Str("added", strings.Join(added, ",")).
 		Str("changed", strings.Join(changed, ",")).Str("removed", strings.Join(removed, ",")).Msg("reloaded")
 	return nil
-}
-
-// startOnly names the [tend] keys that differ between old and new and
-// that tend reads once, at start: the control socket, the metrics
-// listener and the log format. shutdown_timeout is read when a shutdown
-// starts, so a reload changes it.
-func startOnly(old, new config.Tend) []string {
-	var keys []string
-	for _, k := range []struct {
-		name    string
-		changed bool
-	}{
-		{"socket", old.Socket != new.Socket},
-		{"socket_mode", old.SocketMode != new.SocketMode},
-		{"socket_group", old.SocketGroup != new.SocketGroup},
-		{"log_format", old.LogFormat != new.LogFormat},
-		{"metrics", old.Metrics != new.Metrics},
-	} {
-		if k.changed {
-			keys = append(keys, k.name)
-		}
-	}
-	return keys
 }
 
 // adopt switches p to the config a reload gave it, once p is down.

@@ -306,7 +306,7 @@ func TestStartOnly(t *testing.T) {
 	} {
 		next := base
 		c.change(&next)
-		if got := strings.Join(startOnly(base, next), " "); got != c.want {
+		if got := strings.Join(base.StartOnly(next), " "); got != c.want {
 			t.Errorf("%+v -> %+v: %q, want %q", base, next, got, c.want)
 		}
 	}
