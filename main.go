@@ -88,6 +88,9 @@ func run(args []string, sub signals.Subscription) int {
 		Grace:    c.grace,
 		ExitZero: c.exitZero,
 		Log:      log,
+		// -v logs every signal the handler forwards, at the cost of a
+		// wake-up each: the forwarding path is otherwise tini's.
+		LogForwarded: c.verbose > 0,
 	}
 	if cfg != nil {
 		reqs := make(chan control.Request)

@@ -272,13 +272,19 @@ func startLoop(t *testing.T, toml string, main []string, scripts map[string]scri
 // startLoopLog is startLoop with tend's log going to log.
 func startLoopLog(t *testing.T, log zerolog.Logger, toml string, main []string, scripts map[string]script) *loop {
 	t.Helper()
+	return startLoopOpts(t, Options{Log: log}, toml, main, scripts)
+}
+
+// startLoopOpts is startLoop with o's Log and LogForwarded.
+func startLoopOpts(t *testing.T, o Options, toml string, main []string, scripts map[string]script) *loop {
+	t.Helper()
 	cfg, err := config.Parse("t.toml", []byte(toml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newFakeOS(scripts)
 	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
-	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: log},
+	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: o.Log, LogForwarded: o.LogForwarded},
 		signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
 	s.reapGap = testReapGap // 0: exact instants; TestReapCoalesces covers the gap
@@ -859,23 +865,27 @@ func TestForwardedByHandler(t *testing.T) {
 	})
 }
 
-// TestForwardQuietly: the loop has the handler forward quietly exactly
-// when tend's log drops the debug line it would write for each signal the
-// handler sent.
+// TestForwardQuietly: the loop has the handler forward quietly unless
+// Options.LogForwarded asks for a line per signal it sent; the log
+// level has no say in it.
 func TestForwardQuietly(t *testing.T) {
 	for _, c := range []struct {
-		level zerolog.Level
-		quiet bool
-	}{{zerolog.TraceLevel, false}, {zerolog.DebugLevel, false}, {zerolog.InfoLevel, true}, {zerolog.WarnLevel, true}, {zerolog.Disabled, true}} {
+		level        zerolog.Level
+		logForwarded bool
+		quiet        bool
+	}{
+		{zerolog.TraceLevel, false, true}, {zerolog.DebugLevel, false, true}, {zerolog.InfoLevel, false, true},
+		{zerolog.DebugLevel, true, false}, {zerolog.WarnLevel, true, false},
+	} {
 		synctest.Test(t, func(t *testing.T) {
 			log := zerolog.New(zerolog.NewTestWriter(t)).Level(c.level)
-			l := startLoopLog(t, log, noSocket, []string{"m"}, map[string]script{"m": {runFor: -1, onTerm: 0}})
+			l := startLoopOpts(t, Options{Log: log, LogForwarded: c.logForwarded}, noSocket, []string{"m"}, map[string]script{"m": {runFor: -1, onTerm: 0}})
 			synctest.Wait()
 			l.f.mu.Lock()
 			quiet := l.f.quiet
 			l.f.mu.Unlock()
 			if quiet != c.quiet {
-				t.Errorf("log at %s: forwarding quietly %v, want %v", c.level, quiet, c.quiet)
+				t.Errorf("log at %s, LogForwarded %v: forwarding quietly %v, want %v", c.level, c.logForwarded, quiet, c.quiet)
 			}
 			l.stop()
 		})

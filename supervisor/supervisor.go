@@ -50,6 +50,11 @@ type Options struct {
 	// Stdout and Stderr are tend's own, shared by the programs whose
 	// output is `prefix` (and by tend's log, on Stderr).
 	Stdout, Stderr *logs.Dest
+	// LogForwarded logs each signal tend's handler forwards, at debug
+	// level. It costs a wake-up of the loop per signal; without it the
+	// handler forwards quietly, as tini does: one wake-up and one kill
+	// (signals.InstallForwarder). main sets it with -v.
+	LogForwarded bool
 }
 
 // killWait bounds how long tend waits for leftovers after SIGKILL. Only a
@@ -450,8 +455,8 @@ func (s *Supervisor) forwardTarget() int {
 // installForwarder has tend's signal handler send on every signal the
 // mode forwards, before the loop hears of it (signals.InstallForwarder).
 // A signal the handler sent reaches onSignal only to be logged at debug
-// level; with that level off the handler forwards quietly, and the loop
-// is not woken for it at all.
+// level, and only with Options.LogForwarded; without it the handler
+// forwards quietly, and the loop is not woken for it at all.
 func (s *Supervisor) installForwarder() {
 	if s.main == nil {
 		return
@@ -462,8 +467,7 @@ func (s *Supervisor) installForwarder() {
 			sigs = append(sigs, sig)
 		}
 	}
-	quiet := s.log.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel
-	got, err := s.os.installForwarder(sigs, quiet)
+	got, err := s.os.installForwarder(sigs, !s.opts.LogForwarded)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("signals are forwarded by the loop alone")
 	}
