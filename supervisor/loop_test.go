@@ -892,6 +892,22 @@ func TestForwardQuietly(t *testing.T) {
 	}
 }
 
+// TestMainCannotStart: a main program that cannot be spawned ends tend
+// with 127, and its state change goes through changed() like every
+// other: one line in the log, one event.
+func TestMainCannotStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(&log), noSocket, []string{"missing"}, map[string]script{})
+		if code := <-l.code; code != 127 {
+			t.Errorf("exit code %d, want 127 (not found)", code)
+		}
+		if out := log.String(); !strings.Contains(out, `"program":"main","state":"EXITED","from":"STOPPED","exit_code":127`) {
+			t.Errorf("no state change of main to EXITED in the log:\n%s", out)
+		}
+	})
+}
+
 // TestExitBeforeStartsecsTimer: an exit already waiting to be reaped when
 // the startsecs deadline fires is a failed start, never a promotion to
 // RUNNING: the timer drains exits before it acts. Here the SIGCHLD notice

@@ -131,15 +131,17 @@ func (s *Supervisor) start(p *program) {
 			code = ee.Code()
 		}
 		s.log.Error().Str("program", p.cfg.Name).Err(err).Msg("cannot start")
+		c := Change{From: from, ExitCode: &code, Reason: "spawn failed: " + err.Error()}
 		if p.isMain {
 			// The main program gets one try, as in init mode.
 			s.setCode(code)
-			p.state = Exited
+			c.State = Exited
+			s.changed(p, c)
 			s.shutdown("the main program could not start")
 			return
 		}
 		p.started = now
-		s.failedStart(p, Change{From: from, ExitCode: &code, Reason: "spawn failed: " + err.Error()}, exitInfo{code: code})
+		s.failedStart(p, c, exitInfo{code: code})
 		return
 	}
 	p.pid, p.started = pid, now
