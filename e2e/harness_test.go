@@ -68,6 +68,9 @@ func TestMain(m *testing.M) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
+	if pureGo {
+		args = append(args, "-tags", "purego")
+	}
 	build := exec.Command("go", append(args, "tend")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

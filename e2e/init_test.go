@@ -106,7 +106,9 @@ func TestExecFailures(t *testing.T) {
 func forwardedSignals() (fwd, dropped []syscall.Signal) {
 	for _, s := range receivable() {
 		sig := s.(syscall.Signal)
-		if signals.InInit(sig) == signals.Forward {
+		// Without tend's own handlers (-tags purego), a SIGPIPE sent
+		// with kill cannot be told from the kernel's, and is dropped.
+		if signals.InInit(sig) == signals.Forward && (sig != unix.SIGPIPE || signals.ForwarderBuilt) {
 			fwd = append(fwd, sig)
 		} else {
 			dropped = append(dropped, sig)
@@ -126,6 +128,12 @@ func forwardedSignals() (fwd, dropped []syscall.Signal) {
 // does not (signals.InstallForwarder): the fourth run takes that path.
 func TestForwardEverySignal(t *testing.T) {
 	t.Parallel()
+	// With -v, the line for a signal the handler sent; without tend's
+	// handlers (-tags purego) the loop forwards each signal itself.
+	forwardedLine := "forwarded by the signal handler"
+	if !signals.ForwarderBuilt {
+		forwardedLine = "forwarded"
+	}
 	for _, mode := range []struct {
 		name    string
 		o       options
@@ -159,8 +167,8 @@ func TestForwardEverySignal(t *testing.T) {
 					if mode.flags != nil && !logged && !signals.Synchronous(s) {
 						// With -v a signal the handler sent wakes the loop,
 						// which logs it; quietly forwarded, none would.
-						if !r.log.waitFor("forwarded by the signal handler") {
-							t.Fatalf("tend -v logged no signal as forwarded by its handler after %s", signals.Name(s))
+						if !r.log.waitFor(forwardedLine) {
+							t.Fatalf("tend -v logged no signal as forwarded (%q) after %s", forwardedLine, signals.Name(s))
 						}
 						logged = true
 					}

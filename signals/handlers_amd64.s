@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // notifyHandler is a C signal handler: the kernel enters it with the

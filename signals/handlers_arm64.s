@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // notifyHandler: see handlers_amd64.s. On arm64 the kernel enters it with

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package e2e
+
+const pureGo = false
