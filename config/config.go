@@ -226,9 +226,29 @@ const (
 	UnhealthyIgnore OnUnhealthy = "ignore"
 )
 
-// Healthcheck is a program's [programs.NAME.healthcheck] table. Exactly
-// one of Exec, HTTP and TCP is set.
+// ProbeKind is what a health check does, named by its key: the one of
+// exec, http and tcp that its table sets.
+type ProbeKind string
+
+// Probe kinds.
+const (
+	// ProbeExec runs a command (exec).
+	ProbeExec ProbeKind = "exec"
+	// ProbeHTTP sends a GET (http).
+	ProbeHTTP ProbeKind = "http"
+	// ProbeTCP connects (tcp).
+	ProbeTCP ProbeKind = "tcp"
+)
+
+// probeKinds are the kinds, in the order errors name them.
+var probeKinds = []ProbeKind{ProbeExec, ProbeHTTP, ProbeTCP}
+
+// Healthcheck is a program's [programs.NAME.healthcheck] table. Kind
+// says which one of Exec, HTTP and TCP is set; the decoder decides it
+// once, so no user of a Healthcheck infers it from the fields.
 type Healthcheck struct {
+	// Kind is the probe's kind.
+	Kind ProbeKind
 	// Exec (exec) is a probe command; exit code 0 passes. A string is
 	// run as /bin/sh -c STRING, like Program.Command.
 	Exec []string

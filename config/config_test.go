@@ -128,7 +128,7 @@ func TestFull(t *testing.T) {
 		Stdout: Output{Mode: Prefix},
 		Stderr: Output{Mode: File, Path: "/var/log/db.err", MaxBytes: 1 << 20, Backups: 2},
 		Healthcheck: &Healthcheck{
-			Exec: []string{"/bin/sh", "-c", "redis-cli ping | grep -q PONG"}, Shell: true,
+			Kind: ProbeExec, Exec: []string{"/bin/sh", "-c", "redis-cli ping | grep -q PONG"}, Shell: true,
 			Interval: 10 * time.Second, Timeout: time.Second, Retries: 5,
 			StartPeriod: 30 * time.Second, OnUnhealthy: UnhealthyIgnore,
 		},
@@ -160,7 +160,7 @@ func TestFull(t *testing.T) {
 		if !slices.Equal(w.DependsOn, wantDeps) {
 			t.Errorf("%s deps = %v, want %v", name, w.DependsOn, wantDeps)
 		}
-		if h := w.Healthcheck; h == nil || h.HTTP != "http://127.0.0.1:8080/health" || h.Interval != 5*time.Second {
+		if h := w.Healthcheck; h == nil || h.Kind != ProbeHTTP || h.HTTP != "http://127.0.0.1:8080/health" || h.Interval != 5*time.Second {
 			t.Errorf("%s healthcheck = %+v", name, h)
 		}
 	}
@@ -230,8 +230,15 @@ func TestKeys(t *testing.T) {
 			func(p *Program) any { return p.Healthcheck.TCP }, "127.0.0.1:6379"},
 		{"healthcheck exec array", "healthcheck = { exec = [\"true\"], retries = 1, interval = 0.5 }",
 			func(p *Program) any { return *p.Healthcheck }, Healthcheck{
-				Exec: []string{"true"}, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second,
+				Kind: ProbeExec, Exec: []string{"true"}, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second,
 				Retries: 1, OnUnhealthy: UnhealthyRestart}},
+		// The key that is set decides the kind, whatever else the table holds.
+		{"healthcheck kind exec string", "healthcheck = { exec = \"true\", timeout = 1 }",
+			func(p *Program) any { return p.Healthcheck.Kind }, ProbeExec},
+		{"healthcheck kind http", "healthcheck = { http = \"http://h/\", retries = 2 }",
+			func(p *Program) any { return p.Healthcheck.Kind }, ProbeHTTP},
+		{"healthcheck kind tcp", "[programs.p.healthcheck]\ntcp = \"h:1\"\non_unhealthy = \"ignore\"",
+			func(p *Program) any { return p.Healthcheck.Kind }, ProbeTCP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

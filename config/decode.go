@@ -568,15 +568,16 @@ func (d *decoder) healthcheck(l loc, v any) *Healthcheck {
 		},
 	})
 	var probes []string
-	for _, k := range []string{"exec", "http", "tcp"} {
-		if _, ok := m[k]; ok {
-			probes = append(probes, k)
+	for _, k := range probeKinds {
+		if _, ok := m[string(k)]; ok {
+			probes = append(probes, string(k))
 		}
 	}
 	switch len(probes) {
 	case 0:
 		d.errorf(l, "needs a probe: one of exec, http or tcp")
 	case 1:
+		h.Kind = ProbeKind(probes[0])
 	default:
 		d.errorf(l, "has %s: only one of exec, http or tcp may be set", strings.Join(probes, " and "))
 	}
