@@ -39,8 +39,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"tend/bench/internal/benchkit"
 )
 
 type soak struct {
@@ -545,9 +543,11 @@ func (s *soak) shutdown() error {
 		return err
 	}
 	defer w.close()
-	seedNs := benchkit.Monotonic()
-	seed := s.ns.procs()
-	s.logf("SIGTERM to tend, %d processes in its namespace", len(seed))
+	seed := []int{s.tendPid}
+	for _, p := range s.ns.procs() {
+		seed = append(seed, p.Pid)
+	}
+	s.logf("SIGTERM to tend, %d processes in its namespace", len(seed)-1)
 	t := time.Now()
 	if err := unix.Kill(s.tendPid, unix.SIGTERM); err != nil {
 		return err
@@ -568,12 +568,12 @@ func (s *soak) shutdown() error {
 	if err := w.settle(); err != nil {
 		return err
 	}
-	left, err := w.leftovers(s.tendPid, seedNs, seed)
+	left, err := w.leftovers(s.tendPid, seed)
 	if err != nil {
 		s.fail("leftover check: %v", err)
 	}
 	for _, l := range left {
-		s.fail("left in the namespace when tend exited: %s", l)
+		s.fail("left in the namespace when tend exited, killed by the kernel: %s", l)
 	}
 	if s.stdoutErr != nil {
 		s.fail("reading tend's stdout: %v", s.stdoutErr)
