@@ -18,10 +18,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// DefaultSocket is the control socket used when [tend] does not set one.
-const DefaultSocket = "/run/tend.sock"
+	"tend/api"
+)
 
 // MaxInstances caps `instances`: a guard against a typo that would fork
 // a million processes.
@@ -65,7 +64,7 @@ type Tend struct {
 	// ShutdownTimeout (shutdown_timeout, default 30s, must be > 0) bounds
 	// the whole ordered shutdown. Read when a shutdown starts.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout" reload:"live"`
-	// Socket (socket, default DefaultSocket) is the control socket's
+	// Socket (socket, default api.DefaultSocket) is the control socket's
 	// path; "" disables it. A relative path is relative to Config.Dir.
 	Socket string `key:"socket" reload:"start"`
 	// SocketMode (socket_mode, default 0600) is the control socket's
@@ -387,7 +386,7 @@ func (es *Errors) Error() string {
 func defaultTend() Tend {
 	return Tend{
 		ShutdownTimeout: 30 * time.Second,
-		Socket:          DefaultSocket,
+		Socket:          api.DefaultSocket,
 		SocketMode:      0o600,
 		LogFormat:       "console",
 	}

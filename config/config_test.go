@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/api"
 )
 
 // envOf is an env lookup backed by a map.
@@ -406,9 +408,9 @@ func TestTendKeys(t *testing.T) {
 		{"socket = \"tend.sock\"\nsocket_mode = 0o660\nsocket_group = \"100\"",
 			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console"}},
 		{"shutdown_timeout = \"1m\"\nmetrics = \"[::1]:9090\"\nlog_format = \"json\"",
-			Tend{ShutdownTimeout: time.Minute, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "json", Metrics: "[::1]:9090"}},
-		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: ":9090"}},
-		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: "127.0.0.1:0"}},
+			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Metrics: "[::1]:9090"}},
+		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: ":9090"}},
+		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: "127.0.0.1:0"}},
 	}
 	for _, tt := range tests {
 		want := tt.want

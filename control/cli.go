@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/control/h1"
 )
 
@@ -25,10 +26,6 @@ const (
 	ExitUsage       = 2 // bad command line
 	ExitUnreachable = 3 // cannot reach tend: no socket, refused, timed out
 )
-
-// DefaultSocket is where `tend ctl` looks for tend when neither --socket
-// nor $TEND_SOCKET says otherwise.
-const DefaultSocket = "/run/tend.sock"
 
 const ctlUsage = `usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]
 
@@ -137,7 +134,7 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 		a.socket = getenv("TEND_SOCKET")
 	}
 	if a.socket == "" {
-		a.socket = DefaultSocket
+		a.socket = api.DefaultSocket
 	}
 	if a.timeout <= 0 {
 		return a, errors.New("--timeout must be positive")
@@ -337,7 +334,7 @@ func printStatus(w io.Writer, progs []Status, now time.Time) {
 			}
 		}
 		if p.Health != "" {
-			health = printable(p.Health)
+			health = printable(string(p.Health))
 		}
 		if p.ExitCode != nil {
 			exit = fmt.Sprint(*p.ExitCode)
@@ -350,8 +347,8 @@ func printStatus(w io.Writer, progs []Status, now time.Time) {
 // state is p's state as shown, paused noted when the state does not say
 // it already.
 func state(p Status) string {
-	s := printable(p.State)
-	if p.Paused && p.State != "PAUSED" {
+	s := printable(string(p.State))
+	if p.Paused && p.State != api.Paused {
 		s += " (paused)"
 	}
 	return s

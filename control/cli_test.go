@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tend/api"
 )
 
 func TestCtlStatusTable(t *testing.T) {
@@ -174,7 +176,7 @@ func TestCtlUsage(t *testing.T) {
 	}
 	// "--" ends the flags: a name may then start with a dash.
 	a, err := parseCtl([]string{"stop", "--", "--odd"}, func(string) string { return "" })
-	if err != nil || a.verb != "stop" || !slices.Equal(a.args, []string{"--odd"}) || a.socket != DefaultSocket {
+	if err != nil || a.verb != "stop" || !slices.Equal(a.args, []string{"--odd"}) || a.socket != api.DefaultSocket {
 		t.Errorf("parse stop -- --odd: %+v %v", a, err)
 	}
 	a, err = parseCtl([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })

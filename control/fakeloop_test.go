@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tend/api"
 )
 
 // fakeProg is one program of the fake loop's table.
@@ -161,7 +163,7 @@ func (l *fakeLoop) set(p *fakeProg, state string, pid int) {
 		code := 0
 		exit, p.exit = &code, &code
 	}
-	l.emit(Event{Program: p.name, State: state, From: from, Pid: pid, Time: p.since, ExitCode: exit})
+	l.emit(Event{Program: p.name, State: api.State(state), From: api.State(from), Pid: pid, Time: p.since, ExitCode: exit})
 }
 
 // emit sends ev to every subscriber, never blocking: one that is gone is
@@ -227,7 +229,7 @@ func (l *fakeLoop) statuses(ps []*fakeProg) []Status {
 		if p.pid != 0 {
 			health = "healthy"
 		}
-		out = append(out, Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
+		out = append(out, Status{Name: p.name, State: api.State(p.state), Health: api.Health(health), Pid: p.pid, Since: p.since,
 			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, Paused: p.paused})
 	}
 	return out

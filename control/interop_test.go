@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tend/api"
 )
 
 // The client against net/http's server playing tend: what the client
@@ -103,7 +105,7 @@ func TestClientAgainstNetHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"STOPPING", "STOPPED"} {
+	for _, want := range []api.State{api.Stopping, api.Stopped} {
 		if ev, err := stream.Next(); err != nil || ev.State != want {
 			t.Fatalf("event %+v %v, want %s", ev, err, want)
 		}

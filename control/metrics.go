@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tend/api"
 	"tend/control/h1"
 )
 
@@ -129,14 +130,14 @@ func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
 	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING and healthy: tend ctl health exits 0.\n"+
 		"# TYPE tend_healthy gauge\ntend_healthy %s\n", bit(healthy))
 	family("tend_program_up", "gauge", "1 when the program is RUNNING.",
-		func(p Status) (string, bool) { return bit(p.State == "RUNNING"), true })
+		func(p Status) (string, bool) { return bit(p.State == api.Running), true })
 	fmt.Fprintf(b, "# HELP tend_program_state The program's state, as tend ctl status shows it: one series, of value 1, per program.\n"+
 		"# TYPE tend_program_state gauge\n")
 	for _, p := range progs {
-		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue(p.Name), labelValue(p.State))
+		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue(p.Name), labelValue(string(p.State)))
 	}
 	family("tend_program_healthy", "gauge", "1 when the program's health check passes, 0 while it is starting or failing; absent for a program with no health check or no process.",
-		func(p Status) (string, bool) { return bit(p.Health == "healthy"), p.Health != "" })
+		func(p Status) (string, bool) { return bit(p.Health == api.HealthHealthy), p.Health != "" })
 	family("tend_program_restarts_total", "counter", "Starts of the program after its first.",
 		func(p Status) (string, bool) { return strconv.Itoa(p.Restarts), true })
 	family("tend_program_state_since_seconds", "gauge", "When the program entered its state, in seconds since the Unix epoch.",

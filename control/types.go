@@ -8,7 +8,11 @@
 // and wire formats are in docs/control.md.
 package control
 
-import "time"
+import (
+	"time"
+
+	"tend/api"
+)
 
 // Verbs: the value of Request.Verb.
 const (
@@ -97,10 +101,10 @@ type Reply struct {
 
 // Status is one program as `tend ctl status` shows it.
 type Status struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-	// Health is "healthy", "unhealthy", "starting" or "" (no process).
-	Health string `json:"health,omitempty"`
+	Name  string    `json:"name"`
+	State api.State `json:"state"`
+	// Health is "" when the program has no process.
+	Health api.Health `json:"health,omitempty"`
 	// Pid is the program's process (its group leader); 0 when none.
 	Pid int `json:"pid"`
 	// Since is when the program entered State.
@@ -116,15 +120,15 @@ type Status struct {
 
 // Event is one state change, as streamed by GET /v1/events.
 type Event struct {
-	Program  string    `json:"program"`
-	State    string    `json:"state"`
-	From     string    `json:"from"`
-	Pid      int       `json:"pid"`
-	Time     time.Time `json:"time"`
-	ExitCode *int      `json:"exit_code,omitempty"`
-	Signal   string    `json:"signal,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Health   string    `json:"health,omitempty"`
+	Program  string     `json:"program"`
+	State    api.State  `json:"state"`
+	From     api.State  `json:"from"`
+	Pid      int        `json:"pid"`
+	Time     time.Time  `json:"time"`
+	ExitCode *int       `json:"exit_code,omitempty"`
+	Signal   string     `json:"signal,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Health   api.Health `json:"health,omitempty"`
 }
 
 // dropped is the last line of an events stream whose subscriber the

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"tend/api"
 )
 
 // waiter follows the programs an action touched until each reaches the
@@ -23,7 +25,7 @@ type waitProg struct {
 	// since is when the program entered the state tend reported right
 	// after the action: anything seen from before is old news.
 	since  time.Time
-	state  string
+	state  api.State
 	done   bool // reached the target
 	failed bool // reached a state it will not leave by itself
 }
@@ -35,25 +37,21 @@ func newWaiter(verb string) *waiter {
 // target reports whether state is what the verb waits for: RUNNING (or
 // COMPLETED for a oneshot) after start and restart, any state without a
 // process after stop.
-func (w *waiter) target(state string) bool {
+func (w *waiter) target(state api.State) bool {
 	if w.verb == VerbStop {
-		switch state {
-		case "STOPPED", "EXITED", "FATAL", "COMPLETED", "FAILED":
-			return true
-		}
-		return false
+		return state.Down()
 	}
-	return state == "RUNNING" || state == "COMPLETED"
+	return state.Up()
 }
 
 // failure reports whether a start cannot succeed without another ctl
 // action. STOPPED is not one: a restart passes through it, and a start
 // waits there for its dependencies.
-func (w *waiter) failure(state string) bool {
+func (w *waiter) failure(state api.State) bool {
 	if w.verb == VerbStop {
 		return false
 	}
-	return state == "FATAL" || state == "FAILED" || state == "EXITED"
+	return state.Failed()
 }
 
 // add registers a program acted on, as tend reported it right after the
@@ -67,7 +65,7 @@ func (w *waiter) add(name string, since time.Time) {
 }
 
 // observe records that name was in state at time at.
-func (w *waiter) observe(name, state string, at time.Time) {
+func (w *waiter) observe(name string, state api.State, at time.Time) {
 	p := w.progs[name]
 	if p == nil || p.done || p.failed || at.Before(p.since) {
 		return
@@ -95,7 +93,7 @@ func (w *waiter) want() string {
 	if w.verb == VerbStop {
 		return "stopped"
 	}
-	return "RUNNING"
+	return string(api.Running)
 }
 
 // actAndWait does start, stop or restart with --wait: it opens the
@@ -169,9 +167,9 @@ func (c *ctl) report(ctx, tctx context.Context, w *waiter) int {
 		p := w.progs[name]
 		switch {
 		case p.failed:
-			bad = append(bad, fmt.Sprintf("%s is %s", printable(name), printable(p.state)))
+			bad = append(bad, fmt.Sprintf("%s is %s", printable(name), printable(string(p.state))))
 		case !p.done:
-			st := p.state
+			st := string(p.state)
 			if st == "" {
 				st = "unknown"
 			}
@@ -199,7 +197,7 @@ func (c *ctl) report(ctx, tctx context.Context, w *waiter) int {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, name := range w.order {
-		fmt.Fprintf(tw, "%s\t%s\n", printable(name), printable(w.progs[name].state))
+		fmt.Fprintf(tw, "%s\t%s\n", printable(name), printable(string(w.progs[name].state)))
 	}
 	tw.Flush()
 	return ExitOK

@@ -1,6 +1,9 @@
 package supervisor
 
-import "tend/control"
+import (
+	"tend/api"
+	"tend/control"
+)
 
 // subscriber is one events stream (`tend ctl events`): changes go to ch
 // until the reader goes away (done closes) or falls behind (ch is full,
@@ -17,8 +20,8 @@ func (s *Supervisor) publish(c Change) {
 	if len(s.subscribers) == 0 {
 		return
 	}
-	ev := control.Event{Program: c.Program, State: string(c.State), From: string(c.From), Pid: c.Pid,
-		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: c.Health}
+	ev := control.Event{Program: c.Program, State: c.State, From: c.From, Pid: c.Pid,
+		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: api.Health(c.Health)}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
 		select {

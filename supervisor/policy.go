@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"tend/api"
 	"tend/config"
 )
 
@@ -12,29 +13,23 @@ import (
 // config and what just happened: no processes, no clock. The loop applies
 // their answers.
 
-// State is where a program is in its life.
-type State string
+// State is where a program is in its life; the states, typed, are
+// api's, shared with the control server and `tend ctl`.
+type State = api.State
 
-// Program states. STOPPED is the first: a program waits there until it
-// is wanted and its dependencies are met.
+// The program states, by their short names here.
 const (
-	Stopped   State = "STOPPED"
-	Starting  State = "STARTING"
-	Running   State = "RUNNING"
-	Backoff   State = "BACKOFF"
-	Stopping  State = "STOPPING"
-	Exited    State = "EXITED"
-	Fatal     State = "FATAL"
-	Completed State = "COMPLETED"
-	Failed    State = "FAILED"
-	Paused    State = "PAUSED" // frozen by `tend ctl pause`
+	Stopped   = api.Stopped
+	Starting  = api.Starting
+	Running   = api.Running
+	Backoff   = api.Backoff
+	Stopping  = api.Stopping
+	Exited    = api.Exited
+	Fatal     = api.Fatal
+	Completed = api.Completed
+	Failed    = api.Failed
+	Paused    = api.Paused
 )
-
-// final reports whether st is an end a program stays in until someone
-// acts: a critical program reaching one of the failed ones stops tend.
-func (st State) final() bool {
-	return st == Exited || st == Fatal || st == Completed || st == Failed
-}
 
 // backoffDelay is how long BACKOFF waits after the n-th failed start in a
 // row (n >= 1): initial * factor^(n-1), capped at max, then moved by

@@ -102,7 +102,7 @@ func (s *Supervisor) sidecarsSettled() bool {
 		if p.isMain || !p.want {
 			continue
 		}
-		if p.state == Running || p.state.final() || s.stuck(p) {
+		if p.state == Running || p.state.Final() || s.stuck(p) {
 			continue
 		}
 		return false
