@@ -1,4 +1,8 @@
-// Package reaper is the only place in tend that calls wait4.
+// Package reaper is where tend reaps: the only place that calls wait4
+// (Drain), when to call it (Schedule), and the walk that finds what is
+// left to stop once the programs are down (SignalLeftovers).
+//
+// Only this package calls wait4.
 //
 // A wait4(-1) anywhere else would steal exit statuses from their owner, so
 // the rule is enforced by a test that walks the module's syntax trees

@@ -746,11 +746,11 @@ func (notASignal) String() string { return "not a signal" }
 func (notASignal) Signal()        {}
 
 // TestReapCoalesces: during a storm of exits tend reaps at most once per
-// reapCoalesce, and reaps everything by the end of the gap: 50 programs
+// reaper.Coalesce, and reaps everything by the end of the gap: 50 programs
 // dying together cost a reap or two, not fifty, and all restart within
 // 1 ms (at once when the first reap already finds them all).
 func TestReapCoalesces(t *testing.T) {
-	testReapGap = reapCoalesce
+	testReapGap = reaper.Coalesce
 	defer func() { testReapGap = 0 }()
 	synctest.Test(t, func(t *testing.T) {
 		l := startLoop(t, noSocket+`
@@ -780,7 +780,7 @@ autorestart = "always"
 		}
 		for _, e := range l.f.log() { // each exit reaped by the end of the gap
 			if strings.HasSuffix(e, " spawn p") && e != "0s spawn p" && e != "1s spawn p" && e != "1.001s spawn p" {
-				t.Errorf("a restart at %q: later than one reapCoalesce after the exits", e)
+				t.Errorf("a restart at %q: later than one reaper.Coalesce after the exits", e)
 			}
 		}
 		l.stop()

@@ -97,17 +97,14 @@ type Supervisor struct {
 	phase        phase
 	shutdownDue  time.Time // shutdown_timeout; zero when unbounded
 	phaseDue     time.Time // grace, killWait, flushWait
-	left         bool      // children remained at the last reap
-	muted        bool      // SIGCHLD is muted (signals.MuteChild): reaps come from reapDue
 	orphans      int       // reaped processes tend did not start
 	killedAny    bool      // some program had to be SIGKILLed
 	code         int
 	codeSet      bool
 	timer        *time.Timer
 	timerDue     time.Time        // real time the armed timer is due; zero: none
-	lastReap     time.Time        // real time of the last reap
-	reapDue      time.Time        // a reap put off by reapGap (tend time); zero: none
-	reapGap      time.Duration    // reapCoalesce; 0 in the loop's exact-time tests
+	reaps        *reaper.Schedule // when to reap; made by Run
+	reapGap      time.Duration    // reaper.Coalesce; 0 in the loop's exact-time tests
 	frozen       time.Duration    // time tend was not running when its timer was due
 	outputs      int              // output copiers still running
 	outputDone   chan func()      // a copier reached EOF; run the func on the loop
@@ -141,7 +138,7 @@ var realOS = osOps{
 	spawn:     spawn,
 	kill:      unix.Kill,
 	drain:     reaper.Drain,
-	leftovers: signalLeftovers,
+	leftovers: reaper.SignalLeftovers,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 	muteChild: func(on bool) error {
@@ -169,7 +166,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		probes:     map[int]*program{},
 		outputDone: make(chan func(), 64),
 		rand:       jitter,
-		reapGap:    reapCoalesce,
+		reapGap:    reaper.Coalesce,
 	}
 	if s.opts.Stdout == nil {
 		s.opts.Stdout = logs.NewDest(os.Stdout)
@@ -226,6 +223,7 @@ func (s *Supervisor) Run() int {
 		s.devNull = f
 		defer f.Close()
 	}
+	s.reaps = reaper.NewSchedule(s.os.drain, s.os.muteChild, s.reapGap, s.os.now, s.sub.Child, s.log)
 	s.installForwarder()
 	s.advance()
 	s.syncForwarder()
@@ -235,7 +233,7 @@ func (s *Supervisor) Run() int {
 		// nothing to add: leave it in its channel (one is enough) rather
 		// than wake for it.
 		child := s.sub.Child
-		if !s.reapDue.IsZero() {
+		if !s.reaps.Due().IsZero() {
 			child = nil
 		}
 		var handle func()
@@ -292,7 +290,7 @@ func (s *Supervisor) advance() {
 				s.stopLeftovers()
 			}
 		case leftovers, killing:
-			if !s.left {
+			if !s.reaps.Left() {
 				s.log.Debug().Int("orphans_reaped", s.orphans).Msg("nothing left")
 				s.phase, s.phaseDue = flushing, s.now().Add(flushWait)
 			}
@@ -307,88 +305,11 @@ func (s *Supervisor) advance() {
 	}
 }
 
-// reapCoalesce is the shortest gap between two reaps. wait4(-1) walks the
-// list of tend's children until it finds a zombie, and the last call of a
-// reap, the one that finds none, walks all of it: with thousands of live
-// orphans, reaping on every SIGCHLD of an exit storm cost tend five times
-// tini's CPU (bench/init.sh). tini keeps SIGCHLD blocked and takes it when
-// it chooses; Go cannot keep a signal blocked, so tend spaces its reaps
-// instead. The first exit after a quiet spell is reaped at once.
-const reapCoalesce = time.Millisecond
-
-// onChild reaps whatever has exited and hands each exit to its owner. A
-// SIGCHLD that comes within reapCoalesce of the last reap starts a storm:
-// SIGCHLD is muted and the reaps come from the timer, one each
-// reapCoalesce, until one finds nothing.
-//
-// A SIGCHLD never arrives while a reap is due: the loop does not read the
-// channel then.
+// onChild reaps whatever has exited, now or, in a storm of exits, at
+// the end of the gap (reaper.Schedule), and hands each exit to its
+// owner.
 func (s *Supervisor) onChild() {
-	if next := s.lastReap.Add(s.reapGap); s.os.now().Before(next) {
-		s.mute(true)
-		s.reapDue = next.Add(-s.frozen) // deadlines are in tend time
-		return
-	}
-	s.reap(false)
-}
-
-// reap drains every exit with SIGCHLD muted, so that the exits it
-// collects as it goes do not each interrupt tend (signals.MuteChild). In
-// a storm, a reap that found something leaves SIGCHLD muted and sets the
-// next reap on the timer; otherwise SIGCHLD is unmuted, and one more
-// drain collects what exited between the last wait4 and the unmute,
-// which raised no signal.
-func (s *Supervisor) reap(storm bool) {
-	s.reapDue = time.Time{}
-	s.mute(true)
-	if n := s.drain(); n > 0 && storm {
-		s.reapDue = s.now().Add(s.reapGap)
-		return
-	}
-	// A notice still waiting is stale: SIGCHLD has been muted since the
-	// drain began, so it is for an exit that drain, or the one below,
-	// collects. It must go before the unmute, not after: a SIGCHLD
-	// handler that was already running when the loop muted may mute
-	// again after the unmute, and its notice is then the only thing that
-	// brings the loop back to unmute.
-	select {
-	case <-s.sub.Child:
-	default:
-	}
-	if s.mute(false); s.muted {
-		// SIGCHLD could not be given back its handler: an exit would go
-		// unnoticed, so keep reaping on the timer instead.
-		s.reapDue = s.now().Add(max(s.reapGap, reapCoalesce))
-	}
-	s.drain()
-}
-
-// drain reaps every exited child and returns how many there were.
-func (s *Supervisor) drain() int {
-	n := 0
-	left, err := s.os.drain(func(e reaper.Exit) {
-		n++
-		s.onExit(e)
-	})
-	if err != nil {
-		s.log.Error().Err(err).Msg("reap")
-	}
-	s.left = left
-	s.lastReap = s.os.now()
-	return n
-}
-
-// mute mutes SIGCHLD or unmutes it. A failure is logged and leaves
-// s.muted as it was, which reap reads.
-func (s *Supervisor) mute(on bool) {
-	if s.muted == on {
-		return
-	}
-	if err := s.os.muteChild(on); err != nil {
-		s.log.Error().Err(err).Bool("mute", on).Msg("SIGCHLD disposition")
-		return
-	}
-	s.muted = on
+	s.reaps.OnChild(s.onExit)
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
@@ -528,9 +449,9 @@ func (s *Supervisor) hasLiveDependent(p *program) bool {
 // left: every process in the namespace as PID 1, tend's descendants
 // otherwise.
 func (s *Supervisor) stopLeftovers() {
-	s.drain()
+	s.reaps.Drain(s.onExit)
 	s.phase = leftovers
-	if s.left {
+	if s.reaps.Left() {
 		s.signalLeftovers(unix.SIGTERM, s.opts.Grace)
 	}
 }
@@ -547,15 +468,11 @@ func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
 func (s *Supervisor) onTimer() {
 	// Exits are drained before any deadline acts. An exit may be waiting
 	// to be reaped while its SIGCHLD notice has not reached the loop yet
-	// (a loop stalled for seconds under load, a reap put off by
-	// reapCoalesce, select picking the timer among ready channels): the
+	// (a loop stalled for seconds under load, a reap put off to the end
+	// of its gap, select picking the timer among ready channels): the
 	// startsecs deadline must not promote to RUNNING a program that has
 	// already exited, nor an exec probe that has answered time out.
-	if !s.reapDue.IsZero() && !s.now().Before(s.reapDue) {
-		s.reap(true)
-	} else {
-		s.drain()
-	}
+	s.reaps.OnTimer(s.onExit)
 	now := s.now()
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
@@ -597,7 +514,7 @@ func (s *Supervisor) onShutdownTimeout() {
 	// The programs just killed are children until a reap says otherwise:
 	// the last drain's answer is stale, and leaving now would skip their
 	// exits (and, on a host, hand them to the host's init).
-	s.left = true
+	s.reaps.Expect()
 	s.phase = killing
 	s.signalLeftovers(unix.SIGKILL, killWait)
 }
@@ -670,7 +587,9 @@ func (s *Supervisor) armTimer() {
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)
-	earlier(s.reapDue)
+	if due := s.reaps.Due(); !due.IsZero() {
+		earlier(due.Add(-s.frozen)) // the reaps' time is real, deadlines are in tend time
+	}
 	if next.IsZero() {
 		if s.timer != nil {
 			s.timer.Stop()

@@ -1,4 +1,4 @@
-package supervisor
+package reaper
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// signalLeftovers sends sig to every process tend must outlive once the
+// SignalLeftovers sends sig to every process tend must outlive once the
 // main program is gone, and reports whether it reached any.
 //
 // As PID 1 that is every process in the namespace: kill(-1) reaches all
@@ -18,7 +18,7 @@ import (
 // (a subreaper, tend -- CMD on a host) it is tend's descendants, found
 // by walking /proc: grandchildren whose parent still lives are not yet
 // tend's children, and may sit in process groups of their own.
-func signalLeftovers(init bool, sig syscall.Signal) bool {
+func SignalLeftovers(init bool, sig syscall.Signal) bool {
 	if init {
 		return unix.Kill(-1, sig) == nil
 	}
