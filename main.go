@@ -18,6 +18,7 @@ import (
 	"tend/config"
 	"tend/control"
 	_ "tend/gomaxprocs" // one P, set before the other inits allocate
+	"tend/internal/safe"
 	"tend/logs"
 	"tend/signals"
 	"tend/supervisor"
@@ -154,7 +155,7 @@ func serveMetrics(addr string, reqs chan<- control.Request, log zerolog.Logger) 
 func serveOn(name string, ln net.Listener, serve func(net.Listener, chan<- control.Request, zerolog.Logger) error,
 	reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
 	served := make(chan struct{})
-	control.Go(log, name, func() {
+	safe.Go(log, name, func() {
 		defer close(served)
 		if err := serve(ln, reqs, log); err != nil {
 			log.Error().Err(err).Msg(name + " stopped")

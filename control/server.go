@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/control/h1"
+	"tend/internal/safe"
 )
 
 // options are the server's limits. Tests shorten them.
@@ -119,7 +120,7 @@ func serveWith(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt opt
 	}
 	s.mu.Unlock()
 	t := time.AfterFunc(shutdownGrace, func() {
-		defer Recover(s.log, "control: shutdown")
+		defer safe.Recover(s.log, "control: shutdown")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for c := range s.conns {
@@ -161,7 +162,7 @@ func (s *server) accept(ln net.Listener) error {
 		}
 		// Before Serve's Wait, which runs on this goroutine.
 		s.open.Add(1)
-		Go(s.log, "control: connection", func() { s.serveConn(tc) })
+		safe.Go(s.log, "control: connection", func() { s.serveConn(tc) })
 		yield()
 	}
 }
@@ -277,7 +278,7 @@ func (s *server) watch(x *exchange) (context.Context, func()) {
 	var stopping atomic.Bool
 	done := make(chan struct{})
 	_ = x.c.SetReadDeadline(time.Time{})
-	Go(s.log, "control: watch", func() {
+	safe.Go(s.log, "control: watch", func() {
 		defer close(done)
 		if _, err := x.br.Peek(1); err != nil && !stopping.Load() {
 			cancel()

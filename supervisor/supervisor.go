@@ -12,7 +12,6 @@ package supervisor
 
 import (
 	"os"
-	"runtime/debug"
 	"slices"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"tend/config"
 	"tend/control"
+	"tend/internal/safe"
 	"tend/logs"
 	"tend/reaper"
 	"tend/signals"
@@ -265,12 +265,7 @@ func (s *Supervisor) Run() int {
 // its stack and the loop goes on; what that one step had half done stays
 // half done.
 func (s *Supervisor) safely(step func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error().Interface("panic", r).Str("stack", string(debug.Stack())).
-				Msg("recovered a panic in the supervisor loop")
-		}
-	}()
+	defer safe.Recover(s.log, "supervisor loop")
 	step()
 }
 
