@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"tend/control"
 )
 
 // TestCtlReload: reload re-reads the file: an added program starts, a
@@ -47,10 +45,9 @@ func TestCtlReload(t *testing.T) {
 		t.Errorf("reload: %v", o)
 	}
 	// Programs change in parallel: look for each from the start.
-	find := func(program, state string) control.Event {
+	find := func(program, state string) event {
 		t.Helper()
-		e, _ := w.find(0, program+" "+state, func(e control.Event) bool { return e.Program == program && string(e.State) == state })
-		return e
+		return w.waitFrom(0, program+" "+state, func(e event) bool { return e.Program == program && e.State == state })
 	}
 	if e := find("change", "STOPPING"); !strings.Contains(e.Reason, "config changed") || e.Pid != change.Pid {
 		t.Errorf("change: %+v, want its old process stopped because its config changed", e)
@@ -101,13 +98,13 @@ func TestCtlReload(t *testing.T) {
 
 	// SIGHUP reloads as ctl reload does.
 	putFile(t, cfg, header+prog("keep", "600")+prog("change", "603")+prog("add", "602"))
-	mark := len(w.all())
+	mark := w.mark()
 	s.signal(syscall.SIGHUP)
-	stop, i := w.find(mark, "change STOPPING", func(e control.Event) bool { return e.Program == "change" && e.State == "STOPPING" })
+	stop := w.waitFrom(mark, "change STOPPING", func(e event) bool { return e.Program == "change" && e.State == "STOPPING" })
 	if !strings.Contains(stop.Reason, "HUP") {
 		t.Errorf("change after SIGHUP: %+v, want a stop for the reload by signal HUP", stop)
 	}
-	up, _ := w.find(i, "change RUNNING", func(e control.Event) bool { return e.Program == "change" && e.State == "RUNNING" })
+	up := w.waitFrom(stop.i, "change RUNNING", func(e event) bool { return e.Program == "change" && e.State == "RUNNING" })
 	if got := cmdline(up.Pid); got != "sleep 603" {
 		t.Errorf("after SIGHUP change runs %q, want sleep 603", got)
 	}

@@ -100,7 +100,7 @@ depends_on = ["web"]
 	s.tl.waitState("stopper", "COMPLETED")
 
 	// Another user, through the group: its uid is in both lines.
-	from := len(s.tl.all())
+	from := s.tl.mark()
 	ctlAsNobody(t, sock, "start", "--wait", "web").must(t, 0)
 	ctlAsNobody(t, sock, "stop", "--wait", "web").must(t, 0)
 	req, a = s.waitAudit(from, "stop")
@@ -112,7 +112,7 @@ depends_on = ["web"]
 		t.Errorf("%v: want reason 'ctl stop by uid %d'", e, nobodyID)
 	}
 	// Reads are not state changes: logged at debug.
-	from = len(s.tl.all())
+	from = s.tl.mark()
 	ctl(t, sock, "status").must(t, 0)
 	if e, _ := s.waitAudit(from, "status"); e.Level != "debug" {
 		t.Errorf("status audit line %s: want level debug", e.line)

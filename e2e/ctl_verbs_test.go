@@ -5,7 +5,6 @@ package e2e
 // pause/resume, events and shutdown.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -221,7 +220,7 @@ startsecs = 30
 		// it. It dies of TERM at once, not of SIGKILL 5 s later.
 		ctl(t, sock, "pause", "web:0").must(t, 0)
 		waitProcStates(t, members, "stopped (T)", func(st byte) bool { return st == 'T' })
-		from := len(s.tl.all())
+		from := s.tl.mark()
 		ctl(t, sock, "stop", "--wait", "web:0").must(t, 0)
 		stopping := s.tl.waitFrom(from, "web:0 STOPPING", func(e event) bool { return e.is("web:0", "STOPPING") })
 		stopped := s.tl.waitAfter(stopping, "web:0", "STOPPED")
@@ -241,24 +240,25 @@ startsecs = 30
 		if err != nil {
 			t.Fatal(err)
 		}
-		var errb syncBuffer
-		cmd.Stderr = &errb
-		from := len(s.tl.all())
+		errb := newWatcher(t, "ctl events' stderr")
+		cmd.Stderr = errb
+		from := s.tl.mark()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan int, 1)
-		lines := make(chan string, 256)
+		lines := newWatcher(t, "ctl events' output")
 		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
+			lines.follow(out)
 			cmd.Wait()
 			exited <- cmd.ProcessState.ExitCode()
 		}()
-		t.Cleanup(func() { cmd.Process.Kill() })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			if t.Failed() {
+				t.Logf("ctl events' stderr: %s", errb)
+			}
+		})
 		// tend logs the subscription (at debug) once it is registered.
 		s.waitAudit(from, "events")
 
@@ -267,12 +267,7 @@ startsecs = 30
 		ctl(t, sock, "restart", "--wait", "web:1").must(t, 0)
 		want := [][2]string{{"RUNNING", "STOPPING"}, {"STOPPING", "STOPPED"}, {"STOPPED", "STARTING"}, {"STARTING", "RUNNING"}}
 		for i, w := range want {
-			var l string
-			select {
-			case l = <-lines:
-			case <-time.After(deadline):
-				t.Fatalf("events: no line %d within %v; stderr %s", i, deadline, errb.String())
-			}
+			l := lines.next(fmt.Sprintf("line %d", i), func(event) bool { return true }).line
 			var ev map[string]any
 			if err := json.Unmarshal([]byte(l), &ev); err != nil {
 				t.Fatalf("events: line %q: %v", l, err)
@@ -295,7 +290,7 @@ startsecs = 30
 		}
 
 		// Shutdown: tend exits 0 and ends the stream; ctl events exits 0.
-		from = len(s.tl.all())
+		from = s.tl.mark()
 		if o := ctl(t, sock, "shutdown").must(t, 0); !strings.Contains(o.stdout, "shutting down") {
 			t.Errorf("shutdown: %v", o)
 		}

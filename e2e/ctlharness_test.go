@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -193,19 +192,10 @@ func statusTable(t *testing.T, out string) map[string][]string {
 
 // ---- harness: the events stream, in process ----
 
-// evWatch follows tend's events stream as it comes.
-type evWatch struct {
-	t       *testing.T
-	mu      sync.Mutex
-	evs     []control.Event // guarded by mu: every event so far
-	ended   bool            // guarded by mu
-	changed chan struct{}
-	pos     int // next's cursor; the test's goroutine only
-}
-
-// watchEvents opens the events stream of the programs matching names. Once it
-// returns, tend has registered the subscriber: no later change is missed.
-func watchEvents(t *testing.T, sock string, names ...string) *evWatch {
+// watchEvents opens the events stream of the programs matching names,
+// its events a watcher's lines, one JSON object each. Once it returns,
+// tend has registered the subscriber: no later change is missed.
+func watchEvents(t *testing.T, sock string, names ...string) *watcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// Only the opening is bounded: the stream lives as long as the test.
@@ -215,104 +205,45 @@ func watchEvents(t *testing.T, sock string, names ...string) *evWatch {
 		cancel()
 		t.Fatalf("events: %v", err)
 	}
-	w := &evWatch{t: t, changed: make(chan struct{}, 1)}
+	w := newWatcher(t, "the events stream")
 	go func() {
+		defer w.end()
 		for {
 			ev, err := stream.Next()
-			w.mu.Lock()
-			if err == nil {
-				w.evs = append(w.evs, ev)
-			}
-			w.ended = err != nil
-			w.mu.Unlock()
-			select {
-			case w.changed <- struct{}{}:
-			default:
-			}
 			if err != nil {
 				return
 			}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				panic(err) // an Event is plain data
+			}
+			w.Write(append(b, '\n'))
 		}
 	}()
 	t.Cleanup(func() {
 		cancel()
 		stream.Close()
+		if t.Failed() {
+			t.Logf("--- events ---\n%s", w)
+		}
 	})
 	return w
 }
 
-// find returns the first event at position from or later that matches,
-// and its position, waiting for it until the deadline.
-func (w *evWatch) find(from int, what string, match func(control.Event) bool) (control.Event, int) {
+// state waits for program's next change to state on the events stream
+// (an event that is not a change of health).
+func (w *watcher) state(program, state string) event {
 	w.t.Helper()
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	for {
-		w.mu.Lock()
-		for ; from < len(w.evs); from++ {
-			if e := w.evs[from]; match(e) {
-				w.mu.Unlock()
-				return e, from
-			}
-		}
-		ended := w.ended
-		w.mu.Unlock()
-		if ended {
-			w.t.Fatalf("events stream ended before %s; seen: %s", what, w)
-		}
-		select {
-		case <-w.changed:
-		case <-timeout.C:
-			w.t.Fatalf("no event %s within %v; seen: %s", what, deadline, w)
-		}
-	}
-}
-
-// next returns the first event after the last one next returned that
-// matches.
-func (w *evWatch) next(what string, match func(control.Event) bool) control.Event {
-	w.t.Helper()
-	e, i := w.find(w.pos, what, match)
-	w.pos = i + 1
-	return e
-}
-
-// state waits for program's next change to state.
-func (w *evWatch) state(program, state string) control.Event {
-	w.t.Helper()
-	return w.next(program+" "+state, func(e control.Event) bool {
-		return e.Program == program && string(e.State) == state && e.Health == ""
+	return w.next(program+" "+state, func(e event) bool {
+		return e.Program == program && e.State == state && e.Health == ""
 	})
 }
 
-// health waits for program's next change of health to h.
-func (w *evWatch) health(program, h string) control.Event {
+// health waits for program's next change of health to h on the events
+// stream.
+func (w *watcher) health(program, h string) event {
 	w.t.Helper()
-	return w.next(program+" health "+h, func(e control.Event) bool { return e.Program == program && string(e.Health) == h })
-}
-
-// quiet fails if an event comes after the last one next returned, within
-// d from now.
-func (w *evWatch) quiet(d time.Duration, why string) {
-	w.t.Helper()
-	time.Sleep(d) // a window in which nothing may happen: the subject of the check
-	if evs := w.all(); len(evs) > w.pos {
-		w.t.Fatalf("%s, but got event %+v", why, evs[w.pos])
-	}
-}
-
-func (w *evWatch) all() []control.Event {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.evs)
-}
-
-func (w *evWatch) String() string {
-	var b strings.Builder
-	for _, e := range w.all() {
-		fmt.Fprintf(&b, "\n  %s %s→%s pid=%d health=%q reason=%q", e.Program, e.From, e.State, e.Pid, e.Health, e.Reason)
-	}
-	return b.String()
+	return w.next(program+" health "+h, func(e event) bool { return e.Program == program && e.Health == h })
 }
 
 // ---- harness: tend's log ----
@@ -339,12 +270,9 @@ func (s *svRun) waitAudit(from int, verb string) (event, auditLine) {
 // its health values.
 func (s *svRun) healthLines(program string) []string {
 	var out []string
-	for _, e := range s.tl.all() {
-		var h struct {
-			Health string `json:"health"`
-		}
-		if e.Message == "health" && e.Program == program && json.Unmarshal([]byte(e.line), &h) == nil {
-			out = append(out, h.Health)
+	for _, e := range s.tl.events() {
+		if e.Message == "health" && e.Program == program {
+			out = append(out, e.Health)
 		}
 	}
 	return out
@@ -431,18 +359,6 @@ func waitProcStates(t *testing.T, pids []int, what string, ok func(byte) bool) {
 			t.Fatalf("processes not %s within %v: %v", what, deadline, bad)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// drainLines drops the lines r's programs printed so far: the next expect
-// sees only new ones.
-func drainLines(r *run) {
-	for {
-		select {
-		case <-r.lines:
-		default:
-			return
-		}
 	}
 }
 

@@ -1,8 +1,8 @@
 package e2e
 
-// Helper programs for the control and health tests (control_test.go),
-// registered in moreHelpers. Like the others, each says what it sees on
-// stdout, one fact per line.
+// Helper programs for the control and health tests (ctl_*_test.go,
+// health_test.go, freeze_test.go), registered in moreHelpers. Like the
+// others, each says what it sees on stdout, one fact per line.
 
 import (
 	"bufio"

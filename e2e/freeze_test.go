@@ -213,7 +213,7 @@ stopwaitsecs = 2
 	if d := stopped.at.Sub(stopping.at); d < 5*time.Second {
 		t.Errorf("stopped %v after TERM; the freeze alone was 4s: did it freeze?", d)
 	}
-	for _, e := range s.tl.all() {
+	for _, e := range s.tl.events() {
 		if strings.Contains(e.Message, "SIGKILL") {
 			t.Errorf("SIGKILL for a program that got its time: %v", e)
 		}

@@ -8,8 +8,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -125,16 +122,13 @@ func shq(argv ...string) string {
 
 // run is one tend process under test.
 type run struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	pid1  bool
-	lines chan string // the main program's stdout, line by line
-	log   *syncBuffer // tend's stderr and the helpers'
-	done  chan struct{}
-	code  int
-	// all lines seen so far, for failure messages.
-	mu   sync.Mutex
-	seen []string
+	t    *testing.T
+	cmd  *exec.Cmd
+	pid1 bool
+	out  *watcher // the programs' stdout; expect reads on from its cursor
+	log  *watcher // tend's stderr and the programs'
+	done chan struct{}
+	code int
 }
 
 // options for starting tend.
@@ -165,7 +159,7 @@ func startWith(t *testing.T, o options, flags []string, child ...string) *run {
 		argv = append([]string{tendBin}, o.raw...)
 	}
 	argv = append(slices.Clip(o.around), argv...)
-	r := &run{t: t, lines: make(chan string, 1<<16), log: &syncBuffer{}, done: make(chan struct{}), pid1: !o.hostMode}
+	r := &run{t: t, out: newWatcher(t, "the programs' stdout"), log: newWatcher(t, "tend's stderr"), done: make(chan struct{}), pid1: !o.hostMode}
 	if r.pid1 {
 		ns := []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}
 		if os.Geteuid() != 0 {
@@ -207,12 +201,16 @@ func startWith(t *testing.T, o options, flags []string, child ...string) *run {
 		t.Fatalf("start %v: %v", argv, err)
 	}
 	if pr != nil {
-		go r.readLines(pr)
+		go func() {
+			defer pr.Close()
+			r.out.follow(pr)
+		}()
 	} else {
-		close(r.lines)
+		r.out.end()
 	}
 	go func() {
 		r.cmd.Wait()
+		r.log.end() // Wait has copied all there was of it
 		r.code = r.cmd.ProcessState.ExitCode()
 		if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.code = 128 + int(ws.Signal())
@@ -233,23 +231,7 @@ func startWith(t *testing.T, o options, flags []string, child ...string) *run {
 	return r
 }
 
-func (r *run) readLines(pr io.ReadCloser) {
-	defer pr.Close()
-	defer close(r.lines)
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		r.mu.Lock()
-		r.seen = append(r.seen, sc.Text())
-		r.mu.Unlock()
-		r.lines <- sc.Text()
-	}
-}
-
-func (r *run) output() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.seen...)
-}
+func (r *run) output() []string { return r.out.texts() }
 
 // deadline bounds every wait: long enough for a loaded CI machine, short
 // enough that a hang fails the test in reasonable time.
@@ -259,20 +241,7 @@ const deadline = 20 * time.Second
 // others, and returns it.
 func (r *run) expect(prefix string) string {
 	r.t.Helper()
-	timeout := time.After(deadline)
-	for {
-		select {
-		case l, ok := <-r.lines:
-			if !ok {
-				r.t.Fatalf("output ended before a line starting %q", prefix)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l
-			}
-		case <-timeout:
-			r.t.Fatalf("no line starting %q within %v", prefix, deadline)
-		}
-	}
+	return r.out.next(fmt.Sprintf("line starting %q", prefix), func(e event) bool { return strings.HasPrefix(e.line, prefix) }).line
 }
 
 // expectEach waits until a line starting with each prefix has come, in
@@ -283,48 +252,20 @@ func (r *run) expectEach(prefixes ...string) {
 	for _, p := range prefixes {
 		missing[p] = true
 	}
-	timeout := time.After(deadline)
-	for len(missing) > 0 {
-		select {
-		case l, ok := <-r.lines:
-			if !ok {
-				r.t.Fatalf("output ended before lines starting %q", keys(missing))
+	r.out.next(fmt.Sprintf("lines starting %q", prefixes), func(e event) bool {
+		for p := range missing {
+			if strings.HasPrefix(e.line, p) {
+				delete(missing, p)
 			}
-			for p := range missing {
-				if strings.HasPrefix(l, p) {
-					delete(missing, p)
-				}
-			}
-		case <-timeout:
-			r.t.Fatalf("no lines starting %q within %v", keys(missing), deadline)
 		}
-	}
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
+		return len(missing) == 0
+	})
 }
 
 // rest returns every line still to come, once the output ends.
 func (r *run) rest() []string {
 	r.t.Helper()
-	var out []string
-	timeout := time.After(deadline)
-	for {
-		select {
-		case l, ok := <-r.lines:
-			if !ok {
-				return out
-			}
-			out = append(out, l)
-		case <-timeout:
-			r.t.Fatalf("output did not end within %v", deadline)
-		}
-	}
+	return r.out.rest()
 }
 
 // wait returns tend's exit code (through unshare, which passes it on).
@@ -366,52 +307,4 @@ func (r *run) signal(sig syscall.Signal) {
 	if err := syscall.Kill(r.tendPid(), sig); err != nil {
 		r.t.Fatalf("kill %v: %v", sig, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-	// wrote, when a waitFor waits, is closed by the next Write.
-	wrote chan struct{}
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
-	return s.b.Write(p)
-}
-
-// waitFor waits until what was written holds sub, woken by each write,
-// and reports whether it did within deadline.
-func (s *syncBuffer) waitFor(sub string) bool {
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), sub) {
-			s.mu.Unlock()
-			return true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-timeout.C:
-			return false
-		}
-	}
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

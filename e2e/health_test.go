@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"tend/control"
 )
 
 // TestHealthHTTP: an http check against the program itself, a server
@@ -53,7 +51,7 @@ on_unhealthy = %q
 		ctl(t, sock, "health").must(t, 0)
 
 		putFile(t, filepath.Join(dir, "fail"), "")
-		e := w.next("web unhealthy", func(e control.Event) bool { return e.Health != "" })
+		e := w.next("web unhealthy", func(e event) bool { return e.Health != "" })
 		if e.Health != "unhealthy" || !strings.Contains(e.Reason, "2 probes failed in a row") || !strings.Contains(e.Reason, "500") {
 			t.Errorf("%+v, want unhealthy after 2 failed probes (500)", e)
 		}
@@ -66,7 +64,7 @@ on_unhealthy = %q
 		if err := os.Remove(filepath.Join(dir, "fail")); err != nil {
 			t.Fatal(err)
 		}
-		if e := w.next("web healthy again", func(e control.Event) bool { return e.Program == "web" }); e.Health != "healthy" {
+		if e := w.next("web healthy again", func(e event) bool { return e.Program == "web" }); e.Health != "healthy" {
 			t.Errorf("%+v, want healthy again, and nothing in between", e)
 		}
 		ctl(t, sock, "health").must(t, 0)
@@ -81,7 +79,7 @@ on_unhealthy = %q
 		}
 		ctl(t, sock, "resume", "web").must(t, 0)
 		w.state("web", "RUNNING")
-		drainLines(s.run)
+		s.out.skip()
 		s.expect("web served 200") // probing again
 		if p := ctlStatus(t, sock, "web"); p.Pid != pid || p.Health != "healthy" {
 			t.Errorf("resumed: %+v, want healthy, pid %d", p, pid)
@@ -104,7 +102,7 @@ on_unhealthy = %q
 		w.health("web", "healthy")
 		putFile(t, filepath.Join(dir, "fail"), "")
 		w.health("web", "unhealthy")
-		stop := w.next("web's restart", func(e control.Event) bool { return e.Health == "" })
+		stop := w.next("web's restart", func(e event) bool { return e.Health == "" })
 		if stop.State != "STOPPING" || stop.Pid != old || stop.Reason != "unhealthy" {
 			t.Errorf("%+v, want web's process %d STOPPING, reason unhealthy", stop, old)
 		}
@@ -144,7 +142,7 @@ on_unhealthy = "ignore"
 	w := watchEvents(t, sock, "db")
 	ctl(t, sock, "start", "db").must(t, 0)
 	w.state("db", "RUNNING")
-	if e := w.next("db's health", func(e control.Event) bool { return e.Health != "" }); e.Health != "unhealthy" || !strings.Contains(e.Reason, "refused") {
+	if e := w.next("db's health", func(e event) bool { return e.Health != "" }); e.Health != "unhealthy" || !strings.Contains(e.Reason, "refused") {
 		t.Errorf("%+v, want unhealthy, connection refused", e)
 	}
 	if o := ctl(t, sock, "health").must(t, 1); strings.TrimSpace(o.stdout) != "unhealthy: db is unhealthy" {

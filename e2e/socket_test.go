@@ -52,7 +52,7 @@ startsecs = 0
 		if code := s.finish(); code != 2 {
 			t.Errorf("tend exited %d, want 2", code)
 		}
-		text := s.tl.text()
+		text := s.tl.String()
 		for _, w := range want {
 			if !strings.Contains(text, w) {
 				t.Errorf("tend's stderr lacks %q:\n%s", w, text)

@@ -15,9 +15,7 @@ package e2e
 // hang and nothing finer.
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,35 +23,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// ---- harness: tend's JSON log as a stream of events ----
-
-// event is one line of tend's log (--log-format json).
-type event struct {
-	Level    string `json:"level"`
-	Message  string `json:"message"`
-	Program  string `json:"program"`
-	State    string `json:"state"`
-	From     string `json:"from"`
-	Pid      int    `json:"pid"`
-	ExitCode *int   `json:"exit_code"`
-	Signal   string `json:"signal"`
-	Reason   string `json:"reason"`
-	Failures int    `json:"failures"`
-	RetryIn  string `json:"retry_in"`
-
-	i    int       // position among the events
-	at   time.Time // when the test read the line
-	line string
-}
-
-func (e event) String() string { return fmt.Sprintf("#%d %s", e.i, e.line) }
+// ---- harness: tend's JSON log, as a watcher's events (watch_test.go) ----
 
 // is reports whether e is program's change to state.
 func (e event) is(program, state string) bool {
@@ -67,129 +43,30 @@ func (e event) code() int {
 	return *e.ExitCode
 }
 
-// tendLog follows tend's stderr: tend's JSON lines become events; the
-// programs' own stderr lines are kept too, for failure messages.
-type tendLog struct {
-	t       *testing.T
-	mu      sync.Mutex
-	events  []event  // guarded by mu
-	lines   []string // guarded by mu: every line, JSON or not
-	ended   bool     // guarded by mu: the pipe reached EOF
-	changed chan struct{}
-}
-
-func newTendLog(t *testing.T) *tendLog {
-	return &tendLog{t: t, changed: make(chan struct{}, 1)}
-}
-
-// follow reads f until EOF: the moment the last process holding tend's
-// stderr is gone.
-func (l *tendLog) follow(f *os.File) {
-	defer f.Close()
-	br := bufio.NewReader(f)
-	for {
-		line, err := br.ReadString('\n')
-		at := time.Now()
-		l.mu.Lock()
-		if line = strings.TrimSuffix(line, "\n"); line != "" {
-			l.lines = append(l.lines, line)
-			var e event
-			if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &e) == nil {
-				e.i, e.at, e.line = len(l.events), at, line
-				l.events = append(l.events, e)
-			}
-		}
-		l.ended = err != nil
-		l.mu.Unlock()
-		select {
-		case l.changed <- struct{}{}:
-		default:
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// waitFrom returns the first event at position from or later that
-// matches, waiting for it until the deadline. match sees each event
-// once, in order. One goroutine waits.
-func (l *tendLog) waitFrom(from int, what string, match func(event) bool) event {
-	l.t.Helper()
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	for {
-		l.mu.Lock()
-		for ; from < len(l.events); from++ {
-			if e := l.events[from]; match(e) {
-				l.mu.Unlock()
-				return e
-			}
-		}
-		ended := l.ended
-		l.mu.Unlock()
-		if ended {
-			l.t.Fatalf("tend's log ended without %s", what)
-		}
-		select {
-		case <-l.changed:
-		case <-timeout.C:
-			l.t.Fatalf("no %s in tend's log within %v", what, deadline)
-		}
-	}
-}
-
 // waitState waits for program's first change to state.
-func (l *tendLog) waitState(program, state string) event {
-	l.t.Helper()
-	return l.waitFrom(0, program+" "+state, func(e event) bool { return e.is(program, state) })
+func (w *watcher) waitState(program, state string) event {
+	w.t.Helper()
+	return w.waitFrom(0, program+" "+state, func(e event) bool { return e.is(program, state) })
 }
 
 // waitAfter waits for program's first change to state after e.
-func (l *tendLog) waitAfter(e event, program, state string) event {
-	l.t.Helper()
-	return l.waitFrom(e.i+1, fmt.Sprintf("%s %s after %v", program, state, e), func(e event) bool { return e.is(program, state) })
+func (w *watcher) waitAfter(e event, program, state string) event {
+	w.t.Helper()
+	return w.waitFrom(e.i+1, fmt.Sprintf("%s %s after %v", program, state, e), func(e event) bool { return e.is(program, state) })
 }
 
 // waitMessage waits for a line about program whose message contains msg.
-func (l *tendLog) waitMessage(program, msg string) event {
-	l.t.Helper()
-	return l.waitFrom(0, fmt.Sprintf("%q about %s", msg, program), func(e event) bool {
+func (w *watcher) waitMessage(program, msg string) event {
+	w.t.Helper()
+	return w.waitFrom(0, fmt.Sprintf("%q about %s", msg, program), func(e event) bool {
 		return e.Program == program && strings.Contains(e.Message, msg)
 	})
 }
 
-// waitEnd waits until nothing holds tend's stderr open any more.
-func (l *tendLog) waitEnd() {
-	l.t.Helper()
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	for {
-		l.mu.Lock()
-		ended := l.ended
-		l.mu.Unlock()
-		if ended {
-			return
-		}
-		select {
-		case <-l.changed:
-		case <-timeout.C:
-			l.t.Fatalf("tend's stderr still open %v after it exited: something it started lives on", deadline)
-		}
-	}
-}
-
-// all is every event so far.
-func (l *tendLog) all() []event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.events)
-}
-
 // states is every state change of program so far, in order.
-func (l *tendLog) states(program string) []event {
+func (w *watcher) states(program string) []event {
 	var out []event
-	for _, e := range l.all() {
+	for _, e := range w.events() {
 		if e.Message == "state" && e.Program == program {
 			out = append(out, e)
 		}
@@ -198,19 +75,13 @@ func (l *tendLog) states(program string) []event {
 }
 
 // first is program's first change to state, if there was one.
-func (l *tendLog) first(program, state string) (event, bool) {
-	for _, e := range l.all() {
+func (w *watcher) first(program, state string) (event, bool) {
+	for _, e := range w.events() {
 		if e.is(program, state) {
 			return e, true
 		}
 	}
 	return event{}, false
-}
-
-func (l *tendLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
 }
 
 // stateNames is the list of states of evs.
@@ -233,11 +104,11 @@ func inOrder(t *testing.T, what string, evs ...event) {
 }
 
 // mustFirst is program's first change to state, which must be there.
-func (l *tendLog) mustFirst(program, state string) event {
-	l.t.Helper()
-	e, ok := l.first(program, state)
+func (w *watcher) mustFirst(program, state string) event {
+	w.t.Helper()
+	e, ok := w.first(program, state)
 	if !ok {
-		l.t.Fatalf("no %s %s in tend's log", program, state)
+		w.t.Fatalf("no %s %s in %s", program, state, w.name)
 	}
 	return e
 }
@@ -254,8 +125,8 @@ var svSeq atomic.Int64
 // svRun is one tend in supervisor mode.
 type svRun struct {
 	*run
-	tl     *tendLog
-	marker string // markerEnv=value, as it appears in /proc/PID/environ
+	tl     *watcher // tend's log
+	marker string   // markerEnv=value, as it appears in /proc/PID/environ
 }
 
 type svOptions struct {
@@ -276,7 +147,7 @@ func startSv(t *testing.T, cfg string, o svOptions) *svRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &svRun{tl: newTendLog(t), marker: fmt.Sprintf("%s=%d-%d", markerEnv, os.Getpid(), svSeq.Add(1))}
+	s := &svRun{tl: newWatcher(t, "tend's log"), marker: fmt.Sprintf("%s=%d-%d", markerEnv, os.Getpid(), svSeq.Add(1))}
 	// Registered before startWith's, so this runs after it has killed a
 	// tend the test left running: a test that failed half-way leaves no
 	// program behind on the host either.
@@ -285,7 +156,7 @@ func startSv(t *testing.T, cfg string, o svOptions) *svRun {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 		if t.Failed() {
-			t.Logf("--- tend's stderr ---\n%s", s.tl.text())
+			t.Logf("--- tend's stderr ---\n%s", s.tl)
 		}
 	})
 	args := o.raw
@@ -307,7 +178,12 @@ func startSv(t *testing.T, cfg string, o svOptions) *svRun {
 		raw:      args,
 	}, nil)
 	pw.Close()
-	go s.tl.follow(pr)
+	go func() {
+		defer pr.Close()
+		// Until EOF: the moment the last process holding tend's stderr
+		// is gone.
+		s.tl.follow(pr)
+	}()
 	return s
 }
 
@@ -323,7 +199,9 @@ func (s *svRun) finish() int {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 	}
-	s.tl.waitEnd()
+	if !s.tl.waitEnd() {
+		s.t.Fatalf("tend's stderr still open %v after it exited: something it started lives on", deadline)
+	}
 	return code
 }
 
@@ -727,7 +605,7 @@ stopwaitsecs = 5
 		if e := s.tl.mustFirst("polite", "STOPPED"); e.code() != 0 || e.Signal != "" {
 			t.Errorf("polite: %v, want exit_code 0", e)
 		}
-		for _, e := range s.tl.all() {
+		for _, e := range s.tl.events() {
 			if strings.Contains(e.Message, "SIGKILL") {
 				t.Errorf("SIGKILL for a program that stopped on TERM: %v", e)
 			}
@@ -1036,7 +914,7 @@ startsecs = -1
 		}
 		var errs []string
 		last := 0
-		for l := range strings.SplitSeq(s.tl.text(), "\n") {
+		for l := range strings.SplitSeq(s.tl.String(), "\n") {
 			m := errLine.FindStringSubmatch(l)
 			if m == nil {
 				continue
@@ -1049,14 +927,14 @@ startsecs = -1
 			}
 		}
 		if len(errs) != len(want) {
-			t.Errorf("%s: %d FILE:LINE: KEY: message lines, want %d:\n%s", run.name, len(errs), len(want), s.tl.text())
+			t.Errorf("%s: %d FILE:LINE: KEY: message lines, want %d:\n%s", run.name, len(errs), len(want), s.tl.String())
 		}
 		for _, w := range want {
 			if !slices.ContainsFunc(errs, func(l string) bool { return strings.HasPrefix(l, w) }) {
-				t.Errorf("%s: no line starting %q in:\n%s", run.name, w, s.tl.text())
+				t.Errorf("%s: no line starting %q in:\n%s", run.name, w, s.tl.String())
 			}
 		}
-		if evs := s.tl.all(); len(evs) > 0 {
+		if evs := s.tl.events(); len(evs) > 0 {
 			t.Errorf("%s: tend logged %v with an invalid config", run.name, evs)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "marker")); err == nil {
