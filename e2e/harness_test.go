@@ -10,6 +10,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -252,7 +253,7 @@ func (r *run) expectEach(prefixes ...string) {
 	for _, p := range prefixes {
 		missing[p] = true
 	}
-	r.out.next(fmt.Sprintf("lines starting %q", prefixes), func(e event) bool {
+	e, why := r.out.await(r.out.pos, func(e event) bool {
 		for p := range missing {
 			if strings.HasPrefix(e.line, p) {
 				delete(missing, p)
@@ -260,6 +261,10 @@ func (r *run) expectEach(prefixes ...string) {
 		}
 		return len(missing) == 0
 	})
+	if why != "" {
+		r.t.Fatalf("no lines starting %q in %s: %s", slices.Collect(maps.Keys(missing)), r.out.name, why)
+	}
+	r.out.pos = e.i + 1
 }
 
 // rest returns every line still to come, once the output ends.
