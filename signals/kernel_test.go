@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	case "blocked-subscribe":
 		blockedExec()
 		return
+	case "facts":
+		runtimeFacts()
+		return
 	}
 	os.Exit(m.Run())
 }
