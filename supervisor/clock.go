@@ -1,0 +1,106 @@
+package supervisor
+
+import (
+	"slices"
+	"time"
+)
+
+// Tend time and the loop's one timer.
+
+// Freeze-proof time. `docker pause` (the cgroup freezer) stops tend and
+// its programs together, but no clock stops: on thaw, a startsecs,
+// stopwaitsecs or grace deadline would have passed with the program never
+// having run, and tend would SIGKILL a program that got no time to stop,
+// or count a too-short start as a long one.
+//
+// So deadlines and run lengths are measured in tend time: the monotonic
+// clock less the time tend was not running when it should have been. A
+// freeze shows as the loop's timer firing late; the lateness is added to
+// frozen. Only lateness over freezeTolerance counts: on a busy machine the
+// loop is often tens of milliseconds late while its programs run on, and
+// reading that as a freeze would stretch startsecs (seen under -race on
+// two cores). A docker pause lasts seconds.
+// To bound what a freeze that begins between two wakeups can cost, the
+// timer is capped at heartbeat while a time-sensitive deadline is
+// pending (a program STARTING or STOPPING, the grace period, the
+// shutdown). Idle, with every program RUNNING, tend still never wakes.
+const (
+	heartbeat       = 250 * time.Millisecond
+	freezeTolerance = time.Second
+)
+
+// now is tend time: the monotonic clock less frozen time.
+func (s *Supervisor) now() time.Time {
+	return s.os.now().Add(-s.frozen)
+}
+
+// noteFreeze runs after every wakeup: a timer that fired (or would have)
+// more than freezeTolerance late means tend was frozen for that long, and
+// its programs with it.
+func (s *Supervisor) noteFreeze() {
+	if s.timerDue.IsZero() {
+		return
+	}
+	if late := s.os.now().Sub(s.timerDue); late > freezeTolerance {
+		s.frozen += late
+		s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
+			Msg("tend was not running (container frozen?): deadlines leave that time out")
+	}
+	s.timerDue = time.Time{}
+}
+
+// sensitive reports whether a deadline is pending whose meaning a freeze
+// would change.
+func (s *Supervisor) sensitive() bool {
+	if !s.shutdownDue.IsZero() || !s.phaseDue.IsZero() {
+		return true
+	}
+	return slices.ContainsFunc(s.programs, func(p *program) bool {
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero()
+	})
+}
+
+// armTimer sets the one timer to the nearest deadline, or to the next
+// heartbeat while a sensitive deadline is pending.
+func (s *Supervisor) armTimer() {
+	var next time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, p := range s.programs {
+		earlier(p.due)
+		earlier(p.probe.due)
+		earlier(p.probe.end)
+	}
+	earlier(s.shutdownDue)
+	earlier(s.phaseDue)
+	if due := s.reaps.Due(); !due.IsZero() {
+		earlier(due.Add(-s.frozen)) // the reaps' time is real, deadlines are in tend time
+	}
+	if next.IsZero() {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.timerDue = time.Time{}
+		return
+	}
+	d := max(next.Sub(s.now()), 0)
+	if s.sensitive() {
+		d = min(d, heartbeat)
+	}
+	s.timerDue = s.os.now().Add(d)
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+func (s *Supervisor) timerC() <-chan time.Time {
+	if s.timer == nil {
+		return nil
+	}
+	return s.timer.C
+}

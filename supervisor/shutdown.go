@@ -1,0 +1,123 @@
+package supervisor
+
+import (
+	"slices"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tend/config"
+	"tend/signals"
+)
+
+// Shutting down: programs in reverse dependency order, then leftovers,
+// and tend's exit code.
+
+// killWait bounds how long tend waits for leftovers after SIGKILL. Only a
+// process stuck in uninterruptible sleep outlives it; PID 1 exiting makes
+// the kernel finish the job.
+const killWait = time.Second
+
+// flushWait bounds how long tend waits, once every process is gone, for
+// the copiers of program output to reach EOF. Only a process tend could
+// not kill can hold a pipe open that long.
+const flushWait = time.Second
+
+// shutdown stops every program in reverse dependency order, then the
+// leftovers, then exits. The first reason wins; later calls do nothing.
+func (s *Supervisor) shutdown(reason string) {
+	if s.phase != running {
+		return
+	}
+	s.log.Info().Str("reason", reason).Msg("shutting down")
+	s.phase = stopping
+	if s.opts.Config != nil {
+		s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
+	}
+	for _, p := range s.programs {
+		p.want = false
+		if !p.alive() && p.state == Backoff {
+			s.changed(p, Change{State: Stopped, From: Backoff, Reason: "shutdown"})
+		}
+	}
+}
+
+// stopReady stops every live program that no live program depends on:
+// the main program first, then the rest in reverse dependency order,
+// independent ones in parallel.
+func (s *Supervisor) stopReady() {
+	for _, p := range s.programs {
+		if p.alive() && p.state != Stopping && !s.hasLiveDependent(p) {
+			s.stop(p, "shutdown")
+		}
+	}
+}
+
+func (s *Supervisor) hasLiveDependent(p *program) bool {
+	if !p.isMain && s.main != nil && s.main.alive() {
+		return true // the main program depends on every sidecar
+	}
+	for _, q := range s.programs {
+		if q.alive() && slices.ContainsFunc(q.cfg.DependsOn, func(d config.Dep) bool { return d.Name == p.cfg.Name }) {
+			return true
+		}
+	}
+	return false
+}
+
+// stopLeftovers moves from stopping programs to stopping whatever else is
+// left: every process in the namespace as PID 1, tend's descendants
+// otherwise.
+func (s *Supervisor) stopLeftovers() {
+	s.reaps.Drain(s.onExit)
+	s.phase = leftovers
+	if s.reaps.Left() {
+		s.signalLeftovers(unix.SIGTERM, s.opts.Grace)
+	}
+}
+
+func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
+	if s.os.leftovers(s.init, sig) {
+		s.os.leftovers(s.init, unix.SIGCONT) // a stopped leftover can act on it
+	}
+	s.log.Debug().Str("signal", signals.Name(sig)).Str("wait", wait.String()).Msg("stopping leftover processes")
+	s.phaseDue = s.now().Add(wait)
+}
+
+// onShutdownTimeout: shutdown_timeout bounds the whole shutdown. What is
+// still running gets SIGKILL, and so does every leftover.
+func (s *Supervisor) onShutdownTimeout() {
+	s.log.Warn().Str("shutdown_timeout", s.opts.Config.Tend.ShutdownTimeout.String()).Msg("shutdown took too long: SIGKILL to everything")
+	for _, p := range s.programs {
+		if p.alive() {
+			s.killGroup(p)
+		}
+	}
+	// The programs just killed are children until a reap says otherwise:
+	// the last drain's answer is stale, and leaving now would skip their
+	// exits (and, on a host, hand them to the host's init).
+	s.reaps.Expect()
+	s.phase = killing
+	s.signalLeftovers(unix.SIGKILL, killWait)
+}
+
+// setCode records tend's exit code; the first cause wins.
+func (s *Supervisor) setCode(code int) {
+	if !s.codeSet {
+		s.code, s.codeSet = code, true
+	}
+}
+
+// exitCode is the main program's code (0 for the -e codes), or a critical
+// program's, or else 0 for a clean shutdown and 1 if anything had to be
+// SIGKILLed.
+func (s *Supervisor) exitCode() int {
+	if s.codeSet {
+		return s.code
+	}
+	if s.killedAny {
+		return 1
+	}
+	return 0
+}
