@@ -27,22 +27,25 @@ const (
 	ExitUnreachable = 3 // cannot reach tend: no socket, refused, timed out
 )
 
-const ctlUsage = `usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]
+// ctlUsage is `tend ctl`'s usage; the verbs' lines come from the verb
+// table (routes).
+func ctlUsage() string {
+	var b strings.Builder
+	b.WriteString("usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]\n\nverbs:\n")
+	for _, rt := range routes {
+		for i, line := range strings.Split(rt.help, "\n") {
+			first := ""
+			if i == 0 {
+				first = strings.TrimSpace(rt.verb + " " + rt.args)
+			}
+			fmt.Fprintf(&b, "  %-21s  %s\n", first, line)
+		}
+	}
+	b.WriteString(ctlUsageTail)
+	return b.String()
+}
 
-verbs:
-  status [NAME...]       programs and their state (all when no NAME)
-  start NAME...          start programs
-  stop NAME...           stop programs
-  restart NAME...        stop, then start programs
-  signal SIG NAME...     send SIG (HUP, SIGUSR1, 15, …) to the programs' process groups
-  pause NAME...          freeze programs (SIGSTOP to the group)
-  resume NAME...         thaw paused programs (SIGCONT)
-  reload                 re-read the config: add, remove, restart changed programs
-  events [NAME...]       print state changes as JSON lines until interrupted
-  health                 exit 0 when every critical program is RUNNING and healthy,
-                         else print why and exit 1
-  shutdown               stop every program in order; tend exits
-
+const ctlUsageTail = `
 NAME is a program name or a glob: web:0, 'web:*', '*' for all (quote globs
 so the shell leaves them alone).
 
@@ -82,11 +85,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func runCtl(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	a, err := parseCtl(args, getenv)
 	if a.help && err == nil {
-		fmt.Fprint(stdout, ctlUsage)
+		fmt.Fprint(stdout, ctlUsage())
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, ctlUsage)
+		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, ctlUsage())
 		return ExitUsage
 	}
 	c := &ctl{ctlArgs: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
@@ -144,33 +147,41 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 	}
 	a.verb, a.args = pos[0], pos[1:]
 
+	// The arguments a verb takes are what its route carries.
+	rt, ok := verbRoute(a.verb)
+	if !ok {
+		return a, fmt.Errorf("unknown verb %s", printable(a.verb))
+	}
 	names := a.args
-	switch a.verb {
-	case VerbStatus, VerbEvents:
-	case VerbStart, VerbStop, VerbRestart, VerbPause, VerbResume:
-		if len(names) == 0 {
-			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
-		}
-	case VerbSignal:
+	switch {
+	case rt.body == bodySignal:
 		if len(names) < 2 {
-			return a, errors.New("signal needs SIG and at least one NAME")
+			return a, fmt.Errorf("%s needs SIG and at least one NAME", a.verb)
 		}
 		if err := checkSignal(names[0]); err != nil {
 			return a, err
 		}
 		names = names[1:]
-	case VerbReload, VerbShutdown, VerbHealth:
+	case rt.body == bodyNames:
+		if len(names) == 0 {
+			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
+		}
+	case !rt.query:
 		if len(names) > 0 {
 			return a, fmt.Errorf("%s takes no arguments", a.verb)
 		}
-	default:
-		return a, fmt.Errorf("unknown verb %s", printable(a.verb))
 	}
 	if err := checkNames(names); err != nil {
 		return a, err
 	}
-	if a.wait && a.verb != VerbStart && a.verb != VerbStop && a.verb != VerbRestart {
-		return a, fmt.Errorf("--wait is for start, stop and restart, not %s", a.verb)
+	if a.wait && !rt.wait {
+		var can []string
+		for _, r := range routes {
+			if r.wait {
+				can = append(can, r.verb)
+			}
+		}
+		return a, fmt.Errorf("--wait is for %s, not %s", strings.Join(can, ", "), a.verb)
 	}
 	return a, nil
 }

@@ -80,28 +80,29 @@ func (c *Client) Health(ctx context.Context) (Reply, error) {
 	return Reply{Healthy: h.Healthy, Reason: h.Reason}, err
 }
 
-// Do asks for an action: start, stop, restart, pause and resume take
-// names; signal takes a signal and names; reload and shutdown take
-// neither. The Reply lists the programs acted on.
+// Do asks for an action, a verb that POSTs (routes): start, stop,
+// restart, pause and resume take names; signal takes a signal and
+// names; reload and shutdown take neither. The Reply lists the programs
+// acted on.
 func (c *Client) Do(ctx context.Context, verb string, names []string, signal string) (Reply, error) {
-	var body any
-	switch verb {
-	case VerbStart, VerbStop, VerbRestart, VerbPause, VerbResume:
+	rt, ok := verbRoute(verb)
+	if !ok || rt.method != "POST" {
+		return Reply{}, fmt.Errorf("%q is not an action", verb)
+	}
+	var body any = struct{}{}
+	switch rt.body {
+	case bodyNames:
 		body = struct {
 			Names []string `json:"names"`
 		}{names}
-	case VerbSignal:
+	case bodySignal:
 		body = struct {
 			Signal string   `json:"signal"`
 			Names  []string `json:"names"`
 		}{signal, names}
-	case VerbReload, VerbShutdown:
-		body = struct{}{}
-	default:
-		return Reply{}, fmt.Errorf("%q is not an action", verb)
 	}
 	var reply Reply
-	err := c.call(ctx, "POST", "/v1/"+verb, nil, body, &reply)
+	err := c.call(ctx, rt.method, rt.path, nil, body, &reply)
 	return reply, err
 }
 

@@ -26,6 +26,11 @@ const (
 )
 
 // route is one endpoint: the verb it asks of the loop and what it takes.
+// The control API's routes are also its verb table (routes): what `tend
+// ctl` accepts for a verb, how it prints its usage, whether the server
+// logs it as an action and whether --wait applies are read from the
+// verb's row. Adding a verb is one row here, one case in the
+// supervisor's serve (supervisor/requests.go) and its action.
 type route struct {
 	path   string
 	method string
@@ -33,6 +38,13 @@ type route struct {
 	body   bodyKind
 	// query: the route takes ?name=PATTERN (repeatable).
 	query bool
+	// changes: the verb changes state; the server logs each request at
+	// info with the peer's uid.
+	changes bool
+	// wait: `tend ctl VERB --wait` waits for the programs to get there.
+	wait bool
+	// args and help are the verb's line in `tend ctl`'s usage.
+	args, help string
 }
 
 type bodyKind int
@@ -49,17 +61,38 @@ const (
 // binary, where a map is built by code at start, which pulls this
 // package's pages into the memory of every tend, ctl or not.
 var routes = []route{
-	{"/v1/status", "GET", VerbStatus, bodyNone, true},
-	{"/v1/health", "GET", VerbHealth, bodyNone, false},
-	{"/v1/events", "GET", VerbEvents, bodyNone, true},
-	{"/v1/start", "POST", VerbStart, bodyNames, false},
-	{"/v1/stop", "POST", VerbStop, bodyNames, false},
-	{"/v1/restart", "POST", VerbRestart, bodyNames, false},
-	{"/v1/pause", "POST", VerbPause, bodyNames, false},
-	{"/v1/resume", "POST", VerbResume, bodyNames, false},
-	{"/v1/signal", "POST", VerbSignal, bodySignal, false},
-	{"/v1/reload", "POST", VerbReload, bodyEmpty, false},
-	{"/v1/shutdown", "POST", VerbShutdown, bodyEmpty, false},
+	{"/v1/status", "GET", VerbStatus, bodyNone, true, false, false,
+		"[NAME...]", "programs and their state (all when no NAME)"},
+	{"/v1/start", "POST", VerbStart, bodyNames, false, true, true,
+		"NAME...", "start programs"},
+	{"/v1/stop", "POST", VerbStop, bodyNames, false, true, true,
+		"NAME...", "stop programs"},
+	{"/v1/restart", "POST", VerbRestart, bodyNames, false, true, true,
+		"NAME...", "stop, then start programs"},
+	{"/v1/signal", "POST", VerbSignal, bodySignal, false, true, false,
+		"SIG NAME...", "send SIG (HUP, SIGUSR1, 15, …) to the programs' process groups"},
+	{"/v1/pause", "POST", VerbPause, bodyNames, false, true, false,
+		"NAME...", "freeze programs (SIGSTOP to the group)"},
+	{"/v1/resume", "POST", VerbResume, bodyNames, false, true, false,
+		"NAME...", "thaw paused programs (SIGCONT)"},
+	{"/v1/reload", "POST", VerbReload, bodyEmpty, false, true, false,
+		"", "re-read the config: add, remove, restart changed programs"},
+	{"/v1/events", "GET", VerbEvents, bodyNone, true, false, false,
+		"[NAME...]", "print state changes as JSON lines until interrupted"},
+	{"/v1/health", "GET", VerbHealth, bodyNone, false, false, false,
+		"", "exit 0 when every critical program is RUNNING and healthy,\nelse print why and exit 1"},
+	{"/v1/shutdown", "POST", VerbShutdown, bodyEmpty, false, true, false,
+		"", "stop every program in order; tend exits"},
+}
+
+// verbRoute is the row of routes for verb.
+func verbRoute(verb string) (route, bool) {
+	for _, rt := range routes {
+		if rt.verb == verb {
+			return rt, true
+		}
+	}
+	return route{}, false
 }
 
 // routeOf finds the endpoint for urlPath in table: routes, or the

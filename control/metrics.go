@@ -31,9 +31,9 @@ func ServeMetrics(ln net.Listener, reqs chan<- Request, log zerolog.Logger) erro
 // status; /healthz and /readyz for health. A slice of constants, as
 // routes is: no package init.
 var metricsRoutes = []route{
-	{pathMetrics, "GET", VerbStatus, bodyNone, false},
-	{pathHealthz, "GET", VerbHealth, bodyNone, false},
-	{pathReadyz, "GET", VerbHealth, bodyNone, false},
+	{path: pathMetrics, method: "GET", verb: VerbStatus, body: bodyNone},
+	{path: pathHealthz, method: "GET", verb: VerbHealth, body: bodyNone},
+	{path: pathReadyz, method: "GET", verb: VerbHealth, body: bodyNone},
 }
 
 const (

@@ -295,11 +295,8 @@ func (s *server) watch(x *exchange) (context.Context, func()) {
 // changes reports whether verb changes state: those requests are
 // logged at info with the peer, the others at debug.
 func changes(verb string) bool {
-	switch verb {
-	case VerbStatus, VerbHealth, VerbEvents:
-		return false
-	}
-	return true
+	rt, _ := verbRoute(verb)
+	return rt.changes
 }
 
 // tooBusy answers a request with 503, and says so, when more than
