@@ -12,7 +12,7 @@ import (
 // TestNoNetHTTP keeps net/http, and with it TLS and X.509, out of the
 // binary: tend is PID 1, and its binary size and resident memory are
 // measured against tini's. tend speaks plain HTTP/1.1 on its control
-// socket and to http health checks, and control/h1 is all of HTTP it
+// socket and to http health checks, and internal/h1 is all of HTTP it
 // needs; net/http brings crypto/tls, crypto/x509, the FIPS 140 modules,
 // math/big, HTTP/2 and more along, and a Go program runs the init of
 // every package it links and faults in their code and tables as it

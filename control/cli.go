@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/api"
-	"tend/control/h1"
+	"tend/internal/h1"
 )
 
 // Exit codes of `tend ctl`.

@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strings"
 
-	"tend/control/h1"
+	"tend/internal/h1"
 )
 
 // maxAnswer bounds what the client reads of one answer (and of one events

@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"tend/config"
-	"tend/control/h1"
+	"tend/internal/h1"
 )
 
 // Request limits: a name list longer than any real config, and names and

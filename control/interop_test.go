@@ -16,7 +16,7 @@ import (
 )
 
 // The client against net/http's server playing tend: what the client
-// speaks is HTTP, not merely what control/h1 agrees with itself on. (The
+// speaks is HTTP, not merely what internal/h1 agrees with itself on. (The
 // other way round, net/http's client against tend's server, is in
 // server_test.go.)
 func TestClientAgainstNetHTTP(t *testing.T) {

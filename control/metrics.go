@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tend/api"
-	"tend/control/h1"
+	"tend/internal/h1"
 )
 
 // The metrics listener, [tend] metrics = "host:port": a TCP listener of

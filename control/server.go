@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"tend/control/h1"
+	"tend/internal/h1"
 	"tend/internal/safe"
 )
 

@@ -18,7 +18,7 @@ import (
 // each gets the status that says what is wrong (400, 413, 431, 408), or
 // its connection is dropped, and round after round tend's memory and
 // file descriptors come back to where they were. The parser's side of
-// it, in depth: control/h1's TestHostileCorpus.
+// it, in depth: internal/h1's TestHostileCorpus.
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"

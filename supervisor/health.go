@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"tend/config"
-	"tend/control/h1"
+	"tend/internal/h1"
 )
 
 // Health checks. A probe runs while its program is STARTING or RUNNING
