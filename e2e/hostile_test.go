@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -21,20 +20,7 @@ import (
 // it, in depth: internal/h1's TestHostileCorpus.
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
-	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"
-
-[programs.db]
-command = ["sleep", "600"]
-startsecs = 0
-critical = true
-`, false)
-	s := startCtl(t, cfg)
-	var addr struct {
-		Metrics string `json:"metrics"`
-	}
-	if ev := s.tl.waitMessage("", "metrics listening"); json.Unmarshal([]byte(ev.line), &addr) != nil || addr.Metrics == "" {
-		t.Fatalf("no address in %v", ev)
-	}
+	s, sock, metricsAddr := startMetrics(t)
 	s.tl.waitState("db", "RUNNING")
 	pid := s.tendPid()
 
@@ -78,7 +64,7 @@ critical = true
 		network, address string
 		cases            []hostile
 	}{
-		{"tcp", addr.Metrics, corpus("/metrics", "GET", false)},
+		{"tcp", metricsAddr, corpus("/metrics", "GET", false)},
 		{"unix", sock, corpus("/v1/start", "POST", true)},
 	}
 

@@ -14,21 +14,8 @@ import (
 // TCP port, and nothing that changes state.
 func TestMetricsListener(t *testing.T) {
 	t.Parallel()
-	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"
-
-[programs.db]
-command = ["sleep", "600"]
-startsecs = 0
-critical = true
-`, false)
-	s := startCtl(t, cfg)
-	var addr struct {
-		Metrics string `json:"metrics"`
-	}
-	if ev := s.tl.waitMessage("", "metrics listening"); json.Unmarshal([]byte(ev.line), &addr) != nil || addr.Metrics == "" {
-		t.Fatalf("no address in %v", ev)
-	}
-	base := "http://" + addr.Metrics
+	s, sock, metricsAddr := startMetrics(t)
+	base := "http://" + metricsAddr
 	s.tl.waitState("db", "RUNNING")
 
 	code, body := httpDo(t, "GET", base+"/metrics")
@@ -88,4 +75,26 @@ func httpDo(t *testing.T, method, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// startMetrics runs tend as PID 1 with a control socket, a metrics port
+// on loopback, and one critical program, db, and returns it with the
+// socket and the port's address.
+func startMetrics(t *testing.T) (s *svRun, sock, addr string) {
+	t.Helper()
+	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"
+
+[programs.db]
+command = ["sleep", "600"]
+startsecs = 0
+critical = true
+`, false)
+	s = startCtl(t, cfg)
+	var listening struct {
+		Metrics string `json:"metrics"`
+	}
+	if ev := s.tl.waitMessage("", "metrics listening"); json.Unmarshal([]byte(ev.line), &listening) != nil || listening.Metrics == "" {
+		t.Fatalf("no address in %v", ev)
+	}
+	return s, sock, listening.Metrics
 }

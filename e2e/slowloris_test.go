@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -44,22 +43,9 @@ func TestSlowloris(t *testing.T) {
 // slowloris runs the attack of TestSlowloris, each slow client making
 // its connection again redial after tend drops it.
 func slowloris(t *testing.T, redial time.Duration) {
-	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"
-
-[programs.db]
-command = ["sleep", "600"]
-startsecs = 0
-critical = true
-`, false)
-	s := startCtl(t, cfg)
-	var addr struct {
-		Metrics string `json:"metrics"`
-	}
-	if ev := s.tl.waitMessage("", "metrics listening"); json.Unmarshal([]byte(ev.line), &addr) != nil || addr.Metrics == "" {
-		t.Fatalf("no address in %v", ev)
-	}
-	if !strings.HasPrefix(addr.Metrics, "127.0.0.1:") {
-		t.Fatalf("metrics on %s, want loopback", addr.Metrics)
+	s, sock, metricsAddr := startMetrics(t)
+	if !strings.HasPrefix(metricsAddr, "127.0.0.1:") {
+		t.Fatalf("metrics on %s, want loopback", metricsAddr)
 	}
 	s.tl.waitState("db", "RUNNING")
 	pid := s.tendPid()
@@ -70,7 +56,7 @@ critical = true
 	var attackers sync.WaitGroup
 	var dials, drops atomic.Int64
 	for i := range 2 * perListener {
-		network, address := "tcp", addr.Metrics
+		network, address := "tcp", metricsAddr
 		if i%2 == 1 {
 			network, address = "unix", sock
 		}
@@ -96,7 +82,7 @@ critical = true
 	hc := &http.Client{Timeout: probeTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	httpProbe := func(path string) func() error {
 		return func() error {
-			resp, err := hc.Get("http://" + addr.Metrics + path)
+			resp, err := hc.Get("http://" + metricsAddr + path)
 			if err != nil {
 				return err
 			}
