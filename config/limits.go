@@ -225,45 +225,39 @@ func (p *pre) value(depth, nameBytes int) {
 	case '[':
 		p.next()
 		p.count(depth+1, nameBytes) // the parser records the array's key
-		for !p.eof() {
-			p.space(true)
-			switch p.peek() {
-			case ']':
-				p.next()
-				return
-			case ',':
-				p.next()
-			default:
-				start := p.pos
-				p.count(depth+1, 0)
-				p.value(depth+1, nameBytes)
-				if p.pos == start {
-					p.next()
-				}
-			}
-		}
+		p.each(']', func() {
+			p.count(depth+1, 0)
+			p.value(depth+1, nameBytes)
+		})
 	case '{':
 		p.next()
 		p.count(depth+1, nameBytes)
-		for !p.eof() {
-			p.space(true)
-			switch p.peek() {
-			case '}':
-				p.next()
-				return
-			case ',':
-				p.next()
-			default:
-				start := p.pos
-				p.keyval(depth+1, nameBytes)
-				if p.pos == start {
-					p.next()
-				}
-			}
-		}
+		p.each('}', func() { p.keyval(depth+1, nameBytes) })
 	default: // number, boolean, date: nothing they contain ends them
 		for !p.eof() && !strings.ContainsRune(",]}#\n", rune(p.peek())) {
 			p.next()
+		}
+	}
+}
+
+// each scans the items of an array or an inline table, up to and
+// including close, each with item. An item that consumes nothing (input
+// that is no TOML) costs a byte, so the scan always ends.
+func (p *pre) each(close byte, item func()) {
+	for !p.eof() {
+		p.space(true)
+		switch p.peek() {
+		case close:
+			p.next()
+			return
+		case ',':
+			p.next()
+		default:
+			start := p.pos
+			item()
+			if p.pos == start {
+				p.next()
+			}
 		}
 	}
 }
