@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,13 +17,22 @@ import (
 
 // This file answers "was anything left in the namespace when tend
 // exited?". It cannot be read from /proc afterwards: when a namespace's
-// init exits, the kernel SIGKILLs whatever else is in it and the init's
-// exit completes only once they are gone. But each thread's exit is an
-// event of the kernel's process-events connector (root only), sent as
-// the thread begins to exit and before the kernel kills an init's
-// leftovers. So the soak listens to the connector over the shutdown:
-// a process of the namespace that exits after tend's first thread
-// began to exit was left behind, and killed by the kernel.
+// init exits, the kernel SIGKILLs whatever else is in it, and the
+// init's exit completes only once they are gone. The kernel's
+// process-events connector (root only) reports every thread's exit,
+// with its wait status, so the soak listens to it over the shutdown.
+// A thread's exit event is sent at the end of its exit, after the
+// kernel has killed an init's leftovers when that thread is the init's
+// last; so a leftover is:
+//
+//   - a process of the namespace that exits after one of tend's
+//     threads has: tend had begun to exit; or
+//   - one killed by SIGKILL after tend got SIGTERM. Every program of
+//     the soak dies of SIGTERM, so a SIGKILL is tend having to send one
+//     (its log says so, and its exit code) or the kernel killing what
+//     tend left. Exec probes are the exception: tend SIGKILLs a probe
+//     in flight when its program stops, so those tend starts after the
+//     SIGTERM, or that were running then, are left out.
 //
 // (bench/cmd/svbench follows its supervisors through the same
 // connector for timing; this is the smaller part of it the soak needs.)
@@ -56,6 +66,9 @@ type exitWatch struct {
 	lastNs int64
 	err    error
 	got    chan struct{} // a token after each batch
+
+	closing atomic.Bool
+	done    chan struct{} // closed when read returns
 }
 
 func watchExits() (*exitWatch, error) {
@@ -65,6 +78,14 @@ func watchExits() (*exitWatch, error) {
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20)
+	}
+	// read wakes up now and then to see whether close wants it gone: the
+	// fd is closed only after read has returned, so that its number,
+	// taken again by the next socket, is never read by this watch.
+	tv := unix.NsecToTimeval((200 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
 		unix.Close(fd)
@@ -83,7 +104,7 @@ func watchExits() (*exitWatch, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("subscribe to process events (needs root and CONFIG_PROC_EVENTS): %w", err)
 	}
-	w := &exitWatch{fd: fd, got: make(chan struct{}, 1)}
+	w := &exitWatch{fd: fd, got: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.read()
 	if err := w.settle(); err != nil {
 		w.close()
@@ -93,11 +114,12 @@ func watchExits() (*exitWatch, error) {
 }
 
 func (w *exitWatch) read() {
+	defer close(w.done)
 	buf := make([]byte, 1<<16)
 	le := binary.LittleEndian
-	for {
+	for !w.closing.Load() {
 		n, _, err := unix.Recvfrom(w.fd, buf, 0)
-		if errors.Is(err, unix.EINTR) {
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			continue
 		}
 		w.mu.Lock()
@@ -166,37 +188,65 @@ func (w *exitWatch) settle() error {
 	}
 }
 
-func (w *exitWatch) close() { unix.Close(w.fd) }
+func (w *exitWatch) close() {
+	w.closing.Store(true)
+	<-w.done
+	unix.Close(w.fd)
+}
 
-// leftovers are the processes of the namespace that exited after tend
-// began to exit: seed is the namespace's processes (host pids, tend
-// among them) when the watch had started, and a process forked by one
-// of them belongs to it too. Call it after tend has exited and settle.
-func (w *exitWatch) leftovers(tend int, seed []int) ([]string, error) {
+// leftovers are the processes of the namespace that tend left when it
+// exited (see the top of this file). seed is the namespace's processes
+// (but tend) as listed from /proc from seedNs (CLOCK_MONOTONIC) on, and
+// a process forked after seedNs by one of them belongs to it too. Call it after tend
+// has exited and settle.
+func (w *exitWatch) leftovers(tend int, seedNs int64, seed []nsProc) ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.lost > 0 {
 		return nil, fmt.Errorf("the kernel dropped process events (%d overruns): cannot tell what was left", w.lost)
 	}
-	in := map[int]bool{}
+	// in holds the namespace's live processes, each with what it is.
+	in := map[int]string{}
 	for _, p := range seed {
-		in[p] = true
+		in[p.Pid] = p.Mode
+		if p.Mode == "" {
+			in[p.Pid] = p.Comm
+		}
 	}
 	var tendExit int64
 	var out []string
 	for _, e := range w.events {
+		if e.Ns < seedNs {
+			continue // what it did then, the seed shows
+		}
 		switch {
 		case e.Fork:
 			// A pid that comes back belongs to whoever forked it now.
-			in[e.Pid] = in[e.Parent]
+			delete(in, e.Pid)
+			if e.Parent == tend {
+				in[e.Pid] = "probe" // tend starts no program during a shutdown
+			} else if what, ok := in[e.Parent]; ok {
+				in[e.Pid] = "child of a " + what
+			}
 		case e.Pid == tend:
 			if tendExit == 0 {
 				tendExit = e.Ns
 			}
-		case in[e.Pid] && tendExit != 0 && e.Ns >= tendExit:
-			// Any thread of it still running: it was alive.
-			out = append(out, fmt.Sprintf("pid %d (host) exited %.1f ms after tend, status %#x",
-				e.Pid, float64(e.Ns-tendExit)/1e6, e.Code))
+		default:
+			what, ok := in[e.Pid]
+			if !ok {
+				continue
+			}
+			killed := e.Code&0x7f == uint32(unix.SIGKILL)
+			switch {
+			case tendExit != 0 && e.Ns >= tendExit:
+				out = append(out, fmt.Sprintf("pid %d (%s) exited %.1f ms after tend began to, wait status %#x",
+					e.Pid, what, float64(e.Ns-tendExit)/1e6, e.Code))
+			case killed && what != "true" && what != "probe":
+				out = append(out, fmt.Sprintf("pid %d (%s) was SIGKILLed: by tend (see its log) or, when tend exited, by the kernel", e.Pid, what))
+			default:
+				continue
+			}
 			delete(in, e.Pid) // one report a process
 		}
 	}

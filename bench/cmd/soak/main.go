@@ -39,8 +39,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tend/bench/internal/benchkit"
 )
 
+// soak is one run. The flags and what start sets up are written before
+// the actors start and only read after; stalled has its own lock; mu
+// guards the rest at the bottom.
 type soak struct {
 	tend, child string
 	d, quiet    time.Duration
@@ -55,6 +60,8 @@ type soak struct {
 	exited  chan struct{} // closed when unshare has exited
 	waitErr error         // its Wait's error, once exited is closed
 
+	// The stdout reader owns lines, stdoutN and stdoutErr until it
+	// closes stdoutDone (before exited is closed).
 	lines      *lineCheck
 	stdoutN    int64
 	stdoutErr  error
@@ -543,11 +550,9 @@ func (s *soak) shutdown() error {
 		return err
 	}
 	defer w.close()
-	seed := []int{s.tendPid}
-	for _, p := range s.ns.procs() {
-		seed = append(seed, p.Pid)
-	}
-	s.logf("SIGTERM to tend, %d processes in its namespace", len(seed)-1)
+	seedNs := benchkit.Monotonic()
+	seed := s.ns.procs()
+	s.logf("SIGTERM to tend, %d processes in its namespace", len(seed))
 	t := time.Now()
 	if err := unix.Kill(s.tendPid, unix.SIGTERM); err != nil {
 		return err
@@ -568,12 +573,12 @@ func (s *soak) shutdown() error {
 	if err := w.settle(); err != nil {
 		return err
 	}
-	left, err := w.leftovers(s.tendPid, seed)
+	left, err := w.leftovers(s.tendPid, seedNs, seed)
 	if err != nil {
 		s.fail("leftover check: %v", err)
 	}
 	for _, l := range left {
-		s.fail("left in the namespace when tend exited, killed by the kernel: %s", l)
+		s.fail("left in the namespace when tend exited: %s", l)
 	}
 	if s.stdoutErr != nil {
 		s.fail("reading tend's stdout: %v", s.stdoutErr)
