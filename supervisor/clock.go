@@ -29,24 +29,30 @@ const (
 	freezeTolerance = time.Second
 )
 
-// now is tend time: the monotonic clock less frozen time.
+// now is tend time: the monotonic clock less frozen time, as read once
+// at the start of the loop's current turn (noteFreeze). One reading per
+// turn: a freeze that lands in the middle of a turn, after noteFreeze
+// has looked for one, must not pass for time the programs ran when a
+// handler reads the clock again (a startsecs deadline seen as passed).
+// The next turn's noteFreeze counts it.
 func (s *Supervisor) now() time.Time {
-	return s.os.now().Add(-s.frozen)
+	return s.turn
 }
 
 // noteFreeze runs after every wakeup: a timer that fired (or would have)
 // more than freezeTolerance late means tend was frozen for that long, and
 // its programs with it.
 func (s *Supervisor) noteFreeze() {
-	if s.timerDue.IsZero() {
-		return
+	real := s.os.now()
+	if !s.timerDue.IsZero() {
+		if late := real.Sub(s.timerDue); late > freezeTolerance {
+			s.frozen += late
+			s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
+				Msg("tend was not running (container frozen?): deadlines leave that time out")
+		}
+		s.timerDue = time.Time{}
 	}
-	if late := s.os.now().Sub(s.timerDue); late > freezeTolerance {
-		s.frozen += late
-		s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
-			Msg("tend was not running (container frozen?): deadlines leave that time out")
-	}
-	s.timerDue = time.Time{}
+	s.turnReal, s.turn = real, real.Add(-s.frozen)
 }
 
 // sensitive reports whether a deadline is pending whose meaning a freeze
@@ -90,7 +96,9 @@ func (s *Supervisor) armTimer() {
 	if s.sensitive() {
 		d = min(d, heartbeat)
 	}
-	s.timerDue = s.os.now().Add(d)
+	// Due against the turn's own reading of the clock, like d: a freeze
+	// that lands after it shows as lateness when the timer fires.
+	s.timerDue = s.turnReal.Add(d)
 	if s.timer == nil {
 		s.timer = time.NewTimer(d)
 	} else {

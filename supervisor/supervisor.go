@@ -96,6 +96,8 @@ type Supervisor struct {
 	reaps        *reaper.Schedule // when to reap; made by Run
 	reapGap      time.Duration    // reaper.Coalesce; 0 in the loop's exact-time tests
 	frozen       time.Duration    // time tend was not running when its timer was due
+	turn         time.Time        // tend time at the start of this turn of the loop (now)
+	turnReal     time.Time        // the real clock's reading that turn comes from
 	outputs      int              // output copiers still running
 	outputDone   chan func()      // a copier reached EOF; run the func on the loop
 	files        logs.Files       // log files open for programs
@@ -215,6 +217,7 @@ func (s *Supervisor) Run() int {
 	}
 	s.reaps = reaper.NewSchedule(s.os.drain, s.os.muteChild, s.reapGap, s.os.now, s.sub.Child, s.log)
 	s.installForwarder()
+	s.noteFreeze() // the first turn's clock
 	s.advance()
 	s.syncForwarder()
 	for s.phase != done {
@@ -241,7 +244,7 @@ func (s *Supervisor) Run() int {
 		case r := <-s.opts.Requests:
 			handle = func() { s.onRequest(r) }
 		}
-		s.noteFreeze() // before anything reads the clock
+		s.noteFreeze() // the turn's clock, before anything reads it
 		s.safely(handle)
 		s.safely(s.advance)
 		s.syncForwarder()
@@ -320,9 +323,12 @@ func (s *Supervisor) onTimer() {
 	// (a loop stalled for seconds under load, a reap put off to the end
 	// of its gap, select picking the timer among ready channels): the
 	// startsecs deadline must not promote to RUNNING a program that has
-	// already exited, nor an exec probe that has answered time out.
-	s.reaps.OnTimer(s.onExit)
+	// already exited, nor an exec probe that has answered time out. The
+	// deadlines are read against the clock as it was read right after
+	// noteFreeze, before the drain: a freeze that lands in between must
+	// not pass for time the programs ran.
 	now := s.now()
+	s.reaps.OnTimer(s.onExit)
 	for _, p := range s.programs {
 		if !p.due.IsZero() && !now.Before(p.due) {
 			p.due = time.Time{}
