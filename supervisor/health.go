@@ -1,26 +1,21 @@
 package supervisor
 
 import (
-	"context"
-	"encoding/base64"
 	"fmt"
-	"net"
-	"net/url"
 	"time"
 
 	"tend/config"
-	"tend/internal/h1"
 )
 
 // Health checks. A probe runs while its program is STARTING or RUNNING
 // (never while PAUSED), `interval` from the start of one probe to the
-// start of the next. exec probes are spawned by the loop like programs
-// (the loop is the one owner of every wait) and killed at `timeout`;
-// http and tcp probes run on a goroutine of their own that reports back,
-// and the loop keeps their timeout in tend time, so a frozen container
-// does not fail them on thaw. `retries` failures in a row make the
-// program unhealthy, one success healthy; failures during `start_period`
-// do not count.
+// start of the next. What a probe does is its checker's (checker.go):
+// exec probes are spawned by the loop like programs (the loop is the one
+// owner of every wait) and killed at `timeout`; http and tcp probes run
+// on a goroutine of their own that reports back. The loop keeps every
+// timeout in tend time, so a frozen container does not fail a probe on
+// thaw. `retries` failures in a row make the program unhealthy, one
+// success healthy; failures during `start_period` do not count.
 
 // Health values, as status and events show them.
 const (
@@ -34,10 +29,9 @@ type probe struct {
 	due    time.Time // next probe start; zero: none scheduled
 	end    time.Time // timeout of the probe in flight; zero: none in flight
 	began  time.Time // start of the probe in flight, or of the last one
-	pid    int       // exec probe in flight
+	check  checker   // this run's, for its health check's kind; nil: none
 	gen    uint64    // tags a goroutine probe's result; a stale one is dropped
-	cancel context.CancelFunc
-	fails  int // failures in a row
+	fails  int       // failures in a row
 	health string
 }
 
@@ -54,25 +48,23 @@ func (p *program) healthy() bool {
 	return p.state == Running && (p.cfg.Healthcheck == nil || p.probe.health == healthHealthy)
 }
 
-// resetHealth starts health checking over for a new process.
+// resetHealth starts health checking over for a new process, with a
+// checker for the kind its config has now.
 func (s *Supervisor) resetHealth(p *program) {
 	s.cancelProbe(p)
+	p.probe.check = nil
 	if p.cfg.Healthcheck == nil {
 		return
 	}
+	p.probe.check = newChecker(p.cfg.Healthcheck)
 	p.probe.fails, p.probe.health = 0, healthStarting
 	p.probe.due = s.now().Add(p.cfg.Healthcheck.Interval)
 }
 
 // cancelProbe forgets the probe in flight and the next one.
 func (s *Supervisor) cancelProbe(p *program) {
-	if p.probe.pid != 0 {
-		s.os.kill(-p.probe.pid, killSignal)
-		p.probe.pid = 0 // its exit is reaped as a stale probe's
-	}
-	if p.probe.cancel != nil {
-		p.probe.cancel()
-		p.probe.cancel = nil
+	if p.probe.check != nil {
+		p.probe.check.stop(s)
 	}
 	p.probe.gen++
 	p.probe.due, p.probe.end = time.Time{}, time.Time{}
@@ -80,87 +72,13 @@ func (s *Supervisor) cancelProbe(p *program) {
 
 // startProbe runs p's health check once.
 func (s *Supervisor) startProbe(p *program) {
-	hc := p.cfg.Healthcheck
 	now := s.now()
-	p.probe.began, p.probe.end = now, now.Add(hc.Timeout)
+	p.probe.began, p.probe.end = now, now.Add(p.cfg.Healthcheck.Timeout)
 	p.probe.due = time.Time{}
 	p.probe.gen++
-	if hc.Exec != nil {
-		// The probe runs as its program does: same user, directory,
-		// environment and umask (a probe as root for a program that runs
-		// as nobody would be a way up).
-		cmd, err := s.command(p)
-		var pid int
-		if err == nil {
-			cmd.Argv, cmd.Stdout, cmd.Stderr = hc.Exec, s.devNull, s.devNull
-			pid, err = s.os.spawn(cmd)
-		}
-		if err != nil {
-			s.probeDone(p, fmt.Errorf("probe: %w", err))
-			return
-		}
-		p.probe.pid = pid
-		s.probes[pid] = p
-		return
+	if err := p.probe.check.start(s, p); err != nil {
+		s.probeDone(p, fmt.Errorf("probe: %w", err))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.probe.cancel = cancel
-	gen := p.probe.gen
-	s.goSafe("probe "+p.cfg.Name, func() {
-		s.probeResults <- probeResult{p: p, gen: gen, err: netProbe(ctx, hc)}
-	})
-}
-
-// netProbe runs an http or tcp check until it answers or ctx ends.
-func netProbe(ctx context.Context, hc *config.Healthcheck) error {
-	if hc.TCP != "" {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", hc.TCP)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
-	code, err := httpGet(ctx, hc.HTTP)
-	if err != nil {
-		// Worded as net/http's client words it: `Get "URL": why`.
-		return fmt.Errorf("Get %q: %w", hc.HTTP, err)
-	}
-	if code < 200 || code > 399 { // a 3xx is an answer, and healthy: not followed
-		return fmt.Errorf("http status %d", code)
-	}
-	return nil
-}
-
-// httpGet sends GET rawURL (http://, as config checked) on a connection
-// of its own and returns the answer's status code; the body is not read.
-// The connection is closed when ctx is done.
-func httpGet(ctx context.Context, rawURL string) (int, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return 0, err
-	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
-	if err != nil {
-		return 0, err
-	}
-	// The fields net/http's client sent, but Accept-Encoding: the body
-	// is never read.
-	h := h1.Header{{Name: "Host", Value: u.Host}, {Name: "User-Agent", Value: "Go-http-client/1.1"}}
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		auth := base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pass))
-		h = append(h, h1.Field{Name: "Authorization", Value: "Basic " + auth})
-	}
-	resp, err := h1.Do(ctx, c, "GET", u.RequestURI(), h, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp.Close()
-	return resp.Code, nil
 }
 
 // onProbeResult takes a goroutine probe's answer, unless it is stale.
@@ -168,39 +86,26 @@ func (s *Supervisor) onProbeResult(r probeResult) {
 	if r.gen != r.p.probe.gen || r.p.probe.end.IsZero() {
 		return
 	}
-	if r.p.probe.cancel != nil {
-		r.p.probe.cancel()
-		r.p.probe.cancel = nil
-	}
+	r.p.probe.check.stop(s)
 	s.probeDone(r.p, r.err)
 }
 
 // onProbeExit takes an exec probe's exit.
 func (s *Supervisor) onProbeExit(p *program, pid, code int) {
-	if p.probe.pid != pid {
-		return // timed out or cancelled already
+	c, ok := p.probe.check.(*execChecker)
+	if !ok {
+		return // a probe of an earlier run
 	}
-	p.probe.pid = 0
-	var err error
-	if code != 0 {
-		err = fmt.Errorf("exit code %d", code)
+	if mine, err := c.exited(pid, code); mine {
+		s.probeDone(p, err)
 	}
-	s.probeDone(p, err)
 }
 
 // onProbeTimeout: the probe in flight took longer than `timeout`.
 func (s *Supervisor) onProbeTimeout(p *program) {
-	timeout := p.cfg.Healthcheck.Timeout
-	if p.probe.pid != 0 {
-		s.os.kill(-p.probe.pid, killSignal)
-		p.probe.pid = 0
-	}
-	if p.probe.cancel != nil {
-		p.probe.cancel()
-		p.probe.cancel = nil
-	}
+	p.probe.check.stop(s)
 	p.probe.gen++
-	s.probeDone(p, fmt.Errorf("timed out after %v", timeout))
+	s.probeDone(p, fmt.Errorf("timed out after %v", p.cfg.Healthcheck.Timeout))
 }
 
 // probeDone counts one probe's outcome and schedules the next.
@@ -249,7 +154,7 @@ func (s *Supervisor) setHealth(p *program, health, reason string) {
 // are late; the loop calls it from onTimer.
 func (s *Supervisor) probeDeadlines(now time.Time) {
 	for _, p := range s.programs {
-		if p.cfg.Healthcheck == nil {
+		if p.probe.check == nil {
 			continue
 		}
 		if !p.probe.end.IsZero() && !now.Before(p.probe.end) {

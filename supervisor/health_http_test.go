@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"tend/config"
 )
 
 // http probes against real listeners: net/http's server plays the
@@ -57,7 +55,7 @@ func TestHTTPProbe(t *testing.T) {
 		{srv.URL + "/broken", "http status 500"},
 		{srv.URL + "/nope", "http status 404"},
 	} {
-		err := netProbe(context.Background(), &config.Healthcheck{HTTP: tc.url})
+		err := httpCheck(context.Background(), tc.url)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.url, err, tc.want)
 		}
@@ -72,7 +70,7 @@ func TestHTTPProbeRefused(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	ln.Close()
-	err = netProbe(context.Background(), &config.Healthcheck{HTTP: url})
+	err = httpCheck(context.Background(), url)
 	if err == nil || !strings.HasPrefix(err.Error(), `Get "`+url+`": dial tcp `) || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("%v, want Get %q: dial tcp …: connection refused", err, url)
 	}
@@ -101,7 +99,7 @@ func TestHTTPProbeCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	err = netProbe(ctx, &config.Healthcheck{HTTP: "http://" + ln.Addr().String() + "/health"})
+	err = httpCheck(ctx, "http://"+ln.Addr().String()+"/health")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("probe: %v, want context canceled", err)
 	}
