@@ -53,13 +53,13 @@ func (s *Supervisor) startProgram(p *program, reason string) {
 		return
 	}
 	if p.state == Stopping {
-		p.restart = true // start again once it is down
+		p.restartOnceDown()
 		return
 	}
 	if p.alive() {
 		return
 	}
-	p.want, p.failures, p.waitSaid, p.due = true, 0, false, time.Time{}
+	p.intent, p.failures, p.waitSaid, p.due = intentRun, 0, false, time.Time{}
 	if p.state != Stopped {
 		s.changed(p, Change{State: Stopped, From: p.state, Reason: reason})
 	}
@@ -71,11 +71,10 @@ func (s *Supervisor) restartProgram(p *program, reason string) {
 		return
 	}
 	if !p.alive() || p.state == Stopping {
-		p.restart = p.alive()
 		s.startProgram(p, reason)
 		return
 	}
-	p.restart = true
+	p.restartOnceDown()
 	s.stop(p, reason)
 }
 
@@ -134,7 +133,7 @@ func (s *Supervisor) health() (bool, string) {
 			continue
 		}
 		switch {
-		case !critical && !p.want && p.state == Stopped && s.phase == running:
+		case !critical && !p.wanted() && p.state == Stopped && s.phase == running:
 		case p.cfg.Type == config.Oneshot && p.state == Completed:
 		case p.state != Running:
 			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.state)
@@ -176,20 +175,34 @@ func (s *Supervisor) reload(reason string) error {
 	for _, pc := range cfg.Programs {
 		keep[pc.Name] = true
 		p := s.byName[pc.Name]
+		if p != nil && p.intent == intentRemove {
+			// Removed by an earlier reload and not down yet: it is back,
+			// so it is not forgotten once down, and comes up again if
+			// it is to.
+			p.intent = intentStop
+			if pc.Autostart {
+				p.intent = intentRestart
+			}
+		}
 		switch {
 		case p == nil:
-			p = &program{cfg: pc, want: pc.Autostart, state: Stopped}
+			p = &program{cfg: pc, intent: runIf(pc.Autostart), state: Stopped}
 			s.byName[pc.Name] = p
 			added = append(added, pc.Name)
 		case !reflect.DeepEqual(*p.cfg, *pc):
 			changed = append(changed, pc.Name)
 			p.next = pc
 			if p.alive() {
-				p.restart = pc.Autostart || p.want
+				// Up again after the stop if it is wanted now or was.
+				if pc.Autostart || p.wanted() {
+					p.intent = intentRestart
+				} else {
+					p.intent = intentStop
+				}
 				s.stop(p, reason+": config changed")
 			} else {
 				s.adopt(p)
-				p.want = pc.Autostart
+				p.intent = runIf(pc.Autostart)
 			}
 		}
 		programs = append(programs, p)
@@ -199,7 +212,7 @@ func (s *Supervisor) reload(reason string) error {
 			continue
 		}
 		removed = append(removed, p.cfg.Name)
-		p.removed = true
+		p.intent = intentRemove
 		s.stop(p, reason+": removed")
 		if p.alive() {
 			programs = append(programs, p) // until it is down

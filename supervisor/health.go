@@ -129,7 +129,7 @@ func (s *Supervisor) probeDone(p *program, err error) {
 	}
 	s.setHealth(p, healthUnhealthy, fmt.Sprintf("%d probes failed in a row: %v", p.probe.fails, err))
 	if hc.OnUnhealthy == config.UnhealthyRestart && s.phase == running && p.state == Running {
-		p.restart = true
+		p.restartOnceDown()
 		s.stop(p, "unhealthy")
 	}
 }

@@ -1025,3 +1025,28 @@ func TestLateHandlerMute(t *testing.T) {
 		l.stop()
 	})
 }
+
+// TestReloadBringsBackRemoved: a program a reload removed, brought back
+// by the next reload before it is down, is not forgotten once down: it
+// starts again, as in the file.
+func TestReloadBringsBackRemoved(t *testing.T) {
+	t.Chdir(t.TempDir()) // the loop's config file is t.toml, here
+	const file = "[programs.p]\ncommand = [\"p\"]\nstartsecs = 0\n\n[programs.q]\ncommand = [\"q\"]\nstartsecs = 0\n"
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+file, nil, map[string]script{"p": {runFor: -1, onTerm: 0}, "q": {runFor: -1, onTerm: time.Second}})
+		time.Sleep(time.Second)
+		write := func(body string) {
+			if err := os.WriteFile("t.toml", []byte(noSocket+body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l.sigs <- unix.SIGHUP
+			synctest.Wait()
+		}
+		write("[programs.p]\ncommand = [\"p\"]\nstartsecs = 0\n") // q removed: TERM, down after 1 s
+		time.Sleep(500 * time.Millisecond)
+		write(file) // q back before it is down
+		time.Sleep(2 * time.Second)
+		l.want("0s spawn q", "1s kill q TERM", "2s exit q 143", "2s spawn q")
+		l.stop()
+	})
+}

@@ -26,13 +26,11 @@ type program struct {
 	started  time.Time       // when the current run began
 	failures int             // failed starts in a row
 	due      time.Time       // the state's deadline (startsecs, backoff, stopwaitsecs); zero: none
-	want     bool            // should run: autostart, until a stop or the shutdown
 	waitSaid bool            // "waiting for a dead dependency" was logged
 	since    time.Time       // wall clock of the last state change
 	probe    probe           // health checking
-	restart  bool            // stopped to be started again (ctl restart, unhealthy, reload)
+	intent   intent          // what tend means to do with it
 	next     *config.Program // the config a reload gave it, taken once it is down
-	removed  bool            // a reload removed it: forgotten once it is down
 	starts   int             // processes started, for status
 	restarts int             // starts after the first
 	lastCode *int            // exit code of the last process
@@ -41,11 +39,52 @@ type program struct {
 // alive reports whether the program has a process.
 func (p *program) alive() bool { return p.pid != 0 }
 
+// intent is what tend means to do with a program: whether startReady
+// starts it, and what its process's exit leads to. It is set by the
+// config (autostart), `tend ctl` (start, stop, restart), the health
+// checks (restart when unhealthy), reloads (restart when changed, remove
+// when gone) and the shutdown (stop); exited and onDue read it.
+type intent int
+
+const (
+	// intentStop: down, and staying down (autostart = false, ctl stop,
+	// the shutdown).
+	intentStop intent = iota
+	// intentRun: up; started once its dependencies allow, and restarted
+	// as autorestart says.
+	intentRun
+	// intentRestart: going down to come up again once it is down (ctl
+	// restart, unhealthy, a reload that changed it).
+	intentRestart
+	// intentRemove: going down for good: a reload removed it, and it is
+	// forgotten once it is down.
+	intentRemove
+)
+
+// runIf is intentRun when on, else intentStop.
+func runIf(on bool) intent {
+	if on {
+		return intentRun
+	}
+	return intentStop
+}
+
+// wanted reports whether p is meant to be up.
+func (p *program) wanted() bool { return p.intent == intentRun }
+
+// restartOnceDown has p started again once it is down, unless a reload
+// removed it.
+func (p *program) restartOnceDown() {
+	if p.intent != intentRemove {
+		p.intent = intentRestart
+	}
+}
+
 // startReady starts every wanted program whose dependencies are met, and
 // the main program once every sidecar has settled.
 func (s *Supervisor) startReady() {
 	for _, p := range s.programs {
-		if p.isMain || !p.want || p.state != Stopped {
+		if p.isMain || !p.wanted() || p.state != Stopped {
 			continue
 		}
 		switch check, dep := s.deps(p); check {
@@ -60,7 +99,7 @@ func (s *Supervisor) startReady() {
 			}
 		}
 	}
-	if m := s.main; m != nil && m.want && m.state == Stopped && s.sidecarsSettled() {
+	if m := s.main; m != nil && m.wanted() && m.state == Stopped && s.sidecarsSettled() {
 		s.start(m)
 	}
 }
@@ -88,7 +127,7 @@ func (s *Supervisor) stuck(p *program) bool {
 	if p.state != Stopped {
 		return false
 	}
-	if !p.want {
+	if !p.wanted() {
 		return true
 	}
 	check, _ := s.deps(p)
@@ -99,7 +138,7 @@ func (s *Supervisor) stuck(p *program) bool {
 // come up or come to an end, as s6-overlay starts CMD after its services.
 func (s *Supervisor) sidecarsSettled() bool {
 	for _, p := range s.programs {
-		if p.isMain || !p.want {
+		if p.isMain || !p.wanted() {
 			continue
 		}
 		if p.state == Running || p.state.Final() || s.stuck(p) {
@@ -254,8 +293,8 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	case stopped:
 		c.State = Stopped
 		s.changed(p, c)
-		if p.restart && s.phase == running {
-			p.restart, p.want = false, true // startReady takes it from here
+		if p.intent == intentRestart && s.phase == running {
+			p.intent = intentRun // startReady takes it from here
 		}
 	case failedStart:
 		s.failedStart(p, c, info)
@@ -278,7 +317,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	}
 	if !p.alive() {
 		s.adopt(p)
-		if p.removed {
+		if p.intent == intentRemove {
 			s.forget(p)
 		}
 	}
@@ -318,7 +357,7 @@ func (s *Supervisor) onDue(p *program) {
 		p.failures = 0
 		s.changed(p, Change{State: Running, From: Starting, Pid: p.pid, Reason: "up for startsecs"})
 	case Backoff:
-		if p.want && s.phase == running {
+		if p.wanted() && s.phase == running {
 			s.start(p)
 		}
 	case Stopping:
@@ -331,7 +370,9 @@ func (s *Supervisor) onDue(p *program) {
 // stop sends p its stop signal, and SIGCONT so a stopped process can act
 // on it, and gives it stopwaitsecs before SIGKILL.
 func (s *Supervisor) stop(p *program, reason string) {
-	p.want = false
+	if p.intent == intentRun {
+		p.intent = intentStop
+	}
 	if !p.alive() {
 		if p.state == Backoff {
 			s.changed(p, Change{State: Stopped, From: Backoff, Reason: reason})

@@ -36,7 +36,9 @@ func (s *Supervisor) shutdown(reason string) {
 		s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	}
 	for _, p := range s.programs {
-		p.want = false
+		if p.intent == intentRun {
+			p.intent = intentStop
+		}
 		if !p.alive() && p.state == Backoff {
 			s.changed(p, Change{State: Stopped, From: Backoff, Reason: "shutdown"})
 		}

@@ -169,12 +169,12 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 	s.env = os.Environ()
 	if opts.Config != nil {
 		for _, pc := range opts.Config.Programs {
-			s.add(&program{cfg: pc, want: pc.Autostart})
+			s.add(&program{cfg: pc, intent: runIf(pc.Autostart)})
 		}
 	}
 	s.probeResults = make(chan probeResult, len(s.programs)+1)
 	if opts.Main != nil {
-		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), want: true, isMain: true}
+		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), intent: intentRun, isMain: true}
 		s.add(s.main)
 	}
 	return s
