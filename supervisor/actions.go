@@ -65,6 +65,19 @@ func (s *Supervisor) startProgram(p *program, reason string) {
 	}
 }
 
+// stopProgram makes p unwanted and stops it: a restart under way (ctl
+// restart, unhealthy, a reload) is called off, and a program already
+// stopping is not sent its stop signal again.
+func (s *Supervisor) stopProgram(p *program, reason string) {
+	if p.intent != intentRemove {
+		p.intent = intentStop
+	}
+	if p.state == Stopping {
+		return
+	}
+	s.stop(p, reason)
+}
+
 // restartProgram stops p and starts it again once it is down.
 func (s *Supervisor) restartProgram(p *program, reason string) {
 	if p.isMain {

@@ -67,7 +67,7 @@ func (s *Supervisor) serve(r control.Request) control.Reply {
 		}
 	case control.VerbStop:
 		for _, p := range ps {
-			s.stop(p, by)
+			s.stopProgram(p, by)
 		}
 	case control.VerbRestart:
 		for _, p := range ps {

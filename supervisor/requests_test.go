@@ -311,3 +311,28 @@ func TestStartOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestStopCallsOffRestart: `ctl stop` of a program that is stopping to
+// be restarted (here by ctl restart) keeps it down, and does not send it
+// its stop signal a second time (the soak found both).
+func TestStopCallsOffRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, noSocket+"[programs.p]\ncommand = [\"p\"]\nstartsecs = 0\n",
+			map[string]script{"p": {runFor: -1, onTerm: time.Second}})
+		time.Sleep(time.Second)
+		l.do(control.VerbRestart, "p")
+		time.Sleep(100 * time.Millisecond)
+		l.do(control.VerbStop, "p")
+		time.Sleep(3 * time.Second)
+		if n := l.count("spawn p"); n != 1 {
+			t.Errorf("p started %d times, want once: the stop did not call the restart off\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		if n := l.count("kill p TERM"); n != 1 {
+			t.Errorf("p sent TERM %d times, want once", n)
+		}
+		if st := l.state("p"); st.State != "STOPPED" {
+			t.Errorf("p is %s, want STOPPED", st.State)
+		}
+		l.stop()
+	})
+}
