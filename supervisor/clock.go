@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -82,22 +83,32 @@ func (s *Supervisor) armTimer() {
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)
-	if due := s.reaps.Due(); !due.IsZero() {
-		earlier(due.Add(-s.frozen)) // the reaps' time is real, deadlines are in tend time
-	}
-	if next.IsZero() {
+	reap := s.reaps.Due()
+	if next.IsZero() && reap.IsZero() {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
 		s.timerDue = time.Time{}
 		return
 	}
-	d := max(next.Sub(s.now()), 0)
-	if s.sensitive() {
-		d = min(d, heartbeat)
+	d := time.Duration(math.MaxInt64)
+	if !next.IsZero() {
+		// Deadlines are in tend time, counted from the turn's reading.
+		d = max(next.Sub(s.now()), 0)
+		if s.sensitive() {
+			d = min(d, heartbeat)
+		}
 	}
-	// Due against the turn's own reading of the clock, like d: a freeze
-	// that lands after it shows as lateness when the timer fires.
+	if !reap.IsZero() {
+		// A reap is on the real clock, at the end of its gap from the
+		// last drain: counted from now, not from the turn's start, or a
+		// turn that drained for milliseconds would put every reap of a
+		// storm that much later.
+		d = min(d, max(reap.Sub(s.os.now()), 0))
+	}
+	// Due against the turn's own reading of the clock: the timer fires
+	// late by the time the turn took, and by a freeze that lands after
+	// that reading, which noteFreeze then counts.
 	s.timerDue = s.turnReal.Add(d)
 	if s.timer == nil {
 		s.timer = time.NewTimer(d)
