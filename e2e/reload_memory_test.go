@@ -69,10 +69,12 @@ func TestRejectedReloadMemory(t *testing.T) {
 	// kernel (debug.FreeOSMemory). What its answer and its log lines
 	// allocate after that (up to 1,000 errors, twice) stays as free heap
 	// until the next collection, which Go starts at 4 MiB of heap at
-	// the least: so tend's anonymous memory may stand up to 4 MiB over
-	// where it was, and must not grow from one round of rejected
-	// reloads to the next.
-	const margin = 4 << 10 // KiB
+	// the least, and the runtime's own structures grow a little with
+	// it: tend's anonymous memory stood 3.1 to 4.2 MiB over where it
+	// was after the worst file here, and must stay within 6 MiB (without
+	// FreeOSMemory it stood 10 to 17 MiB over), and must not grow from
+	// one round of rejected reloads to the next.
+	const margin = 6 << 10 // KiB
 	var rounds []int
 	for round := range 3 {
 		for _, h := range hostile {
