@@ -65,7 +65,6 @@ const (
 type exitInfo struct {
 	code     int  // exit status, or 128+N when killed by signal N
 	signaled bool // killed by a signal
-	ran      time.Duration
 }
 
 // expected reports whether the exit counts as success: a normal exit with

@@ -264,11 +264,10 @@ func cutEnv(kv string) (string, string, bool) {
 
 // exited handles the exit of p's process.
 func (s *Supervisor) exited(p *program, e reaper.Exit) {
-	now := s.now()
 	from := p.state
 	p.pid, p.due = 0, time.Time{}
 	s.cancelProbe(p)
-	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled(), ran: now.Sub(p.started)}
+	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled()}
 	p.lastCode = &info.code
 	c := Change{From: from, Pid: e.Pid, ExitCode: &info.code, Reason: "exited"}
 	if info.signaled {
