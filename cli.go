@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/signals"
 )
 
 // exitUsage is tend's exit code for a usage error or an invalid config.
@@ -35,6 +37,10 @@ flags:
   --grace DURATION      time leftovers get between SIGTERM and SIGKILL once
                         the main program has exited (default 5s)
   --no-group            signal the main program alone, not its process group
+  --drain DURATION      on TERM or INT, wait this long before forwarding it;
+                        a second TERM or INT is forwarded at once (default 0s)
+  --rewrite FROM:TO     the main program gets TO when tend gets FROM (names or
+                        numbers, repeatable; e.g. TERM:QUIT for nginx)
   -g                    accepted for tini users; group is the default
   -e CODE               report exit code CODE as 0 (repeatable; e.g. 143)
   -v                    more log output (-v debug, -vv trace)
@@ -101,6 +107,8 @@ type cli struct {
 	noGroup   bool
 	exitZero  []int
 	grace     time.Duration
+	drain     time.Duration
+	rewrite   map[syscall.Signal]syscall.Signal
 	verbose   int
 	logFormat string
 	// logFormatSet: --log-format was given, and wins over the config's.
@@ -125,6 +133,18 @@ func parseArgs(args []string, getenv func(string) string) (cli, error) {
 	fs.StringVar(&c.config, "c", "", "")
 	fs.DurationVar(&c.grace, "grace", c.grace, "")
 	fs.BoolVar(&c.noGroup, "no-group", false, "")
+	fs.DurationVar(&c.drain, "drain", 0, "")
+	fs.Func("rewrite", "", func(v string) error {
+		from, to, err := parseRewrite(v)
+		if err != nil {
+			return err
+		}
+		if c.rewrite == nil {
+			c.rewrite = map[syscall.Signal]syscall.Signal{}
+		}
+		c.rewrite[from] = to
+		return nil
+	})
 	fs.Bool("g", false, "")
 	fs.Func("e", "", func(s string) error {
 		n, err := strconv.Atoi(s)
@@ -160,12 +180,33 @@ func parseArgs(args []string, getenv func(string) string) (cli, error) {
 		return c, fmt.Errorf("--log-format %q: want console or json", c.logFormat)
 	case c.grace < 0:
 		return c, errors.New("--grace must not be negative")
+	case c.drain < 0:
+		return c, errors.New("--drain must not be negative")
 	case hasCmd && len(c.cmd) == 0:
 		return c, errors.New("no command after --")
 	case !hasCmd && c.config == "":
 		return c, errors.New("nothing to run: give -c FILE or -- CMD")
 	}
 	return c, nil
+}
+
+// parseRewrite reads --rewrite FROM:TO: two signal names or numbers.
+// FROM must be one tend can catch and forward; TO may be any signal.
+func parseRewrite(v string) (from, to syscall.Signal, err error) {
+	a, b, ok := strings.Cut(v, ":")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want FROM:TO, e.g. TERM:QUIT", v)
+	}
+	if from, err = signals.Parse(a); err != nil {
+		return 0, 0, err
+	}
+	if to, err = signals.Parse(b); err != nil {
+		return 0, 0, err
+	}
+	if signals.InInit(from) != signals.Forward || signals.Synchronous(from) {
+		return 0, 0, fmt.Errorf("%q: tend does not forward %s", v, signals.Name(from))
+	}
+	return from, to, nil
 }
 
 // counter is a boolean flag that adds to an int each time it is given.

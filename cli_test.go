@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -35,6 +38,11 @@ func TestParseArgs(t *testing.T) {
 		{nil, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml" })},
 		{[]string{"-c", "f.toml"}, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "f.toml" })},
 		{[]string{"--help"}, none, with(func(c *cli) { c.help = true })},
+		{[]string{"--drain", "3s", "--", "a"}, none, with(func(c *cli) { c.drain = 3 * time.Second; c.cmd = []string{"a"} })},
+		{[]string{"--rewrite", "TERM:QUIT", "--rewrite=sigusr1:12", "--rewrite", "2:9", "--", "a"}, none, with(func(c *cli) {
+			c.rewrite = map[syscall.Signal]syscall.Signal{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: unix.SIGUSR2, unix.SIGINT: unix.SIGKILL}
+			c.cmd = []string{"a"}
+		})},
 	}
 	for _, c := range cases {
 		got, err := parseArgs(c.args, c.env)
@@ -55,6 +63,11 @@ func TestParseArgsErrors(t *testing.T) {
 		"subreaper by itself":      {"-s", "--", "a"},
 		"not defined":              {"--bogus", "--", "a"},
 		"takes no value":           {"-v=false", "--", "a"},
+		"--drain must not be":      {"--drain", "-1s", "--", "a"},
+		"want FROM:TO":             {"--rewrite", "TERM", "--", "a"},
+		"unknown signal":           {"--rewrite", "TERM:NOPE", "--", "a"},
+		"does not forward CHLD":    {"--rewrite", "CHLD:TERM", "--", "a"},
+		"does not forward KILL":    {"--rewrite", "KILL:TERM", "--", "a"},
 	}
 	for want, args := range cases {
 		_, err := parseArgs(args, func(string) string { return "" })

@@ -87,6 +87,8 @@ func run(args []string, sub signals.Subscription) int {
 		Main:     c.cmd,
 		NoGroup:  c.noGroup,
 		Grace:    c.grace,
+		Drain:    c.drain,
+		Rewrite:  c.rewrite,
 		ExitZero: c.exitZero,
 		Log:      log,
 		// -v logs every signal the handler forwards, at the cost of a

@@ -83,6 +83,7 @@ func (s *Supervisor) armTimer() {
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)
+	earlier(s.drainDue)
 	reap := s.reaps.Due()
 	if next.IsZero() && reap.IsZero() {
 		if s.timer != nil {

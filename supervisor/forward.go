@@ -3,7 +3,11 @@ package supervisor
 import (
 	"slices"
 	"syscall"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"tend/reaper"
 	"tend/signals"
 )
 
@@ -33,13 +37,100 @@ func (s *Supervisor) onSignal(sig syscall.Signal) {
 			s.log.Debug().Str("signal", signals.Name(sig)).Int("count", n).Msg("forwarded by the signal handler")
 			return
 		}
-		if target := s.forwardTarget(); target != 0 {
-			err := s.os.kill(target, sig)
-			s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target).Msg("forwarded")
+		if s.hold(sig) || s.forward(sig) {
 			return
 		}
 	}
 	s.log.Debug().Str("signal", signals.Name(sig)).Stringer("action", action).Msg("signal not forwarded")
+}
+
+// forward sends sig, rewritten (--rewrite), to forwardTarget, and
+// reports whether there was one. A stop signal sent to the main
+// program's group is noted: the leftover sweep passes over the
+// processes that got it (one TERM per process).
+func (s *Supervisor) forward(sig syscall.Signal) bool {
+	target := s.forwardTarget()
+	if target == 0 {
+		return false
+	}
+	to := s.rewritten(sig)
+	err := s.os.kill(target, to)
+	if err == nil && target < 0 && stopClass(sig) {
+		s.noteStopSent(-target)
+	}
+	ev := s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target)
+	if to != sig {
+		ev = ev.Str("as", signals.Name(to))
+	}
+	ev.Msg("forwarded")
+	return true
+}
+
+// rewritten is the signal the main program gets for sig (--rewrite).
+func (s *Supervisor) rewritten(sig syscall.Signal) syscall.Signal {
+	if to, ok := s.opts.Rewrite[sig]; ok {
+		return to
+	}
+	return sig
+}
+
+// stopClass reports whether sig, sent to a program, asks it to stop:
+// what a container runtime or a terminal sends to end the container.
+func stopClass(sig syscall.Signal) bool {
+	return sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGQUIT
+}
+
+// hold keeps back a TERM or INT for --drain, and reports whether it did.
+// The first one is forwarded once the drain is over (onDrainDue); one
+// that comes during the drain cuts it short and is forwarded at once;
+// later ones are forwarded at once.
+func (s *Supervisor) hold(sig syscall.Signal) bool {
+	if s.opts.Drain <= 0 || (sig != unix.SIGTERM && sig != unix.SIGINT) || s.forwardTarget() == 0 {
+		return false
+	}
+	switch {
+	case !s.drainDue.IsZero():
+		s.drainDue = time.Time{}
+		s.log.Info().Str("signal", signals.Name(sig)).Msg("second stop signal: the drain is cut short, forwarded at once")
+		return false
+	case s.drainSig != 0:
+		return false // the drain is over
+	}
+	s.drainSig, s.drainDue = sig, s.now().Add(s.opts.Drain)
+	s.log.Info().Str("signal", signals.Name(sig)).Str("drain", s.opts.Drain.String()).Msg("draining: the signal is forwarded when the drain is over")
+	return true
+}
+
+// onDrainDue forwards the stop signal --drain held back.
+func (s *Supervisor) onDrainDue() {
+	s.drainDue = time.Time{}
+	if !s.forward(s.drainSig) {
+		s.log.Debug().Str("signal", signals.Name(s.drainSig)).Msg("drain over; nothing to forward to")
+	}
+}
+
+// noteStopSent records that process group pgid has just had a stop
+// signal, for the leftover sweep (reaper.Skip). The first one counts.
+func (s *Supervisor) noteStopSent(pgid int) {
+	if _, ok := s.stopSent[pgid]; ok {
+		return
+	}
+	if s.stopSent == nil {
+		s.stopSent = reaper.Skip{}
+	}
+	s.stopSent[pgid] = s.os.bootTicks()
+	if s.stopAt.IsZero() {
+		s.stopAt = s.now()
+	}
+}
+
+// handlerForwards says whether tend's signal handler may forward sig
+// itself. The loop keeps the stop signals, which it notes for the sweep
+// and holds for --drain, and those it rewrites: a wake-up of the loop
+// for a signal sent once in a container's life.
+func (s *Supervisor) handlerForwards(sig syscall.Signal) bool {
+	_, rewrite := s.opts.Rewrite[sig]
+	return !rewrite && !stopClass(sig)
 }
 
 // forwardTarget is where forwarded signals go now: the main program's
@@ -66,7 +157,7 @@ func (s *Supervisor) installForwarder() {
 	}
 	var sigs []syscall.Signal
 	for _, sig := range signals.Catchable() {
-		if s.action(sig) == signals.Forward && !signals.Synchronous(sig) && !slices.Contains(s.sub.Ignored, sig) {
+		if s.action(sig) == signals.Forward && !signals.Synchronous(sig) && !slices.Contains(s.sub.Ignored, sig) && s.handlerForwards(sig) {
 			sigs = append(sigs, sig)
 		}
 	}

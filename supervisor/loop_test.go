@@ -82,7 +82,8 @@ func (f *fakeOS) ops() osOps {
 		spawn:     f.spawn,
 		kill:      f.kill,
 		drain:     f.drain,
-		leftovers: func(bool, syscall.Signal) bool { return false },
+		leftovers: func(bool, syscall.Signal, reaper.Skip) (reaper.Swept, error) { return reaper.Swept{}, nil },
+		bootTicks: func() uint64 { return 0 },
 		subreaper: func() error { return nil },
 		muteChild: f.muteChild,
 		installForwarder: func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
@@ -275,7 +276,8 @@ func startLoopLog(t *testing.T, log zerolog.Logger, toml string, main []string, 
 	return startLoopOpts(t, Options{Log: log}, toml, main, scripts)
 }
 
-// startLoopOpts is startLoop with o's Log and LogForwarded.
+// startLoopOpts is startLoop with o's options (its Config, Main and
+// Grace are the test's).
 func startLoopOpts(t *testing.T, o Options, toml string, main []string, scripts map[string]script) *loop {
 	t.Helper()
 	cfg, err := config.Parse("t.toml", []byte(toml), nil)
@@ -284,8 +286,8 @@ func startLoopOpts(t *testing.T, o Options, toml string, main []string, scripts 
 	}
 	f := newFakeOS(scripts)
 	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
-	s := New(Options{Config: cfg, Main: main, Grace: time.Second, Log: o.Log, LogForwarded: o.LogForwarded},
-		signals.Subscription{Child: f.chld, Other: l.sigs})
+	o.Config, o.Main, o.Grace = cfg, main, time.Second
+	s := New(o, signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
 	s.reapGap = testReapGap // 0: exact instants; TestReapCoalesces covers the gap
 	go func() { l.code <- s.Run() }()

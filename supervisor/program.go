@@ -381,6 +381,9 @@ func (s *Supervisor) stop(p *program, reason string) {
 	sig := p.cfg.StopSignal
 	s.os.kill(-p.pid, sig)
 	s.os.kill(-p.pid, unix.SIGCONT)
+	if s.phase != running {
+		s.noteStopSent(p.pid) // the sweep passes its group over
+	}
 	p.due = s.now().Add(p.cfg.StopWaitSecs)
 	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/reaper"
 	"tend/signals"
 )
 
@@ -80,11 +81,33 @@ func (s *Supervisor) stopLeftovers() {
 }
 
 func (s *Supervisor) signalLeftovers(sig syscall.Signal, wait time.Duration) {
-	if s.os.leftovers(s.init, sig) {
-		s.os.leftovers(s.init, unix.SIGCONT) // a stopped leftover can act on it
+	var skip reaper.Skip
+	if sig != unix.SIGKILL {
+		skip = s.stopSent
 	}
-	s.log.Debug().Str("signal", signals.Name(sig)).Str("wait", wait.String()).Msg("stopping leftover processes")
-	s.phaseDue = s.now().Add(wait)
+	w, err := s.os.leftovers(s.init, sig, skip)
+	if err != nil {
+		s.log.Warn().Err(err).Str("signal", signals.Name(sig)).Msg("signalling leftover processes")
+	}
+	if w.Any() {
+		s.os.leftovers(s.init, unix.SIGCONT, nil) // a stopped leftover can act on it
+	}
+	due := s.now().Add(wait)
+	if w.Signalled == 0 && w.Skipped > 0 {
+		// Every leftover has had its stop signal already: it gets what
+		// is left of the wait from then, not a new one.
+		due = maxTime(s.now(), s.stopAt.Add(wait))
+	}
+	s.log.Debug().Str("signal", signals.Name(sig)).Int("signalled", w.Signalled).Int("skipped", w.Skipped).
+		Str("wait", due.Sub(s.now()).String()).Msg("stopping leftover processes")
+	s.phaseDue = due
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // onShutdownTimeout: shutdown_timeout bounds the whole shutdown. What is

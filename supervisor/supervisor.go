@@ -50,6 +50,12 @@ type Options struct {
 	// Stdout and Stderr are tend's own, shared by the programs whose
 	// output is `prefix` (and by tend's log, on Stderr).
 	Stdout, Stderr *logs.Dest
+	// Drain (init mode, --drain) holds a TERM or INT for this long
+	// before it is forwarded; a second one is forwarded at once.
+	Drain time.Duration
+	// Rewrite (--rewrite) maps a signal tend gets to the one the main
+	// program gets, when forwarded and as its stop signal.
+	Rewrite map[syscall.Signal]syscall.Signal
 	// LogForwarded logs each signal tend's handler forwards, at debug
 	// level. It costs a wake-up of the loop per signal; without it the
 	// handler forwards quietly, as tini does: one wake-up and one kill
@@ -88,6 +94,10 @@ type Supervisor struct {
 	shutdownDue  time.Time // shutdown_timeout; zero when unbounded
 	phaseDue     time.Time // grace, killWait, flushWait
 	orphans      int       // reaped processes tend did not start
+	drainDue     time.Time // --drain: when the held signal is forwarded; zero: none held
+	drainSig     syscall.Signal
+	stopSent     reaper.Skip // process groups that got a stop signal, for the leftover sweep
+	stopAt       time.Time   // when the first of them got it (tend time)
 	killedAny    bool      // some program had to be SIGKILLed
 	code         int
 	codeSet      bool
@@ -114,7 +124,9 @@ type osOps struct {
 	spawn     func(Command) (int, error)
 	kill      func(pid int, sig syscall.Signal) error
 	drain     func(func(reaper.Exit)) (bool, error)
-	leftovers func(init bool, sig syscall.Signal) bool
+	leftovers func(init bool, sig syscall.Signal, skip reaper.Skip) (reaper.Swept, error)
+	// bootTicks is the clock /proc/PID/stat's start time is on.
+	bootTicks func() uint64
 	subreaper func() error
 	now       func() time.Time
 	// muteChild mutes SIGCHLD (true) or gives it back its handler.
@@ -131,6 +143,7 @@ var realOS = osOps{
 	kill:      unix.Kill,
 	drain:     reaper.Drain,
 	leftovers: reaper.SignalLeftovers,
+	bootTicks: reaper.BootTicks,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 	muteChild: func(on bool) error {
@@ -175,6 +188,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 	s.probeResults = make(chan probeResult, len(s.programs)+1)
 	if opts.Main != nil {
 		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), intent: intentRun, isMain: true}
+		s.main.cfg.StopSignal = s.rewritten(s.main.cfg.StopSignal)
 		s.add(s.main)
 	}
 	return s
@@ -339,6 +353,9 @@ func (s *Supervisor) onTimer() {
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
 		s.onShutdownTimeout()
+	}
+	if !s.drainDue.IsZero() && !now.Before(s.drainDue) {
+		s.onDrainDue()
 	}
 	if !s.phaseDue.IsZero() && !now.Before(s.phaseDue) {
 		s.phaseDue = time.Time{}

@@ -1,0 +1,207 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"tend/reaper"
+	"tend/signals"
+)
+
+// Init mode's --drain and --rewrite, and the one-TERM rule of the
+// leftover sweep, under fake time.
+
+// sweeps records the loop's calls to the leftover sweep.
+type sweeps struct {
+	mu    sync.Mutex
+	calls []string // "TIME SIG skip=N"
+	skip  reaper.Skip
+	// answer is what a TERM sweep reports.
+	answer reaper.Swept
+}
+
+func (w *sweeps) fake(t0 time.Time) func(bool, syscall.Signal, reaper.Skip) (reaper.Swept, error) {
+	return func(_ bool, sig syscall.Signal, skip reaper.Skip) (reaper.Swept, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.calls = append(w.calls, fmt.Sprintf("%v %s skip=%d", time.Since(t0), signals.Name(sig), len(skip)))
+		if sig == unix.SIGTERM {
+			w.skip = maps(skip)
+			return w.answer, nil
+		}
+		return reaper.Swept{}, nil
+	}
+}
+
+func maps(m reaper.Skip) reaper.Skip {
+	out := reaper.Skip{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (w *sweeps) log() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.calls)
+}
+
+// initLoop runs init mode (no config) with main as the one child.
+type initLoop struct {
+	*loop
+	sweeps   *sweeps
+	handlerS chan []syscall.Signal
+}
+
+func startInit(t *testing.T, o Options, main script, answer reaper.Swept) *initLoop {
+	t.Helper()
+	f := newFakeOS(map[string]script{"m": main})
+	f.alive[999], f.names[999] = true, "w" // a leftover the sweep finds
+	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
+	o.Main, o.Log = []string{"m"}, zerolog.New(zerolog.NewTestWriter(t))
+	if o.Grace == 0 {
+		o.Grace = time.Second
+	}
+	s := New(o, signals.Subscription{Child: f.chld, Other: l.sigs})
+	il := &initLoop{loop: l, sweeps: &sweeps{answer: answer}, handlerS: make(chan []syscall.Signal, 1)}
+	ops := f.ops()
+	ops.leftovers = il.sweeps.fake(f.t0)
+	ops.bootTicks = func() uint64 { return 4242 }
+	ops.installForwarder = func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
+		il.handlerS <- sigs
+		return sigs, nil
+	}
+	s.os, s.init, s.rand = ops, true, func() float64 { return 0 }
+	s.reapGap = testReapGap
+	go func() { l.code <- s.Run() }()
+	return il
+}
+
+// TestDrainHoldsStop: with --drain, the first TERM reaches the main
+// program only once the drain is over; a second TERM during the drain
+// is forwarded at once; INT is held like TERM; other signals are not.
+func TestDrainHoldsStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startInit(t, Options{Drain: 2 * time.Second}, forever, reaper.Swept{})
+		synctest.Wait()
+		l.sigs <- unix.SIGUSR1
+		l.sigs <- unix.SIGTERM
+		time.Sleep(1999 * time.Millisecond)
+		if n := l.count("kill m TERM"); n != 0 {
+			t.Errorf("TERM forwarded %d times during the drain", n)
+		}
+		if code := <-l.code; code != 128+int(unix.SIGTERM) {
+			t.Errorf("exit code %d", code)
+		}
+		l.want("0s kill m USR1", "2s kill m TERM", "2s exit m 143")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startInit(t, Options{Drain: 2 * time.Second}, forever, reaper.Swept{})
+		synctest.Wait()
+		l.sigs <- unix.SIGINT
+		time.Sleep(500 * time.Millisecond)
+		l.sigs <- unix.SIGTERM
+		<-l.code
+		l.want("500ms kill m TERM", "500ms exit m 143")
+		if n := l.count("kill m INT"); n != 0 {
+			t.Errorf("the held INT was forwarded after the second signal cut the drain")
+		}
+	})
+}
+
+// TestRewrite: --rewrite sends the main program TO for FROM, by the
+// loop (the handler is not given FROM), in init mode and as the main
+// program's stop signal in supervisor mode.
+func TestRewrite(t *testing.T) {
+	rw := map[syscall.Signal]syscall.Signal{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: unix.SIGUSR2}
+	synctest.Test(t, func(t *testing.T) {
+		l := startInit(t, Options{Rewrite: rw}, forever, reaper.Swept{})
+		sigs := <-l.handlerS
+		for _, s := range []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1} {
+			if slices.Contains(sigs, s) {
+				t.Errorf("the handler forwards %s itself; the loop must", signals.Name(s))
+			}
+		}
+		if !slices.Contains(sigs, unix.SIGHUP) {
+			t.Errorf("the handler does not forward HUP")
+		}
+		synctest.Wait()
+		l.sigs <- unix.SIGUSR1
+		l.sigs <- unix.SIGTERM
+		<-l.code
+		l.want("0s kill m USR2", "0s kill m QUIT", "0s exit m 131")
+		if n := l.count("kill m TERM") + l.count("kill m USR1"); n != 0 {
+			t.Errorf("the rewritten signals reached the program %d times", n)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		o := Options{Rewrite: rw, Log: zerolog.New(zerolog.NewTestWriter(t))}
+		l := startLoopOpts(t, o, noSocket, []string{"m"}, map[string]script{"m": forever})
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM // supervisor mode: shut down
+		<-l.code
+		l.want("0s kill m QUIT")
+	})
+}
+
+// TestOneTermPerProcess: the leftover sweep is told which groups had
+// their stop signal (the forwarded TERM), and when every leftover was
+// passed over, the SIGKILL comes at --grace from that TERM, not from
+// the sweep.
+func TestOneTermPerProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		main := script{runFor: -1, onTerm: 300 * time.Millisecond}
+		l := startInit(t, Options{Grace: time.Second}, main, reaper.Swept{Skipped: 2})
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		time.Sleep(2 * time.Second)
+		got := l.sweeps.log()
+		want := []string{"300ms TERM skip=1", "300ms CONT skip=0", "1s KILL skip=0"}
+		if !slices.Equal(got[:min(len(got), 3)], want) {
+			t.Errorf("sweeps %q, want %q", got, want)
+		}
+		l.sweeps.mu.Lock()
+		skip := l.sweeps.skip
+		l.sweeps.mu.Unlock()
+		if len(skip) != 1 || skip[101] != 4242 {
+			t.Errorf("skip %v, want the main program's group 101 at tick 4242", skip)
+		}
+		<-l.code
+	})
+	// Some leftover had no stop signal yet: it gets TERM and the whole
+	// grace from now.
+	synctest.Test(t, func(t *testing.T) {
+		main := script{runFor: -1, onTerm: 300 * time.Millisecond}
+		l := startInit(t, Options{Grace: time.Second}, main, reaper.Swept{Signalled: 1, Skipped: 2})
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		time.Sleep(2 * time.Second)
+		got := l.sweeps.log()
+		if len(got) < 3 || got[2] != "1.3s KILL skip=0" {
+			t.Errorf("sweeps %q, want the KILL at 1.3s", got)
+		}
+		<-l.code
+	})
+	// --no-group: the TERM reached the main program alone; nothing to skip.
+	synctest.Test(t, func(t *testing.T) {
+		main := script{runFor: -1, onTerm: 0}
+		l := startInit(t, Options{NoGroup: true}, main, reaper.Swept{Signalled: 1})
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		time.Sleep(2 * time.Second)
+		if got := l.sweeps.log(); len(got) == 0 || got[0] != "0s TERM skip=0" {
+			t.Errorf("sweeps %q, want a TERM sweep with nothing to skip", got)
+		}
+		<-l.code
+	})
+}
