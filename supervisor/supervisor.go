@@ -98,7 +98,7 @@ type Supervisor struct {
 	drainSig     syscall.Signal
 	stopSent     reaper.Skip // process groups that got a stop signal, for the leftover sweep
 	stopAt       time.Time   // when the first of them got it (tend time)
-	killedAny    bool      // some program had to be SIGKILLed
+	killedAny    bool        // some program had to be SIGKILLed
 	code         int
 	codeSet      bool
 	timer        *time.Timer
