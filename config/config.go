@@ -64,6 +64,11 @@ type Tend struct {
 	// ShutdownTimeout (shutdown_timeout, default 30s, must be > 0) bounds
 	// the whole ordered shutdown. Read when a shutdown starts.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout" reload:"live"`
+	// Drain (drain, default 0s) is how long tend keeps every program
+	// running, not ready, before it stops them on TERM, INT, QUIT, `ctl
+	// shutdown` or a critical failure. It counts inside ShutdownTimeout,
+	// and must be shorter. Read when a shutdown starts.
+	Drain time.Duration `key:"drain" reload:"live"`
 	// Socket (socket, default api.DefaultSocket) is the control socket's
 	// path; "" disables it. A relative path is relative to Config.Dir.
 	Socket string `key:"socket" reload:"start"`

@@ -409,6 +409,7 @@ func TestTendKeys(t *testing.T) {
 			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console"}},
 		{"shutdown_timeout = \"1m\"\nmetrics = \"[::1]:9090\"\nlog_format = \"json\"",
 			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Metrics: "[::1]:9090"}},
+		{"drain = \"5s\"\nshutdown_timeout = \"20s\"", Tend{ShutdownTimeout: 20 * time.Second, Drain: 5 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console"}},
 		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: ":9090"}},
 		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: "127.0.0.1:0"}},
 	}

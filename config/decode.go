@@ -358,6 +358,11 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 				t.ShutdownTimeout = dur
 			}
 		},
+		"drain": func(l loc, v any) {
+			if dur, ok := d.duration(l, v); ok {
+				t.Drain = dur
+			}
+		},
 		"socket": func(l loc, v any) {
 			s, ok := d.str(l, v)
 			if !ok || s == "" {
@@ -397,6 +402,9 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 			}
 		},
 	})
+	if t.Drain > 0 && t.Drain >= t.ShutdownTimeout {
+		d.errorf(l.child("drain"), "%s is not shorter than shutdown_timeout (%s), which it counts inside", t.Drain, t.ShutdownTimeout)
+	}
 }
 
 // group is one [programs.NAME] table before instances and dependencies

@@ -144,6 +144,8 @@ func TestErrors(t *testing.T) {
 
 		// [tend].
 		{"shutdown_timeout", "[tend]\nshutdown_timeout = 0", `t.toml:2: tend.shutdown_timeout: must be more than 0s`},
+		{"drain over timeout", "[tend]\ndrain = \"30s\"", `t.toml:2: tend.drain: 30s is not shorter than shutdown_timeout (30s), which it counts inside`},
+		{"drain negative", "[tend]\nshutdown_timeout = \"1m\"\ndrain = \"-1s\"", `t.toml:3: tend.drain: must not be negative, not -1s`},
 		{"log_format", "[tend]\nlog_format = \"xml\"", `t.toml:2: tend.log_format: "xml" is not one of "console" or "json"`},
 		{"metrics", "[tend]\nmetrics = \"9090\"",
 			`t.toml:2: tend.metrics: "9090" is not a host:port address with a port from 0 to 65535`},

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,5 +165,52 @@ func TestRewrite(t *testing.T) {
 		if l == fmt.Sprintf("got %d", syscall.SIGTERM) || l == fmt.Sprintf("got %d", syscall.SIGUSR2) {
 			t.Errorf("the program got the signal before rewriting: %s", l)
 		}
+	}
+}
+
+// TestDrainSupervisor: with [tend] drain, a TERM turns /readyz and `ctl
+// health` to "draining" while the programs still run and answer; they
+// stop only once the drain is over.
+func TestDrainSupervisor(t *testing.T) {
+	t.Parallel()
+	const drain = 1500 * time.Millisecond
+	cfg, _, sock := ctlConfig(t, `metrics = "127.0.0.1:0"
+drain = "1.5s"
+
+[programs.db]
+command = ["sleep", "600"]
+startsecs = 0
+critical = true
+`, false)
+	s := startCtl(t, cfg)
+	var listening struct {
+		Metrics string `json:"metrics"`
+	}
+	if ev := s.tl.waitMessage("", "metrics listening"); json.Unmarshal([]byte(ev.line), &listening) != nil || listening.Metrics == "" {
+		t.Fatalf("no address in %v", ev)
+	}
+	base := "http://" + listening.Metrics
+	s.tl.waitState("db", "RUNNING")
+	if code, _ := httpDo(t, "GET", base+"/readyz"); code != 200 {
+		t.Fatalf("GET /readyz before the drain: %d", code)
+	}
+	sent := time.Now()
+	s.signal(syscall.SIGTERM)
+	s.tl.waitMessage("", "draining")
+	if code, body := httpDo(t, "GET", base+"/readyz"); code != 503 || body != "draining\n" {
+		t.Errorf("GET /readyz during the drain: %d %q, want 503 draining", code, body)
+	}
+	if o := ctl(t, sock, "health"); o.code != 1 || !strings.Contains(o.stdout+o.stderr, "draining") {
+		t.Errorf("ctl health during the drain: %+v, want exit 1 saying draining", o)
+	}
+	if code, body := httpDo(t, "GET", base+"/healthz"); code != 200 {
+		t.Errorf("GET /healthz during the drain: %d %q, want 200: tend is alive", code, body)
+	}
+	stopping := s.tl.waitState("db", "STOPPING")
+	if code := s.finish(); code != 0 {
+		t.Errorf("tend exited %d", code)
+	}
+	if d := stopping.at.Sub(sent); d < drain {
+		t.Errorf("db stopped %v after TERM, within the %v drain", d, drain)
 	}
 }

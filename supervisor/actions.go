@@ -140,6 +140,9 @@ func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
 // someone chose it. A critical program counts however it went down: the
 // container is there for it.
 func (s *Supervisor) health() (bool, string) {
+	if s.draining {
+		return false, "draining"
+	}
 	critical := slices.ContainsFunc(s.programs, func(p *program) bool { return p.cfg.Critical })
 	for _, p := range s.programs {
 		if critical && !p.cfg.Critical {

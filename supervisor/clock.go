@@ -84,6 +84,9 @@ func (s *Supervisor) armTimer() {
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)
 	earlier(s.drainDue)
+	if s.draining {
+		earlier(s.drainEnd)
+	}
 	reap := s.reaps.Due()
 	if next.IsZero() && reap.IsZero() {
 		if s.timer != nil {

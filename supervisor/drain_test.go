@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/control"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -203,5 +204,52 @@ func TestOneTermPerProcess(t *testing.T) {
 			t.Errorf("sweeps %q, want a TERM sweep with nothing to skip", got)
 		}
 		<-l.code
+	})
+}
+
+// TestDrainSupervisor: [tend] drain keeps every program running, with
+// health "draining", for the drain after a TERM, then stops them; a
+// second TERM cuts it short; the drain counts inside shutdown_timeout.
+func TestDrainSupervisor(t *testing.T) {
+	const cfg = noSocket + `drain = "2s"
+shutdown_timeout = "3s"
+[programs.p]
+command = ["p"]
+startsecs = 0
+stopwaitsecs = 10
+`
+	health := func(reqs chan control.Request) control.Reply {
+		r := control.Request{Verb: control.VerbHealth, Reply: make(chan control.Reply, 1)}
+		reqs <- r
+		return <-r.Reply
+	}
+	synctest.Test(t, func(t *testing.T) {
+		reqs := make(chan control.Request)
+		o := Options{Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: reqs}
+		l := startLoopOpts(t, o, cfg, nil, map[string]script{"p": {runFor: -1, onTerm: -1}})
+		time.Sleep(time.Second)
+		if r := health(reqs); !r.Healthy {
+			t.Errorf("health before the drain: %+v", r)
+		}
+		l.sigs <- unix.SIGTERM
+		time.Sleep(time.Second)
+		if r := health(reqs); r.Healthy || r.Reason != "draining" {
+			t.Errorf("health during the drain: %+v, want draining", r)
+		}
+		if code := <-l.code; code != 1 {
+			t.Errorf("exit code %d, want 1 (p needed SIGKILL)", code)
+		}
+		// p ignores TERM: shutdown_timeout (3s from the first TERM at
+		// 1s) kills it, stopwaitsecs (10s) notwithstanding.
+		l.want("3s kill p TERM", "4s kill p KILL")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoopOpts(t, Options{Log: zerolog.New(zerolog.NewTestWriter(t))}, cfg, nil, map[string]script{"p": forever})
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		time.Sleep(500 * time.Millisecond)
+		l.sigs <- unix.SIGINT
+		<-l.code
+		l.want("500ms kill p TERM", "500ms exit p 143")
 	})
 }

@@ -27,7 +27,7 @@ func (s *Supervisor) onSignal(sig syscall.Signal) {
 	action := s.action(sig)
 	switch action {
 	case signals.Shutdown:
-		s.shutdown("signal " + signals.Name(sig))
+		s.drainThenShutdown("signal " + signals.Name(sig))
 		return
 	case signals.Reload:
 		s.reload("signal " + signals.Name(sig)) // an invalid file is logged, and changes nothing

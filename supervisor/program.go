@@ -346,7 +346,7 @@ func (s *Supervisor) finalState(p *program, info exitInfo) {
 		return
 	}
 	s.setCode(max(info.code, 1))
-	s.shutdown("critical program " + p.cfg.Name + " is " + string(p.state))
+	s.drainThenShutdown("critical program " + p.cfg.Name + " is " + string(p.state))
 }
 
 // onDue handles the deadline of p's state.

@@ -37,7 +37,7 @@ func (s *Supervisor) serve(r control.Request) control.Reply {
 		s.subscribers = append(s.subscribers, subscriber{ch: r.Events, done: r.Done})
 		return control.Reply{}
 	case control.VerbShutdown:
-		s.shutdown(by)
+		s.drainThenShutdown(by)
 		return control.Reply{}
 	case control.VerbReload:
 		if err := s.reload(by); err != nil {

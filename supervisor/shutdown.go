@@ -25,6 +25,33 @@ const killWait = time.Second
 // not kill can hold a pipe open that long.
 const flushWait = time.Second
 
+// drainThenShutdown is a shutdown asked for by a TERM, INT or QUIT, by
+// `ctl shutdown` or by a critical failure: with [tend] drain, tend first
+// turns not ready (health says "draining"), keeps every program running
+// for the drain, and only then shuts down. A second such request during
+// the drain cuts it short. The drain counts inside shutdown_timeout.
+func (s *Supervisor) drainThenShutdown(reason string) {
+	if s.phase != running {
+		return
+	}
+	if s.draining {
+		s.log.Info().Str("reason", reason).Msg("the drain is cut short")
+		s.shutdown(reason)
+		return
+	}
+	var d time.Duration
+	if s.opts.Config != nil {
+		d = s.opts.Config.Tend.Drain
+	}
+	if d <= 0 {
+		s.shutdown(reason)
+		return
+	}
+	s.draining, s.drainEnd, s.drainWhy = true, s.now().Add(d), reason
+	s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
+	s.log.Info().Str("reason", reason).Str("drain", d.String()).Msg("draining: not ready; the programs stop when the drain is over")
+}
+
 // shutdown stops every program in reverse dependency order, then the
 // leftovers, then exits. The first reason wins; later calls do nothing.
 func (s *Supervisor) shutdown(reason string) {
@@ -32,8 +59,8 @@ func (s *Supervisor) shutdown(reason string) {
 		return
 	}
 	s.log.Info().Str("reason", reason).Msg("shutting down")
-	s.phase = stopping
-	if s.opts.Config != nil {
+	s.phase, s.draining = stopping, false
+	if s.opts.Config != nil && s.shutdownDue.IsZero() {
 		s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	}
 	for _, p := range s.programs {

@@ -96,6 +96,9 @@ type Supervisor struct {
 	orphans      int       // reaped processes tend did not start
 	drainDue     time.Time // --drain: when the held signal is forwarded; zero: none held
 	drainSig     syscall.Signal
+	draining     bool        // [tend] drain: not ready, stopping at drainEnd
+	drainEnd     time.Time   // when the drain is over (tend time)
+	drainWhy     string      // what asked for the shutdown the drain comes before
 	stopSent     reaper.Skip // process groups that got a stop signal, for the leftover sweep
 	stopAt       time.Time   // when the first of them got it (tend time)
 	killedAny    bool        // some program had to be SIGKILLed
@@ -356,6 +359,10 @@ func (s *Supervisor) onTimer() {
 	}
 	if !s.drainDue.IsZero() && !now.Before(s.drainDue) {
 		s.onDrainDue()
+	}
+	if s.draining && !now.Before(s.drainEnd) {
+		s.log.Info().Msg("drain over")
+		s.shutdown(s.drainWhy)
 	}
 	if !s.phaseDue.IsZero() && !now.Before(s.phaseDue) {
 		s.phaseDue = time.Time{}
