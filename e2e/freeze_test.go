@@ -218,7 +218,7 @@ stopwaitsecs = 2
 			t.Errorf("SIGKILL for a program that got its time: %v", e)
 		}
 	}
-	s.tl.waitMessage("", "tend was not running")
+	s.tl.waitMessage("", "the container was frozen for")
 }
 
 // freezeProbe: an exec probe needs 0.5 s of its own time; timeout 1 s,
@@ -293,7 +293,7 @@ on_unhealthy = "restart"
 	} else if l := probe(); !strings.HasPrefix(l, "start ") {
 		t.Errorf("then a probe said %q, want the next start", l)
 	}
-	s.tl.waitMessage("", "tend was not running")
+	s.tl.waitMessage("", "the container was frozen for")
 	if got := s.healthLines("web"); !slices.Equal(got, []string{"healthy"}) {
 		t.Errorf("web's health: %v, want healthy and nothing else: a frozen probe is not a failed one", got)
 	}

@@ -41,19 +41,68 @@ func (s *Supervisor) now() time.Time {
 }
 
 // noteFreeze runs after every wakeup: a timer that fired (or would have)
-// more than freezeTolerance late means tend was frozen for that long, and
-// its programs with it.
+// more than freezeTolerance late means tend was not running for that
+// long, and its programs with it: deadlines leave that time out.
+//
+// Two things stop tend for seconds: a freeze of the container (`docker
+// pause`, the cgroup freezer) and a stall of the host (CPUs taken by
+// others, a VM descheduled). The run delay of tend's threads tells them
+// apart: a stalled thread waits for a CPU and the kernel counts that
+// wait; a frozen one sleeps. A freeze is logged as one, counted, and
+// followed by every health probe at once, as what they last said is
+// stale; a stall is logged as "tend did not run".
 func (s *Supervisor) noteFreeze() {
 	real := s.os.now()
 	if !s.timerDue.IsZero() {
 		if late := real.Sub(s.timerDue); late > freezeTolerance {
 			s.frozen += late
-			s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
-				Msg("tend was not running (container frozen?): deadlines leave that time out")
+			s.onLate(late)
 		}
 		s.timerDue = time.Time{}
 	}
 	s.turnReal, s.turn = real, real.Add(-s.frozen)
+	if s.thawed {
+		s.thawed = false
+		s.probesNow()
+	}
+}
+
+// probesNow makes every health check that waits for its next interval
+// due now: after a freeze, what they last found is stale (moby#46203).
+func (s *Supervisor) probesNow() {
+	for _, p := range s.programs {
+		if p.probe.check != nil && !p.probe.due.IsZero() && p.probe.end.IsZero() {
+			p.probe.due = s.turn
+		}
+	}
+}
+
+// onLate handles a wakeup that came late, after the clock is set.
+func (s *Supervisor) onLate(late time.Duration) {
+	d, ok := s.os.runDelay()
+	waited := d - s.delayMark
+	if ok && s.delayOK && waited >= late/2 {
+		s.log.Warn().Str("stalled", late.Round(time.Millisecond).String()).
+			Str("waiting_for_cpu", waited.Round(time.Millisecond).String()).
+			Msgf("tend did not run for %s: the host gave it no CPU; deadlines leave that time out", late.Round(time.Millisecond))
+		return
+	}
+	s.freezes++
+	s.frozenTotal += late
+	s.thawed = true
+	s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
+		Msgf("the container was frozen for %s: deadlines leave that time out; every health check runs now", late.Round(time.Millisecond))
+}
+
+// markDelay reads the run delay before the loop waits, at most once per
+// freezeTolerance: onLate compares against it, and a reading up to that
+// old only adds a wait shorter than any lateness it looks at.
+func (s *Supervisor) markDelay() {
+	if s.timerDue.IsZero() || s.turnReal.Sub(s.delayAt) < freezeTolerance {
+		return
+	}
+	s.delayMark, s.delayOK = s.os.runDelay()
+	s.delayAt = s.turnReal
 }
 
 // sensitive reports whether a deadline is pending whose meaning a freeze
@@ -114,6 +163,7 @@ func (s *Supervisor) armTimer() {
 	// late by the time the turn took, and by a freeze that lands after
 	// that reading, which noteFreeze then counts.
 	s.timerDue = s.turnReal.Add(d)
+	s.markDelay()
 	if s.timer == nil {
 		s.timer = time.NewTimer(d)
 	} else {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Health checks under fake time, with exec probes (fake processes that
@@ -75,6 +77,49 @@ func TestStartPeriod(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		l.want("4s spawn check", "4s kill p TERM")
+		l.stop()
+	})
+}
+
+// TestThawRunsProbes: after a freeze of the container, every health
+// check runs at once, not at its next interval; after a stall of the
+// host (tend's threads waited for a CPU), they keep their intervals.
+func TestThawRunsProbes(t *testing.T) {
+	const cfg = noSocket + `
+[programs.p]
+command = ["p"]
+startsecs = 0
+healthcheck = { exec = ["cp"], interval = "10s" }
+[programs.q]
+command = ["q"]
+startsecs = 0
+healthcheck = { exec = ["cq"], interval = "60s" }
+`
+	scripts := map[string]script{"p": forever, "q": forever, "cp": {runFor: 0}, "cq": {runFor: 0}}
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(&log), cfg, nil, scripts)
+		time.Sleep(5 * time.Second)
+		l.f.freeze(20 * time.Second)
+		time.Sleep(6 * time.Second)
+		l.want("10s spawn cp", "10s spawn cq")
+		if !strings.Contains(log.String(), "the container was frozen for 20s") {
+			t.Errorf("no line for the freeze:\n%s", log.String())
+		}
+		l.stop()
+	})
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(&log), cfg, nil, scripts)
+		time.Sleep(5 * time.Second)
+		l.f.stall(20 * time.Second)
+		time.Sleep(6 * time.Second)
+		if n := l.count("spawn cq"); n != 0 {
+			t.Errorf("cq ran after a host stall, before its interval:\n%s", strings.Join(l.f.log(), "\n"))
+		}
+		if s := log.String(); !strings.Contains(s, "tend did not run for 20s") || strings.Contains(s, "frozen") {
+			t.Errorf("a stall must read as one, not as a freeze:\n%s", s)
+		}
 		l.stop()
 	})
 }

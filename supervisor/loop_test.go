@@ -52,8 +52,11 @@ type fakeOS struct {
 	events  []event
 	chld    chan os.Signal
 	skew    time.Duration // how far the clock jumped while "frozen"
-	drains  int           // calls to drain
-	muted   bool          // SIGCHLD muted: exits raise nothing
+	// runDelay is the fake run delay of tend's threads: a stall adds to
+	// it, a freeze does not.
+	runDelay time.Duration
+	drains   int  // calls to drain
+	muted    bool // SIGCHLD muted: exits raise nothing
 	// lateNotice: exits raise no SIGCHLD, as when the loop is so busy
 	// that a notice has not reached it by the time a timer fires.
 	lateNotice bool
@@ -84,6 +87,11 @@ func (f *fakeOS) ops() osOps {
 		drain:     f.drain,
 		leftovers: func(bool, syscall.Signal, reaper.Skip) (reaper.Swept, error) { return reaper.Swept{}, nil },
 		bootTicks: func() uint64 { return 0 },
+		runDelay: func() (time.Duration, bool) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.runDelay, true
+		},
 		subreaper: func() error { return nil },
 		muteChild: f.muteChild,
 		installForwarder: func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
@@ -117,6 +125,15 @@ func (f *fakeOS) ops() osOps {
 func (f *fakeOS) freeze(d time.Duration) {
 	f.mu.Lock()
 	f.skew += d
+	f.mu.Unlock()
+}
+
+// stall is a freeze that the kernel counts as time waiting for a CPU:
+// the host, not the container's freezer, kept tend from running.
+func (f *fakeOS) stall(d time.Duration) {
+	f.mu.Lock()
+	f.skew += d
+	f.runDelay += d
 	f.mu.Unlock()
 }
 

@@ -109,6 +109,12 @@ type Supervisor struct {
 	reaps        *reaper.Schedule // when to reap; made by Run
 	reapGap      time.Duration    // reaper.Coalesce; 0 in the loop's exact-time tests
 	frozen       time.Duration    // time tend was not running when its timer was due
+	freezes      int              // freezes of the container seen (not host stalls)
+	frozenTotal  time.Duration    // how long they lasted
+	thawed       bool             // a freeze was seen this turn: run every probe
+	delayMark    time.Duration    // run delay of tend's threads before the loop last waited
+	delayOK      bool             // delayMark was read
+	delayAt      time.Time        // when (real time)
 	turn         time.Time        // tend time at the start of this turn of the loop (now)
 	turnReal     time.Time        // the real clock's reading that turn comes from
 	outputs      int              // output copiers still running
@@ -132,6 +138,8 @@ type osOps struct {
 	bootTicks func() uint64
 	subreaper func() error
 	now       func() time.Time
+	// runDelay is how long tend's threads have waited for a CPU.
+	runDelay func() (time.Duration, bool)
 	// muteChild mutes SIGCHLD (true) or gives it back its handler.
 	muteChild func(bool) error
 	// installForwarder, forwardTo and forwarded are the signal handler
@@ -147,6 +155,7 @@ var realOS = osOps{
 	drain:     reaper.Drain,
 	leftovers: reaper.SignalLeftovers,
 	bootTicks: reaper.BootTicks,
+	runDelay:  runDelay,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 	muteChild: func(on bool) error {
