@@ -114,7 +114,17 @@ type cli struct {
 	// logFormatSet: --log-format was given, and wins over the config's.
 	logFormatSet bool
 	help         bool
+	// tool is a tool named after tend's flags instead of a command
+	// (`docker run IMAGE check` with ENTRYPOINT ["tend", "-c", FILE]),
+	// and toolArgs what follows it.
+	tool     string
+	toolArgs []string
 }
+
+// entrypointTools are the tools that may follow tend's own flags: an
+// image's ENTRYPOINT holds the flags, and `docker run IMAGE check`
+// appends the tool.
+var entrypointTools = []string{"check", "version"}
 
 // parseArgs reads tend's flags, which all come before "--"; everything
 // after it is the main program's argv.
@@ -170,6 +180,13 @@ func parseArgs(args []string, getenv func(string) string) (cli, error) {
 	}
 	fs.Visit(func(f *flag.Flag) { c.logFormatSet = c.logFormatSet || f.Name == "log-format" })
 	if fs.NArg() > 0 {
+		if !hasCmd && slices.Contains(entrypointTools, fs.Arg(0)) {
+			c.tool, c.toolArgs = fs.Arg(0), fs.Args()[1:]
+			if c.config == "" {
+				c.config = getenv("TEND_CONFIG")
+			}
+			return c, nil
+		}
 		return c, fmt.Errorf("unexpected %q: put the command after --", fs.Arg(0))
 	}
 	if c.config == "" {
@@ -239,7 +256,7 @@ func newLogger(w io.Writer, format string, verbose int, supervising bool) zerolo
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339Nano, NoColor: !isTerminal(os.Stderr)}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Str("component", "tend").Logger()
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
 func isTerminal(f *os.File) bool {

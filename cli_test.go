@@ -38,6 +38,8 @@ func TestParseArgs(t *testing.T) {
 		{nil, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml" })},
 		{[]string{"-c", "f.toml"}, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "f.toml" })},
 		{[]string{"--help"}, none, with(func(c *cli) { c.help = true })},
+		{[]string{"-c", "f.toml", "check", "--strict"}, none, with(func(c *cli) { c.config = "f.toml"; c.tool = "check"; c.toolArgs = []string{"--strict"} })},
+		{[]string{"version"}, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml"; c.tool = "version"; c.toolArgs = []string{} })},
 		{[]string{"--drain", "3s", "--", "a"}, none, with(func(c *cli) { c.drain = 3 * time.Second; c.cmd = []string{"a"} })},
 		{[]string{"--rewrite", "TERM:QUIT", "--rewrite=sigusr1:12", "--rewrite", "2:9", "--", "a"}, none, with(func(c *cli) {
 			c.rewrite = map[syscall.Signal]syscall.Signal{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: unix.SIGUSR2, unix.SIGINT: unix.SIGKILL}
@@ -60,6 +62,7 @@ func TestParseArgsErrors(t *testing.T) {
 		"want console or json":     {"--log-format", "xml", "--", "a"},
 		"0 to 255":                 {"-e", "256", "--", "a"},
 		"put the command after --": {"app"},
+		"unexpected \"check\"":     {"-c", "f", "check", "--", "a"},
 		"subreaper by itself":      {"-s", "--", "a"},
 		"not defined":              {"--bogus", "--", "a"},
 		"takes no value":           {"-v=false", "--", "a"},

@@ -30,6 +30,11 @@ func main() {
 	if code, ok := tool(os.Args[1:]); ok {
 		os.Exit(code)
 	}
+	if c, err := parseArgs(os.Args[1:], os.Getenv); err == nil && c.tool != "" {
+		// A tool after the image's ENTRYPOINT flags: `docker run IMAGE
+		// check` runs `tend check` on the ENTRYPOINT's -c FILE.
+		os.Exit(entrypointTool(c))
+	}
 	// Then, before anything can fail or block: until a signal is
 	// subscribed the Go runtime dies of TERM, and a PID 1 without a
 	// handler never sees it at all. Signals that arrive from here on
@@ -53,6 +58,24 @@ func tool(args []string) (int, bool) {
 		return control.Main(args[1:], os.Stdout, os.Stderr), true
 	}
 	return 0, false
+}
+
+// entrypointTool runs the tool c names after tend's flags, with their
+// -c FILE as the tool's default config.
+func entrypointTool(c cli) int {
+	getenv := func(k string) string {
+		if k == "TEND_CONFIG" {
+			return c.config
+		}
+		return os.Getenv(k)
+	}
+	switch c.tool {
+	case "check":
+		return runCheck(c.toolArgs, getenv, os.Stdout, os.Stderr)
+	default:
+		code, _ := tool(append([]string{c.tool}, c.toolArgs...))
+		return code
+	}
 }
 
 func run(args []string, sub signals.Subscription) int {
@@ -110,7 +133,29 @@ func run(args []string, sub signals.Subscription) int {
 			defer serveMetrics(cfg.Tend.Metrics, reqs, log)()
 		}
 	}
+	startLine(log, c, cfg)
 	return supervisor.New(opts, sub).Run()
+}
+
+// startLine logs what this tend is: version, mode, config and how many
+// programs, at info level (supervisor mode shows it; init mode is quiet,
+// as tini is, unless -v).
+func startLine(log zerolog.Logger, c cli, cfg *config.Config) {
+	mode, n := "init", 0
+	if cfg != nil {
+		mode, n = "supervisor", len(cfg.Programs)
+		if c.cmd != nil {
+			mode = "supervisor with a main program"
+		}
+	}
+	if c.cmd != nil {
+		n++
+	}
+	ev := log.Info().Str("version", version()).Str("mode", mode)
+	if cfg != nil {
+		ev = ev.Str("config", cfg.File)
+	}
+	ev.Int("programs", n).Int("pid", os.Getpid()).Msg("tend starting")
 }
 
 // serveControl opens the control socket and serves it on a goroutine.

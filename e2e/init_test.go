@@ -508,3 +508,32 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAfterEntrypointFlags: with ENTRYPOINT ["tend", "-c", FILE],
+// `docker run IMAGE check` runs tend -c FILE check: the check of FILE,
+// not a usage error; its --strict and its own -c still work.
+func TestCheckAfterEntrypointFlags(t *testing.T) {
+	t.Parallel()
+	cfg, _ := svConfig(t, "[programs.a]\ncommand = [\"sleep\", \"1\"]\n")
+	bad, _ := svConfig(t, "[programs.a]\ncommand = 3\n")
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-c", cfg, "check"}, 0, cfg + ": ok, 1 programs"},
+		{[]string{"-c", bad, "check"}, 2, ""},
+		{[]string{"-c", bad, "check", "-c", cfg}, 0, cfg + ": ok"},
+		{[]string{"-c", cfg, "--grace", "1s", "check", "--strict"}, 0, "ok"},
+		{[]string{"-c", cfg, "version"}, 0, "tend "},
+	} {
+		r := startWith(t, options{hostMode: true, raw: c.args}, nil)
+		code := r.wait()
+		if code != c.code {
+			t.Errorf("tend %q exited %d, want %d\n%s", c.args, code, c.code, r.log.String())
+		}
+		if out := strings.Join(r.output(), "\n"); !strings.Contains(out, c.out) {
+			t.Errorf("tend %q printed %q, want %q", c.args, out, c.out)
+		}
+	}
+}
