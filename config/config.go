@@ -12,6 +12,8 @@
 package config
 
 import (
+	"github.com/robfig/cron/v3"
+
 	"fmt"
 	"os"
 	"reflect"
@@ -342,6 +344,32 @@ type Program struct {
 	Stderr Output
 	// Healthcheck ([programs.NAME.healthcheck], default nil: none).
 	Healthcheck *Healthcheck
+	// Schedule (schedule or every, default nil: none) runs a oneshot on
+	// a timetable instead of once.
+	Schedule *Schedule
+}
+
+// Schedule is when a scheduled oneshot runs: at the times of a cron
+// line (schedule = "*/5 * * * *") or every so long (every = "10m"). A
+// scheduled program's first run is its first time in the timetable,
+// not tend's start.
+type Schedule struct {
+	// Cron is the schedule key as written: five fields (minute, hour,
+	// day of month, month, day of week) or @hourly, @daily, @every 1h30m…,
+	// read by github.com/robfig/cron/v3's standard parser. "" with Every.
+	Cron string
+	// Every is the every key: the time from one run's start to the next.
+	Every time.Duration
+	spec  cron.Schedule
+}
+
+// Next is the first time after t the program is due, on t's clock:
+// wall time for a cron line, any clock for Every.
+func (s *Schedule) Next(t time.Time) time.Time {
+	if s.spec == nil {
+		return t.Add(s.Every)
+	}
+	return s.spec.Next(t)
 }
 
 // Error is one problem in a configuration file.

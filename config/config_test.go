@@ -473,3 +473,30 @@ func TestTendTags(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedule: schedule and every give a timetable whose Next is the
+// cron line's next time, or every later.
+func TestScheduleKeys(t *testing.T) {
+	c := mustParse(t, `
+[programs.a]
+command = "a"
+type = "oneshot"
+schedule = "*/5 * * * *"
+[programs.b]
+command = "b"
+type = "oneshot"
+every = "90s"
+[programs.c]
+command = "c"
+`)
+	at := time.Date(2026, 12, 7, 12, 3, 10, 0, time.UTC)
+	if got, want := c.Lookup("a").Schedule.Next(at), time.Date(2026, 12, 7, 12, 5, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("a: next after %v = %v, want %v", at, got, want)
+	}
+	if got, want := c.Lookup("b").Schedule.Next(at), at.Add(90*time.Second); !got.Equal(want) {
+		t.Errorf("b: next after %v = %v, want %v", at, got, want)
+	}
+	if c.Lookup("c").Schedule != nil {
+		t.Errorf("c has a schedule")
+	}
+}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/robfig/cron/v3"
+
 	"errors"
 	"fmt"
 	"io"
@@ -343,6 +345,32 @@ func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string
 	return false
 }
 
+// schedule decodes a cron line (schedule) into *s.
+func (d *decoder) schedule(l loc, v any, s **Schedule) {
+	str, ok := d.str(l, v)
+	if !ok {
+		return
+	}
+	spec, err := parseCron(str)
+	if err != nil {
+		d.errorf(l, "%q is not a cron schedule: %v (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 1h…)", shorten(str, 80), err)
+		return
+	}
+	*s = &Schedule{Cron: str, spec: spec}
+}
+
+// parseCron is cron's standard parser, which panics on some input (a
+// CRON_TZ= with nothing after it, in v3.0.1): a config file is input
+// from a person, and tend is PID 1.
+func parseCron(s string) (spec cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			spec, err = nil, fmt.Errorf("malformed (%v)", r)
+		}
+	}()
+	return cron.ParseStandard(s)
+}
+
 // tend decodes the [tend] table.
 func (d *decoder) tend(l loc, v any, t *Tend) {
 	m, ok := d.table(l, v)
@@ -501,7 +529,28 @@ func (d *decoder) program(l loc, name string, v any) *group {
 			}
 		},
 		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
+		"schedule":    func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
+		"every": func(l loc, v any) {
+			if dur, ok := d.duration(l, v); ok {
+				if dur < time.Second {
+					d.errorf(l, "must be at least 1s, not %s", dur)
+				}
+				p.Schedule = &Schedule{Every: dur}
+			}
+		},
 	})
+	_, hasCron := m["schedule"]
+	_, hasEvery := m["every"]
+	switch {
+	case hasCron && hasEvery:
+		d.errorf(l.child("every"), "give schedule or every, not both")
+	case (hasCron || hasEvery) && p.Type != Oneshot:
+		key := "schedule"
+		if hasEvery {
+			key = "every"
+		}
+		d.errorf(l.child(key), `only a oneshot runs on a schedule: add type = "oneshot"`)
+	}
 	if _, ok := m["command"]; !ok {
 		d.errorf(l.child("command"), "required key is missing")
 	}

@@ -142,6 +142,16 @@ func TestErrors(t *testing.T) {
 		{"on_unhealthy", prog + "healthcheck = { tcp = \"h:1\", on_unhealthy = \"kill\" }",
 			`t.toml:3: programs.p.healthcheck.on_unhealthy: "kill" is not one of "restart" or "ignore"`},
 
+		// Schedules.
+		{"schedule on a longrun", prog + "schedule = \"@hourly\"", `t.toml:3: programs.p.schedule: only a oneshot runs on a schedule: add type = "oneshot"`},
+		{"every on a longrun", prog + "every = \"1h\"", `t.toml:3: programs.p.every: only a oneshot runs on a schedule: add type = "oneshot"`},
+		{"schedule and every", prog + "type = \"oneshot\"\nschedule = \"@hourly\"\nevery = \"1h\"", `t.toml:5: programs.p.every: give schedule or every, not both`},
+		{"bad cron", prog + "type = \"oneshot\"\nschedule = \"61 * * * *\"",
+			`t.toml:4: programs.p.schedule: "61 * * * *" is not a cron schedule: end of range (61) above maximum (59): 61 (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 1h…)`},
+		{"cron that panics the parser", prog + "type = \"oneshot\"\nschedule = \"CRON_TZ=UTC\"",
+			`t.toml:4: programs.p.schedule: "CRON_TZ=UTC" is not a cron schedule: malformed (runtime error: slice bounds out of range [:-1]) (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 1h…)`},
+		{"every too short", prog + "type = \"oneshot\"\nevery = \"10ms\"", `t.toml:4: programs.p.every: must be at least 1s, not 10ms`},
+
 		// [tend].
 		{"shutdown_timeout", "[tend]\nshutdown_timeout = 0", `t.toml:2: tend.shutdown_timeout: must be more than 0s`},
 		{"drain over timeout", "[tend]\ndrain = \"30s\"", `t.toml:2: tend.drain: 30s is not shorter than shutdown_timeout (30s), which it counts inside`},

@@ -34,6 +34,8 @@ func FuzzParse(f *testing.F) {
 		"[programs.p]\ncommand = \"p\"\nstopsignal = \"RTMIN+3\"\nstdout = \"log/p.log\"\nstdout_maxbytes = \"1MiB\"\n",
 		"[programs.p]\ncommand = [\n  \"a\",\n  1,\n]\nbackoff = { initial = \"2s\",\n  max = 1 }\n",
 		"[tend]\nshutdown_timeout = \"1s\"\n[programs]\n",
+		"[programs.j]\ncommand = \"j\"\ntype = \"oneshot\"\nschedule = \"CRON_TZ=UTC 0 3 * * *\"\n",
+		"[programs.j]\ncommand = \"j\"\ntype = \"oneshot\"\nschedule = \"TZ=\"\n",
 		"programs.p.command = \"x\"\nprograms.p.healthcheck.tcp = \"h:1\"\n",
 		"[programs.p]\ncommand = \"${\"\n",
 		"[programs.p\ncommand = 1",
@@ -171,4 +173,22 @@ func treeDepth(v any) int {
 		d++
 	}
 	return d
+}
+
+// FuzzCron: whatever a schedule line holds, parseCron returns (the
+// parser it wraps panics on some lines), and a schedule it accepts
+// answers Next.
+func FuzzCron(f *testing.F) {
+	for _, s := range []string{"* * * * *", "*/5 1-3 * JAN-MAR MON", "@every 1h30m", "CRON_TZ=UTC 0 3 * * *", "TZ=", "0 0 30 2 *", "@yearly"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 256 {
+			return
+		}
+		spec, err := parseCron(s)
+		if err == nil {
+			spec.Next(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+		}
+	})
 }

@@ -60,6 +60,9 @@ func (s *Supervisor) startProgram(p *program, reason string) {
 		return
 	}
 	p.intent, p.failures, p.waitSaid, p.due = intentRun, 0, false, time.Time{}
+	if p.cfg.Schedule != nil && reason != scheduleReason {
+		p.sched.on = true // ctl start: runs now, and on its timetable again
+	}
 	if p.state != Stopped {
 		s.changed(p, Change{State: Stopped, From: p.state, Reason: reason})
 	}
@@ -72,6 +75,7 @@ func (s *Supervisor) stopProgram(p *program, reason string) {
 	if p.intent != intentRemove {
 		p.intent = intentStop
 	}
+	p.sched = schedState{} // ctl stop: off its timetable until ctl start
 	if p.state == Stopping {
 		return
 	}
@@ -202,7 +206,8 @@ func (s *Supervisor) reload(reason string) error {
 		}
 		switch {
 		case p == nil:
-			p = &program{cfg: pc, intent: runIf(pc.Autostart), state: Stopped}
+			p = newProgram(pc)
+			p.state = Stopped
 			s.byName[pc.Name] = p
 			added = append(added, pc.Name)
 		case !reflect.DeepEqual(*p.cfg, *pc):
@@ -210,7 +215,7 @@ func (s *Supervisor) reload(reason string) error {
 			p.next = pc
 			if p.alive() {
 				// Up again after the stop if it is wanted now or was.
-				if pc.Autostart || p.wanted() {
+				if pc.Schedule == nil && (pc.Autostart || p.wanted()) {
 					p.intent = intentRestart
 				} else {
 					p.intent = intentStop
@@ -218,7 +223,7 @@ func (s *Supervisor) reload(reason string) error {
 				s.stop(p, reason+": config changed")
 			} else {
 				s.adopt(p)
-				p.intent = runIf(pc.Autostart)
+				p.intent = startIntent(pc)
 			}
 		}
 		programs = append(programs, p)
@@ -254,6 +259,7 @@ func (s *Supervisor) adopt(p *program) {
 	if p.next != nil {
 		p.cfg, p.next = p.next, nil
 		p.failures, p.waitSaid = 0, false
+		p.sched = schedState{on: p.cfg.Schedule != nil && p.cfg.Autostart}
 	}
 }
 

@@ -129,6 +129,7 @@ func (s *Supervisor) armTimer() {
 		earlier(p.due)
 		earlier(p.probe.due)
 		earlier(p.probe.end)
+		earlier(p.sched.next)
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/control"
 	"tend/internal/execpath"
 	"tend/reaper"
 	"tend/signals"
@@ -1065,6 +1066,76 @@ func TestReloadBringsBackRemoved(t *testing.T) {
 		write(file) // q back before it is down
 		time.Sleep(2 * time.Second)
 		l.want("0s spawn q", "1s kill q TERM", "2s exit q 143", "2s spawn q")
+		l.stop()
+	})
+}
+
+// TestSchedule: a scheduled oneshot runs at each of its times, not at
+// tend's start; a run still going at the next time is not doubled;
+// ctl stop takes it off its timetable and ctl start puts it back.
+func TestSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.job]
+command = ["job"]
+type = "oneshot"
+every = "10s"
+`, nil, map[string]script{"job": {runFor: 3 * time.Second}})
+		time.Sleep(35 * time.Second)
+		l.want("10s spawn job", "13s exit job 0", "20s spawn job", "23s exit job 0", "30s spawn job")
+		if n := l.count("spawn job"); n != 3 {
+			t.Errorf("%d runs in 35s, want 3:\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
+	})
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		l := startLoopLog(t, zerolog.New(&log), noSocket+`
+[programs.job]
+command = ["job"]
+type = "oneshot"
+every = "10s"
+`, nil, map[string]script{"job": {runFor: 15 * time.Second}})
+		time.Sleep(45 * time.Second)
+		// Due at 10, 20, 30, 40: the run from 10 to 25 is still going
+		// at 20, so 20 is skipped; 30 runs (to 45); 40 is skipped.
+		l.want("10s spawn job", "25s exit job 0", "30s spawn job")
+		if n := l.count("spawn job"); n != 2 {
+			t.Errorf("%d runs, want 2 (no doubling):\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		if got := strings.Count(log.String(), "scheduled run skipped"); got != 2 {
+			t.Errorf("%d skipped runs logged, want 2", got)
+		}
+		l.stop()
+	})
+	// A cron line, on the wall clock (synctest's starts at midnight);
+	// ctl stop takes the job off its timetable, ctl start runs it now
+	// and puts it back.
+	synctest.Test(t, func(t *testing.T) {
+		reqs := make(chan control.Request)
+		ask := func(verb string) {
+			r := control.Request{Verb: verb, Names: []string{"job"}, Reply: make(chan control.Reply, 1)}
+			reqs <- r
+			if rep := <-r.Reply; rep.Err != "" {
+				t.Errorf("%s: %s", verb, rep.Err)
+			}
+		}
+		o := Options{Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: reqs}
+		l := startLoopOpts(t, o, noSocket+`
+[programs.job]
+command = ["job"]
+type = "oneshot"
+schedule = "* * * * *"
+`, nil, map[string]script{"job": {runFor: time.Second}})
+		time.Sleep(150 * time.Second)
+		ask(control.VerbStop)
+		time.Sleep(100 * time.Second)
+		ask(control.VerbStart)
+		time.Sleep(60 * time.Second)
+		l.want("1m0s spawn job", "2m0s spawn job", "4m10s spawn job", "5m0s spawn job")
+		if n := l.count("spawn job"); n != 4 {
+			t.Errorf("%d runs, want 4:\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
 		l.stop()
 	})
 }

@@ -34,6 +34,7 @@ type program struct {
 	starts   int             // processes started, for status
 	restarts int             // starts after the first
 	lastCode *int            // exit code of the last process
+	sched    schedState      // a scheduled oneshot's timetable
 }
 
 // alive reports whether the program has a process.

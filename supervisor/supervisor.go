@@ -194,7 +194,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 	s.env = os.Environ()
 	if opts.Config != nil {
 		for _, pc := range opts.Config.Programs {
-			s.add(&program{cfg: pc, intent: runIf(pc.Autostart)})
+			s.add(newProgram(pc))
 		}
 	}
 	s.probeResults = make(chan probeResult, len(s.programs)+1)
@@ -298,6 +298,7 @@ func (s *Supervisor) advance() {
 		switch s.phase {
 		case running:
 			s.startReady()
+			s.armSchedules()
 		case stopping:
 			s.stopReady()
 			if !slices.ContainsFunc(s.programs, (*program).alive) {
@@ -369,6 +370,7 @@ func (s *Supervisor) onTimer() {
 	if !s.drainDue.IsZero() && !now.Before(s.drainDue) {
 		s.onDrainDue()
 	}
+	s.schedulesDue(now)
 	if s.draining && !now.Before(s.drainEnd) {
 		s.log.Info().Msg("drain over")
 		s.shutdown(s.drainWhy)
