@@ -140,8 +140,9 @@ func (p *Pipe) Watch(log zerolog.Logger, name string, report func(FdEvent)) {
 // calls Close. Done says when the goroutine is gone.
 func (p *Pipe) Close() error {
 	p.stopped.Store(true)
+	err := p.r.Close()
 	p.w.Close() // in case CloseChildEnd was not called
-	if err := p.r.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err != nil && !errors.Is(err, os.ErrClosed) {
 		return err
 	}
 	return nil

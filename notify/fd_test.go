@@ -41,6 +41,10 @@ func fdChild(t *testing.T, p *Pipe, env ...string) (<-chan FdEvent, func() strin
 	}
 	t.Cleanup(func() {
 		inW.Close()
+		p.Close() // a child stuck writing to fd N gets EPIPE
+		if t.Failed() {
+			unix.Kill(pid, unix.SIGKILL)
+		}
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		outR.Close()
