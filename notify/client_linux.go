@@ -93,10 +93,11 @@ func Status(text string) string {
 }
 
 // Strip returns env without what tend's own service manager gave tend:
-// NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID. tend's socket is for
-// tend to speak on: a program sending READY=1 there would tell systemd
-// or podman that all of tend is ready. env is not modified; when it has
-// none of them, it is returned as is.
+// NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID and MANAGERPID. tend's
+// socket is for tend to speak on: a program sending READY=1 there would
+// tell systemd or podman that all of tend is ready; and tend is its
+// programs' manager. env is not modified; when it has none of them, it
+// is returned as is.
 func Strip(env []string) []string {
 	i := 0
 	for i < len(env) && !managerVar(env[i]) {
@@ -118,17 +119,23 @@ func Strip(env []string) []string {
 // managerVar reports whether kv sets one of the variables Strip removes.
 func managerVar(kv string) bool {
 	name, _, _ := strings.Cut(kv, "=")
-	return name == EnvVar || name == "WATCHDOG_USEC" || name == "WATCHDOG_PID"
+	return name == EnvVar || name == "WATCHDOG_USEC" || name == "WATCHDOG_PID" || name == "MANAGERPID"
 }
 
 // Env is what a program with ready = "notify" gets in its environment,
-// over tend's (stripped): NOTIFY_SOCKET, and WATCHDOG_USEC when it has a
-// watchdog, so that sd_watchdog_enabled() says yes and tells it the
-// interval. WATCHDOG_PID is not set: tend cannot know the pid before the
-// fork, and without it libsystemd takes the watchdog to be for whichever
-// process reads it.
+// over tend's (stripped):
+//
+//   - NOTIFY_SOCKET, its socket's path;
+//   - MANAGERPID, tend's pid: systemd-notify sends on behalf of its
+//     parent unless the parent is PID 1 or $MANAGERPID, so a script's
+//     `exec systemd-notify --ready` (whose parent is then tend) would
+//     otherwise claim to come from tend, outside the program's group;
+//   - WATCHDOG_USEC, with a watchdog, so that sd_watchdog_enabled() says
+//     yes and gives the interval. WATCHDOG_PID is not set: tend cannot
+//     know the pid before the fork, and without it libsystemd takes the
+//     watchdog to be for whichever process reads it.
 func Env(socketPath string, watchdog time.Duration) map[string]string {
-	env := map[string]string{EnvVar: socketPath}
+	env := map[string]string{EnvVar: socketPath, "MANAGERPID": strconv.Itoa(os.Getpid())}
 	if watchdog > 0 {
 		env["WATCHDOG_USEC"] = strconv.FormatInt(watchdog.Microseconds(), 10)
 	}

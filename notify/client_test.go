@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +134,7 @@ func TestStrip(t *testing.T) {
 		{nil, nil},
 		{[]string{"A=1"}, []string{"A=1"}},
 		{[]string{"NOTIFY_SOCKET=/run/x", "A=1"}, []string{"A=1"}},
-		{[]string{"A=1", "NOTIFY_SOCKET=/run/x", "B=2", "WATCHDOG_USEC=1000", "WATCHDOG_PID=1", "NOTIFY_SOCKET=@y"}, []string{"A=1", "B=2"}},
+		{[]string{"A=1", "NOTIFY_SOCKET=/run/x", "B=2", "WATCHDOG_USEC=1000", "WATCHDOG_PID=1", "MANAGERPID=7", "NOTIFY_SOCKET=@y"}, []string{"A=1", "B=2"}},
 		{[]string{"NOTIFY_SOCKETS=1", "XNOTIFY_SOCKET=1", "NOTIFY_SOCKET"}, []string{"NOTIFY_SOCKETS=1", "XNOTIFY_SOCKET=1"}},
 	} {
 		in := slices.Clone(c.in)
@@ -144,10 +145,11 @@ func TestStrip(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	if got := Env("/run/tend.notify/web", 0); len(got) != 1 || got[EnvVar] != "/run/tend.notify/web" {
+	me := strconv.Itoa(os.Getpid())
+	if got := Env("/run/tend.notify/web", 0); len(got) != 2 || got[EnvVar] != "/run/tend.notify/web" || got["MANAGERPID"] != me {
 		t.Errorf("Env without watchdog: %v", got)
 	}
-	if got := Env("/s", 30*time.Second); len(got) != 2 || got["WATCHDOG_USEC"] != "30000000" {
+	if got := Env("/s", 30*time.Second); len(got) != 3 || got["WATCHDOG_USEC"] != "30000000" {
 		t.Errorf("Env with a 30s watchdog: %v", got)
 	}
 	if got := Status("a\nb\tc"); got != "STATUS=a b c" {

@@ -104,6 +104,52 @@ func TestReadyFromProgram(t *testing.T) {
 	}
 }
 
+// TestSystemdNotify: systemd-notify's ways work. It waits on a barrier,
+// released once tend has read its message, and sends on behalf of its
+// parent: from a script, the shell, in the program's group; exec'd
+// by the program itself, tend (its parent then), which MANAGERPID
+// (Env) tells it to skip. The helper does what systemd 252's does.
+func TestSystemdNotify(t *testing.T) {
+	s := newServer(t)
+	k := open(t, s, "web")
+	var env []string
+	for kk, v := range Env(k.Path(), 0) {
+		env = append(env, kk+"="+v)
+	}
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{
+		{"from a script", []string{"/bin/sh", "-c", `"$0"; exit $?`, os.Args[0]}},
+		{"exec'd", []string{os.Args[0]}},
+	} {
+		k.Expect(0)
+		h := startHelperArgv(t, c.argv, "sdnotify", append(env, "TEND_NOTIFY_MSG=READY=1\nSTATUS="+c.name)...)
+		k.Expect(h.cmd.Process.Pid)
+		if u := one(t, s, k); !u.ReadySeen || u.Status != c.name {
+			t.Errorf("%s: update %+v, want ready", c.name, u)
+		}
+		if l := h.line(t); l != "sent" {
+			t.Errorf("%s: helper: %s", c.name, l)
+		}
+	}
+	if n := k.Ignored(); n != 0 {
+		t.Errorf("%d ignored", n)
+	}
+
+	// Without MANAGERPID, an exec'd systemd-notify speaks for tend.
+	k.Expect(0)
+	h := startHelper(t, "", "sdnotify", nil, EnvVar+"="+k.Path(), "TEND_NOTIFY_MSG=READY=1", "TEND_NOTIFY_WAIT=1")
+	k.Expect(h.cmd.Process.Pid)
+	h.goAhead(t)
+	if l := h.line(t); l != "sent" {
+		t.Errorf("helper: %s", l)
+	}
+	if n := k.Ignored(); n != 1 {
+		t.Errorf("%d ignored, want 1: the message came from tend's pid", n)
+	}
+}
+
 // TestOtherGroupIgnored: a sender in another process group than the
 // expected one is ignored. The test's own datagram after it shows it was
 // read (one socket's datagrams are read in order).
