@@ -23,6 +23,10 @@ const DirMode fs.FileMode = 0o711
 // (sun_path is 108 bytes with its NUL).
 const maxSocketPath = 107
 
+// maxDir is the longest notify directory: its sockets' paths need room
+// for a slash and a cut name with its hash ("x~1a2b3c4d").
+const maxDir = maxSocketPath - 1 - 10
+
 // DirFor is the notify directory that goes with a control socket: next
 // to it, its name without the extension plus ".notify", so
 // /run/tend.sock has /run/tend.notify. A tend without a control socket
@@ -53,6 +57,9 @@ func prepareDir(dir string) error {
 		return fmt.Errorf("notify directory %s: not an absolute path", dir)
 	}
 	dir = filepath.Clean(dir)
+	if len(dir) > maxDir {
+		return fmt.Errorf("notify directory %s: longer than %d bytes, which leaves no room for socket names (a socket path has at most %d)", dir, maxDir, maxSocketPath)
+	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("notify directory %s: %w", dir, err)
 	}

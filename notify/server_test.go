@@ -505,6 +505,7 @@ func TestDirRefused(t *testing.T) {
 	open(t, busy, "web")
 	for dir, want := range map[string]string{
 		"relative":                     "not an absolute path",
+		"/" + strings.Repeat("d", 96):  "longer than 96 bytes",
 		file:                           "not a directory",
 		theirs:                         "belongs to uid 65534",
 		filepath.Join(writable, "n"):   "may be written by others",
@@ -556,6 +557,8 @@ func TestFileName(t *testing.T) {
 		{long[:90], 16, long[:90]},
 		{long[:91], 16, long[:81] + "~"},
 		{long, 16, long[:81] + "~"},
+		{long, maxDir, "a~"}, // the longest directory leaves one byte of the name
+
 	} {
 		got := fileName(c.name, c.dirLen)
 		if strings.HasSuffix(c.want, "~") {
