@@ -20,6 +20,7 @@ import (
 	_ "tend/gomaxprocs" // one P, set before the other inits allocate
 	"tend/internal/safe"
 	"tend/logs"
+	"tend/notify"
 	"tend/signals"
 	"tend/supervisor"
 )
@@ -119,6 +120,15 @@ func run(args []string, sub signals.Subscription) int {
 		LogForwarded: c.verbose > 0,
 	}
 	if cfg != nil {
+		// tend's own service manager, if it has one (podman
+		// --sdnotify=container, systemd Type=notify).
+		nc, err := notify.FromEnv()
+		if err != nil {
+			log.Warn().Err(err).Msg("NOTIFY_SOCKET is set but unusable: tend will not report readiness to it")
+		} else if nc != nil {
+			opts.Notify = nc
+			defer nc.Close()
+		}
 		reqs := make(chan control.Request)
 		opts.Requests = reqs
 		if cfg.Tend.Socket != "" {

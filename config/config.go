@@ -347,6 +347,20 @@ type Program struct {
 	// Schedule (schedule or every, default nil: none) runs a oneshot on
 	// a timetable instead of once.
 	Schedule *Schedule
+
+	// PreStart (pre_start, default none) runs before each start; a start
+	// whose hook does not exit 0 within HookTimeout is a failed start.
+	PreStart []string
+	// PreStop (pre_stop, default none) runs before the stop signal, on
+	// every stop: shutdown (at the drain's start), ctl stop and restart,
+	// a reload.
+	PreStop []string
+	// PostStop (post_stop, default none) runs once the program and its
+	// process group are gone, before a restart or an end state.
+	PostStop []string
+	// HookTimeout (hook_timeout, default 10s, > 0) bounds each hook: then
+	// SIGKILL to the hook's group.
+	HookTimeout time.Duration
 }
 
 // Schedule is when a scheduled oneshot runs: at the times of a cron
@@ -440,6 +454,7 @@ func defaultProgram(name string) Program {
 		Backoff:      Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2},
 		StopSignal:   syscall.SIGTERM,
 		StopWaitSecs: 10 * time.Second,
+		HookTimeout:  10 * time.Second,
 		Stdout:       Output{Mode: Inherit},
 		Stderr:       Output{Mode: Inherit},
 	}

@@ -62,14 +62,14 @@ type = "oneshot"
 		Environment: map[string]string{}, Autostart: true, Autorestart: RestartNever,
 		ExitCodes: []int{0}, StartSecs: 0, StartRetries: 3,
 		Backoff:    Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2},
-		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second,
+		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second, HookTimeout: 10 * time.Second,
 		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit},
 	}, {
 		Name: "svc", Group: "svc", Command: []string{"svc"}, Type: Longrun,
 		Environment: map[string]string{}, Autostart: true, Autorestart: RestartOnFailure,
 		ExitCodes: []int{0}, StartSecs: time.Second, StartRetries: 3,
 		Backoff:    Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2},
-		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second,
+		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second, HookTimeout: 10 * time.Second,
 		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit},
 	}}
 	if !reflect.DeepEqual(c.Programs, want) {
@@ -125,7 +125,7 @@ func TestFull(t *testing.T) {
 		Umask:       &umask, Autostart: false, Autorestart: RestartAlways,
 		ExitCodes: []int{0, 2}, StartSecs: 2500 * time.Millisecond, StartRetries: 5,
 		Backoff:    Backoff{Initial: 250 * time.Millisecond, Max: time.Minute, Factor: 1.5},
-		StopSignal: syscall.SIGINT, StopWaitSecs: 30 * time.Second,
+		StopSignal: syscall.SIGINT, StopWaitSecs: 30 * time.Second, HookTimeout: 10 * time.Second,
 		DependsOn: []Dep{{"migrate", CondDefault}}, Critical: true,
 		Stdout: Output{Mode: Prefix},
 		Stderr: Output{Mode: File, Path: "/var/log/db.err", MaxBytes: 1 << 20, Backups: 2},

@@ -530,6 +530,17 @@ func (d *decoder) program(l loc, name string, v any) *group {
 		},
 		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
 		"schedule":    func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
+		"pre_start":   func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
+		"pre_stop":    func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
+		"post_stop":   func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
+		"hook_timeout": func(l loc, v any) {
+			if dur, ok := d.duration(l, v); ok {
+				if dur == 0 {
+					d.errorf(l, "must be more than 0s")
+				}
+				p.HookTimeout = dur
+			}
+		},
 		"every": func(l loc, v any) {
 			if dur, ok := d.duration(l, v); ok {
 				if dur < time.Second {

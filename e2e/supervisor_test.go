@@ -138,6 +138,7 @@ type svOptions struct {
 	// is a tend binary other than the one under test.
 	around []string
 	bin    string
+	env    []string // added to tend's environment
 }
 
 // startSv runs tend with config file cfg and its log followed.
@@ -172,7 +173,7 @@ func startSv(t *testing.T, cfg string, o svOptions) *svRun {
 	}
 	s.run = startWith(t, options{
 		hostMode: o.host,
-		env:      []string{s.marker},
+		env:      append([]string{s.marker}, o.env...),
 		around:   around,
 		extra:    pw,
 		raw:      args,

@@ -112,7 +112,7 @@ func (s *Supervisor) sensitive() bool {
 		return true
 	}
 	return slices.ContainsFunc(s.programs, func(p *program) bool {
-		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero()
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() || p.hook != nil
 	})
 }
 
@@ -130,6 +130,9 @@ func (s *Supervisor) armTimer() {
 		earlier(p.probe.due)
 		earlier(p.probe.end)
 		earlier(p.sched.next)
+		if p.hook != nil {
+			earlier(p.hook.end)
+		}
 	}
 	earlier(s.shutdownDue)
 	earlier(s.phaseDue)

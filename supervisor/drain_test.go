@@ -253,3 +253,57 @@ stopwaitsecs = 10
 		l.want("500ms kill p TERM", "500ms exit p 143")
 	})
 }
+
+// notes is a fake service manager of tend's own.
+type notes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (n *notes) Send(s string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, s)
+	return nil
+}
+
+func (n *notes) list() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.got)
+}
+
+// TestTellManager: tend says READY=1 once what /readyz watches is
+// ready (here: p after startsecs), a STATUS= line when it changes, and
+// STOPPING=1 as the drain begins, once.
+func TestTellManager(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &notes{}
+		o := Options{Log: zerolog.New(zerolog.NewTestWriter(t)), Notify: n}
+		l := startLoopOpts(t, o, noSocket+`drain = "1s"
+[programs.p]
+command = ["p"]
+startsecs = 2
+`, nil, map[string]script{"p": forever})
+		time.Sleep(time.Second)
+		if got := n.list(); slices.Contains(got, "READY=1") {
+			t.Errorf("READY=1 before p is RUNNING: %q", got)
+		}
+		time.Sleep(2 * time.Second)
+		l.sigs <- unix.SIGTERM
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		<-l.code
+		want := []string{
+			"STATUS=not ready: p is STARTING; 0 of 1 programs running",
+			"READY=1",
+			"STATUS=ready: 1 of 1 programs running",
+			"STOPPING=1",
+			"STATUS=not ready: draining; 1 of 1 programs running",
+			"STATUS=stopping: 0 of 1 programs running",
+		}
+		if got := n.list(); !slices.Equal(got, want) {
+			t.Errorf("told the manager\n%q\nwant\n%q", got, want)
+		}
+	})
+}

@@ -20,6 +20,12 @@ import (
 // must be called once the spawn is over: it closes tend's copies of the
 // write ends and, if the process started, starts the copiers.
 func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) {
+	return s.openOutputsAs(p, c, p.cfg.Name)
+}
+
+// openOutputsAs is openOutputs for a process of p's that name stands for
+// in prefixes and messages: "web(pre_stop)" for a hook.
+func (s *Supervisor) openOutputsAs(p *program, c *Command, name string) (func(ok bool), error) {
 	type stream struct {
 		r, w    *os.File
 		dest    *logs.Dest
@@ -38,7 +44,7 @@ func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) 
 		st := stream{release: func() {}}
 		switch out.Mode {
 		case config.Prefix:
-			st.dest, st.prefix = s.opts.Stdout, p.cfg.Name+" | "
+			st.dest, st.prefix = s.opts.Stdout, name+" | "
 			if i == 1 {
 				st.dest = s.opts.Stderr
 			}
@@ -79,13 +85,13 @@ func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) 
 		}
 		for _, st := range streams {
 			s.outputs++
-			s.goSafe("output "+p.cfg.Name, func() {
+			s.goSafe("output "+name, func() {
 				_, err := logs.Copy(st.dest, st.r, st.prefix)
 				s.outputDone <- func() {
 					st.release()
 					var drop *logs.DropError
 					if errors.As(err, &drop) || err != nil {
-						s.log.Warn().Str("program", p.cfg.Name).Err(err).Msg("program output lost")
+						s.log.Warn().Str("program", name).Err(err).Msg("program output lost")
 					}
 				}
 			})

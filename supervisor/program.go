@@ -35,6 +35,7 @@ type program struct {
 	restarts int             // starts after the first
 	lastCode *int            // exit code of the last process
 	sched    schedState      // a scheduled oneshot's timetable
+	hook     *hook           // a lifecycle hook in flight; nil: none
 }
 
 // alive reports whether the program has a process.
@@ -208,6 +209,9 @@ func (s *Supervisor) command(p *program) (Command, error) {
 	c := Command{Argv: p.cfg.Command, Dir: p.cfg.Directory, Umask: -1}
 	if p.isMain {
 		c.Foreground = ownsTerminal()
+		if s.opts.Config != nil {
+			c.Env = s.environ() // without tend's NOTIFY_SOCKET
+		}
 		return c, nil
 	}
 	c.Stdin = s.devNull

@@ -48,6 +48,7 @@ func (s *Supervisor) drainThenShutdown(reason string) {
 		return
 	}
 	s.draining, s.drainEnd, s.drainWhy = true, s.now().Add(d), reason
+	s.tellStopping()
 	s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	s.log.Info().Str("reason", reason).Str("drain", d.String()).Msg("draining: not ready; the programs stop when the drain is over")
 }
@@ -60,6 +61,7 @@ func (s *Supervisor) shutdown(reason string) {
 	}
 	s.log.Info().Str("reason", reason).Msg("shutting down")
 	s.phase, s.draining = stopping, false
+	s.tellStopping()
 	if s.opts.Config != nil && s.shutdownDue.IsZero() {
 		s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	}

@@ -23,6 +23,7 @@ import (
 	"tend/control"
 	"tend/internal/safe"
 	"tend/logs"
+	"tend/notify"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	// Rewrite (--rewrite) maps a signal tend gets to the one the main
 	// program gets, when forwarded and as its stop signal.
 	Rewrite map[syscall.Signal]syscall.Signal
+	// Notify is tend's own service manager (NOTIFY_SOCKET), in
+	// supervisor mode; nil: none. Programs never get its socket.
+	Notify Notifier
 	// LogForwarded logs each signal tend's handler forwards, at debug
 	// level. It costs a wake-up of the loop per signal; without it the
 	// handler forwards quietly, as tini does: one wake-up and one kill
@@ -88,6 +92,7 @@ type Supervisor struct {
 	byName   map[string]*program
 	byPid    map[int]*program
 	probes   map[int]*program // exec health probes in flight, or killed and not yet reaped
+	hookPids map[int]*program // lifecycle hooks in flight, or killed and not yet reaped
 	main     *program
 
 	phase        phase
@@ -125,6 +130,7 @@ type Supervisor struct {
 	probeResults chan probeResult // answers of http and tcp probes
 	env          []string         // tend's environment, read once
 	rand         func() float64   // jitter source in [-1, 1]
+	mgr          manager          // what tend has told its own manager
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -181,6 +187,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		byName:     map[string]*program{},
 		byPid:      map[int]*program{},
 		probes:     map[int]*program{},
+		hookPids:   map[int]*program{},
 		outputDone: make(chan func(), 64),
 		rand:       jitter,
 		reapGap:    reaper.Coalesce,
@@ -192,6 +199,12 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		s.opts.Stderr = logs.NewDest(os.Stderr)
 	}
 	s.env = os.Environ()
+	if opts.Config != nil {
+		// tend's own manager's variables are tend's: a program sending
+		// READY=1 there would speak for all of tend. In init mode they
+		// pass to the one child, which is the service (as tini does).
+		s.env = notify.Strip(s.env)
+	}
 	if opts.Config != nil {
 		for _, pc := range opts.Config.Programs {
 			s.add(newProgram(pc))
@@ -274,6 +287,7 @@ func (s *Supervisor) Run() int {
 		s.safely(handle)
 		s.safely(s.advance)
 		s.syncForwarder()
+		s.tellManager()
 	}
 	s.files.Close()
 	return s.exitCode()
@@ -333,6 +347,11 @@ func (s *Supervisor) onExit(e reaper.Exit) {
 		s.onProbeExit(p, e.Pid, e.Code())
 		return
 	}
+	if p, ok := s.hookPids[e.Pid]; ok {
+		delete(s.hookPids, e.Pid)
+		s.onHookExit(p, e.Pid, e.Code())
+		return
+	}
 	p := s.byPid[e.Pid]
 	if p == nil {
 		s.orphans++
@@ -363,6 +382,7 @@ func (s *Supervisor) onTimer() {
 		}
 	}
 	s.probeDeadlines(now)
+	s.hookDeadlines(now)
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
 		s.onShutdownTimeout()

@@ -1,0 +1,106 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lifecycle hooks: pre_start, pre_stop and post_stop. A hook runs as its
+// program does (user, groups, directory, environment, umask), in a
+// process group of its own, with its output where the program's goes
+// ("web(pre_stop) | " in prefix mode). The loop spawns it and the one
+// reaper reaps it, as an exec probe; hook_timeout is one more deadline of
+// the loop's timer, and then the hook's group gets SIGKILL.
+
+// Hook kinds, as their keys are spelled.
+const (
+	hookPreStart = "pre_start"
+	hookPreStop  = "pre_stop"
+	hookPostStop = "post_stop"
+)
+
+// hook is a program's hook in flight; a program runs one at a time.
+type hook struct {
+	kind   string
+	pid    int
+	end    time.Time // hook_timeout (tend time); zero once killed
+	killed bool      // timed out, and SIGKILLed
+	began  time.Time
+	// then is what comes after the hook, on the loop: ok when it exited
+	// 0 in time. It runs once, when the hook's exit is reaped (or at
+	// once when the hook could not be spawned).
+	then func(ok bool)
+}
+
+// runHook runs p's hook kind, argv, and calls then once it is over; with
+// no argv, at once. A hook that cannot be spawned counts as failed.
+func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(ok bool)) {
+	if len(argv) == 0 {
+		then(true)
+		return
+	}
+	cmd, err := s.command(p)
+	var finish func(ok bool)
+	if err == nil {
+		cmd.Argv = argv
+		finish, err = s.openOutputsAs(p, &cmd, fmt.Sprintf("%s(%s)", p.cfg.Name, kind))
+	}
+	pid := 0
+	if err == nil {
+		pid, err = s.os.spawn(cmd)
+		finish(err == nil)
+	}
+	if err != nil {
+		s.log.Error().Str("program", p.cfg.Name).Str("hook", kind).Err(err).Msg("hook cannot start")
+		then(false)
+		return
+	}
+	// Recorded before the next receive, like a program's pid.
+	now := s.now()
+	p.hook = &hook{kind: kind, pid: pid, began: now, end: now.Add(p.cfg.HookTimeout), then: then}
+	s.hookPids[pid] = p
+	s.log.Debug().Str("program", p.cfg.Name).Str("hook", kind).Int("pid", pid).Msg("hook started")
+}
+
+// onHookExit takes the exit of a hook's process.
+func (s *Supervisor) onHookExit(p *program, pid, code int) {
+	h := p.hook
+	if h == nil || h.pid != pid {
+		return // a hook the program no longer waits for
+	}
+	p.hook = nil
+	ok := code == 0 && !h.killed
+	took := s.now().Sub(h.began).Round(time.Millisecond).String()
+	switch {
+	case h.killed:
+		s.log.Warn().Str("program", p.cfg.Name).Str("hook", h.kind).Str("hook_timeout", p.cfg.HookTimeout.String()).
+			Msg("hook killed at its timeout")
+	case code != 0:
+		s.log.Warn().Str("program", p.cfg.Name).Str("hook", h.kind).Int("exit_code", code).Str("took", took).Msg("hook failed")
+	default:
+		s.log.Info().Str("program", p.cfg.Name).Str("hook", h.kind).Str("took", took).Msg("hook done")
+	}
+	h.then(ok)
+}
+
+// hookDeadlines kills the hooks whose hook_timeout has passed; their
+// exits, when reaped, end them as failed.
+func (s *Supervisor) hookDeadlines(now time.Time) {
+	for _, p := range s.programs {
+		if h := p.hook; h != nil && !h.end.IsZero() && !now.Before(h.end) {
+			h.end, h.killed = time.Time{}, true
+			s.os.kill(-h.pid, unix.SIGKILL)
+		}
+	}
+}
+
+// killHook kills p's hook in flight, if any, when p's fate no longer
+// waits for it (shutdown_timeout).
+func (s *Supervisor) killHook(p *program) {
+	if h := p.hook; h != nil {
+		h.end, h.killed = time.Time{}, true
+		s.os.kill(-h.pid, unix.SIGKILL)
+	}
+}
