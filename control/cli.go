@@ -28,15 +28,15 @@ const (
 )
 
 // ctlUsage is `tend ctl`'s usage; the verbs' lines come from the verb
-// table (routes).
+// table (api.Routes).
 func ctlUsage() string {
 	var b strings.Builder
 	b.WriteString("usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]\n\nverbs:\n")
-	for _, rt := range routes {
-		for i, line := range strings.Split(rt.help, "\n") {
+	for _, rt := range api.Routes {
+		for i, line := range strings.Split(rt.Help, "\n") {
 			first := ""
 			if i == 0 {
-				first = strings.TrimSpace(rt.verb + " " + rt.args)
+				first = strings.TrimSpace(string(rt.Verb) + " " + rt.Args)
 			}
 			fmt.Fprintf(&b, "  %-21s  %s\n", first, line)
 		}
@@ -69,7 +69,7 @@ type ctlArgs struct {
 	wait    bool
 	timeout time.Duration
 	help    bool
-	verb    string
+	verb    api.Verb
 	args    []string
 }
 
@@ -145,40 +145,40 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 	if len(pos) == 0 {
 		return a, errors.New("missing VERB")
 	}
-	a.verb, a.args = pos[0], pos[1:]
+	a.verb, a.args = api.Verb(pos[0]), pos[1:]
 
 	// The arguments a verb takes are what its route carries.
-	rt, ok := verbRoute(a.verb)
+	rt, ok := api.RouteOf(a.verb)
 	if !ok {
-		return a, fmt.Errorf("unknown verb %s", printable(a.verb))
+		return a, fmt.Errorf("unknown verb %s", api.Printable(string(a.verb)))
 	}
 	names := a.args
 	switch {
-	case rt.body == bodySignal:
+	case rt.Body == api.BodySignal:
 		if len(names) < 2 {
 			return a, fmt.Errorf("%s needs SIG and at least one NAME", a.verb)
 		}
-		if err := checkSignal(names[0]); err != nil {
+		if err := api.CheckSignal(names[0]); err != nil {
 			return a, err
 		}
 		names = names[1:]
-	case rt.body == bodyNames:
+	case rt.Body == api.BodyNames:
 		if len(names) == 0 {
 			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
 		}
-	case !rt.query:
+	case !rt.Query:
 		if len(names) > 0 {
 			return a, fmt.Errorf("%s takes no arguments", a.verb)
 		}
 	}
-	if err := checkNames(names); err != nil {
+	if err := api.CheckNames(names); err != nil {
 		return a, err
 	}
-	if a.wait && !rt.wait {
+	if a.wait && !rt.Wait {
 		var can []string
-		for _, r := range routes {
-			if r.wait {
-				can = append(can, r.verb)
+		for _, r := range api.Routes {
+			if r.Wait {
+				can = append(can, string(r.Verb))
 			}
 		}
 		return a, fmt.Errorf("--wait is for %s, not %s", strings.Join(can, ", "), a.verb)
@@ -194,13 +194,13 @@ type ctl struct {
 }
 
 func (c *ctl) run(ctx context.Context) int {
-	if c.verb == VerbEvents {
+	if c.verb == api.VerbEvents {
 		return c.events(ctx)
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	switch c.verb {
-	case VerbStatus:
+	case api.VerbStatus:
 		progs, err := c.client.Status(tctx, c.args)
 		if err != nil {
 			return c.fail(ctx, err)
@@ -210,13 +210,13 @@ func (c *ctl) run(ctx context.Context) int {
 		}
 		printStatus(c.stdout, progs, time.Now())
 		return ExitOK
-	case VerbHealth:
+	case api.VerbHealth:
 		reply, err := c.client.Health(tctx)
 		if err != nil {
 			return c.fail(ctx, err)
 		}
 		if c.json {
-			c.printJSON(healthBody{reply.Healthy, reply.Reason})
+			c.printJSON(api.HealthBody{Healthy: reply.Healthy, Reason: reply.Reason})
 		} else if reply.Healthy {
 			fmt.Fprintln(c.stdout, "healthy")
 		} else {
@@ -231,7 +231,7 @@ func (c *ctl) run(ctx context.Context) int {
 		return c.actAndWait(ctx, tctx)
 	}
 	names, sig := c.args, ""
-	if c.verb == VerbSignal {
+	if c.verb == api.VerbSignal {
 		sig, names = c.args[0], c.args[1:]
 	}
 	reply, err := c.client.Do(tctx, c.verb, names, sig)
@@ -242,19 +242,19 @@ func (c *ctl) run(ctx context.Context) int {
 }
 
 // printActed prints the programs an action touched.
-func (c *ctl) printActed(progs []Status) int {
+func (c *ctl) printActed(progs []api.Status) int {
 	if c.json {
 		return c.printJSON(progs)
 	}
 	switch c.verb {
-	case VerbShutdown:
+	case api.VerbShutdown:
 		fmt.Fprintln(c.stdout, "tend is shutting down")
-	case VerbReload:
+	case api.VerbReload:
 		fmt.Fprintln(c.stdout, "reloaded")
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range progs {
-		fmt.Fprintf(tw, "%s\t%s\n", printable(p.Name), state(p))
+		fmt.Fprintf(tw, "%s\t%s\n", api.Printable(p.Name), state(p))
 	}
 	tw.Flush()
 	return ExitOK
@@ -279,8 +279,8 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 }
 
 func (c *ctl) printJSON(v any) int {
-	if progs, ok := v.([]Status); ok && progs == nil {
-		v = []Status{}
+	if progs, ok := v.([]api.Status); ok && progs == nil {
+		v = []api.Status{}
 	}
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -333,7 +333,7 @@ func (c *ctl) events(ctx context.Context) int {
 }
 
 // printStatus prints the status table.
-func printStatus(w io.Writer, progs []Status, now time.Time) {
+func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT")
 	for _, p := range progs {
@@ -345,20 +345,20 @@ func printStatus(w io.Writer, progs []Status, now time.Time) {
 			}
 		}
 		if p.Health != "" {
-			health = printable(string(p.Health))
+			health = api.Printable(string(p.Health))
 		}
 		if p.ExitCode != nil {
 			exit = fmt.Sprint(*p.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p.Name), state(p), pid, uptime, health, exit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), state(p), pid, uptime, health, exit)
 	}
 	tw.Flush()
 }
 
 // state is p's state as shown, paused noted when the state does not say
 // it already.
-func state(p Status) string {
-	s := printable(string(p.State))
+func state(p api.Status) string {
+	s := api.Printable(string(p.State))
 	if p.Paused && p.State != api.Paused {
 		s += " (paused)"
 	}

@@ -48,7 +48,7 @@ func TestCtlStatusTable(t *testing.T) {
 func TestCtlStatusNamesAndJSON(t *testing.T) {
 	e := newEnv(t)
 	out, _ := e.mustCtl(0, "--json", "status", "web:*", "db")
-	var progs []Status
+	var progs []api.Status
 	if err := json.Unmarshal([]byte(out), &progs); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
@@ -78,9 +78,9 @@ func TestCtlActions(t *testing.T) {
 	for _, tc := range []struct {
 		args   []string
 		code   int
-		out    string // in stdout
-		errOut string // in stderr
-		verb   string // what the loop saw
+		out    string   // in stdout
+		errOut string   // in stderr
+		verb   api.Verb // what the loop saw
 		names  []string
 		signal string
 	}{
@@ -206,7 +206,7 @@ func TestCtlWaitReached(t *testing.T) {
 	}
 	// --json after --wait prints the programs as they are now.
 	out, _ := e.mustCtl(0, "--json", "--wait", "stop", "web:0")
-	var progs []Status
+	var progs []api.Status
 	if err := json.Unmarshal([]byte(out), &progs); err != nil || len(progs) != 1 || progs[0].State != "STOPPED" {
 		t.Errorf("--json --wait: %s (%v)", out, err)
 	}

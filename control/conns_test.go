@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"tend/api"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -55,16 +56,16 @@ func (pipeAddr) String() string  { return "pipe" }
 type pipeServer struct {
 	t      *testing.T
 	ln     *pipeListener
-	emit   chan Event
+	emit   chan api.Event
 	served chan error
 }
 
 func newPipeServer(t *testing.T, opt options) *pipeServer {
 	p := &pipeServer{t: t, ln: &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})},
-		emit: make(chan Event), served: make(chan error, 1)}
+		emit: make(chan api.Event), served: make(chan error, 1)}
 	reqs := make(chan Request)
 	go func() {
-		var subs []chan<- Event
+		var subs []chan<- api.Event
 		for {
 			select {
 			case req, ok := <-reqs:
@@ -72,13 +73,13 @@ func newPipeServer(t *testing.T, opt options) *pipeServer {
 					return
 				}
 				switch req.Verb {
-				case VerbHealth:
-					req.Reply <- Reply{Healthy: true}
-				case VerbEvents:
+				case api.VerbHealth:
+					req.Reply <- api.Reply{Healthy: true}
+				case api.VerbEvents:
 					subs = append(subs, req.Events)
-					req.Reply <- Reply{}
+					req.Reply <- api.Reply{}
 				default:
-					req.Reply <- Reply{Err: "not in this test"}
+					req.Reply <- api.Reply{Err: "not in this test"}
 				}
 			case ev := <-p.emit:
 				for _, s := range subs {
@@ -197,8 +198,8 @@ func TestEvictOldestWaiting(t *testing.T) {
 			}
 		}
 		// The stream was never the one to go.
-		p.emit <- Event{Program: "db", State: "RUNNING"}
-		var ev Event
+		p.emit <- api.Event{Program: "db", State: "RUNNING"}
+		var ev api.Event
 		if err := json.NewDecoder(stream).Decode(&ev); err != nil || ev.Program != "db" {
 			t.Fatalf("stream after the evictions: %+v %v", ev, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"tend/api"
 	"testing"
 	"unicode/utf8"
 )
@@ -60,7 +61,7 @@ func TestDecode(t *testing.T) {
 		{"POST", "/v1/reload", "", `{} x`, Request{}, 400},
 		{"POST", "/v1/shutdown", "", `{"now":true}`, Request{}, 400},
 	} {
-		got, err := decode(routes, tc.method, tc.path, tc.query, []byte(tc.body))
+		got, err := decode(api.Routes, tc.method, tc.path, tc.query, []byte(tc.body))
 		if tc.code != 0 {
 			he, ok := err.(*httpError)
 			if !ok || he.code != tc.code {
@@ -96,7 +97,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s.method, s.path, s.query, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, method, urlPath, query string, body []byte) {
-		req, err := decode(routes, method, urlPath, query, body)
+		req, err := decode(api.Routes, method, urlPath, query, body)
 		if err != nil {
 			he, ok := err.(*httpError)
 			if !ok {
@@ -110,48 +111,48 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		rt, ok := routeOf(routes, urlPath)
-		if !ok || rt.method != method || rt.verb != req.Verb {
+		rt, ok := routeOf(api.Routes, urlPath)
+		if !ok || rt.Method != method || rt.Verb != req.Verb {
 			t.Fatalf("accepted %s %s as %q", method, urlPath, req.Verb)
 		}
 		if req.Reply != nil || req.Events != nil || req.Done != nil {
 			t.Fatal("decode set channels")
 		}
-		if len(req.Names) > maxNames {
+		if len(req.Names) > api.MaxNames {
 			t.Fatalf("%d names", len(req.Names))
 		}
 		for _, n := range req.Names {
-			if n == "" || len(n) > maxNameLen || !utf8.ValidString(n) || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if n == "" || len(n) > api.MaxNameLen || !utf8.ValidString(n) || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Fatalf("accepted name %q", n)
 			}
 			if _, err := path.Match(n, "x"); err != nil {
 				t.Fatalf("accepted bad pattern %q", n)
 			}
 		}
-		switch rt.body {
-		case bodyNone:
+		switch rt.Body {
+		case api.BodyNone:
 			if len(body) != 0 {
 				t.Fatalf("GET with a body accepted: %q", body)
 			}
-		case bodyEmpty:
+		case api.BodyEmpty:
 			if len(req.Names) != 0 || req.Signal != "" {
 				t.Fatalf("%s accepted %+v", req.Verb, req)
 			}
 			if b := bytes.Trim(body, " \t\r\n"); len(b) != 0 && !json.Valid(b) {
 				t.Fatalf("%s accepted invalid JSON %q", req.Verb, body)
 			}
-		case bodyNames, bodySignal:
+		case api.BodyNames, api.BodySignal:
 			if len(req.Names) == 0 || !json.Valid(body) {
 				t.Fatalf("%s accepted %+v from %q", req.Verb, req, body)
 			}
 		}
-		if (req.Signal != "") != (req.Verb == VerbSignal) || len(req.Signal) > maxSignalLen {
+		if (req.Signal != "") != (req.Verb == api.VerbSignal) || len(req.Signal) > api.MaxSignalLen {
 			t.Fatalf("signal %q with %s", req.Signal, req.Verb)
 		}
-		if req.Verb == VerbHealth && len(req.Names) != 0 {
+		if req.Verb == api.VerbHealth && len(req.Names) != 0 {
 			t.Fatalf("health with names %v", req.Names)
 		}
-		if !rt.query {
+		if !rt.Query {
 			if q, _ := url.ParseQuery(query); len(q) != 0 {
 				t.Fatalf("%s accepted query %q", req.Verb, query)
 			}

@@ -36,7 +36,7 @@ type fakeProg struct {
 
 // sub is an events subscriber.
 type sub struct {
-	events chan Event
+	events chan api.Event
 	done   <-chan struct{}
 }
 
@@ -108,7 +108,7 @@ func (l *fakeLoop) run() {
 			f()
 		case n := <-l.flood:
 			for i := range n {
-				l.emit(Event{Program: "flood", State: "RUNNING", From: "STARTING", Pid: i, Time: time.Now()})
+				l.emit(api.Event{Program: "flood", State: "RUNNING", From: "STARTING", Pid: i, Time: time.Now()})
 			}
 		case <-l.drop:
 			for _, s := range l.subs {
@@ -129,7 +129,7 @@ func (l *fakeLoop) requests() []Request {
 }
 
 // last returns the last request with the given verb.
-func (l *fakeLoop) last(verb string) (Request, bool) {
+func (l *fakeLoop) last(verb api.Verb) (Request, bool) {
 	reqs := l.requests()
 	for i := len(reqs) - 1; i >= 0; i-- {
 		if reqs[i].Verb == verb {
@@ -163,12 +163,12 @@ func (l *fakeLoop) set(p *fakeProg, state string, pid int) {
 		code := 0
 		exit, p.exit = &code, &code
 	}
-	l.emit(Event{Program: p.name, State: api.State(state), From: api.State(from), Pid: pid, Time: p.since, ExitCode: exit})
+	l.emit(api.Event{Program: p.name, State: api.State(state), From: api.State(from), Pid: pid, Time: p.since, ExitCode: exit})
 }
 
 // emit sends ev to every subscriber, never blocking: one that is gone is
 // forgotten, one that is full is dropped.
-func (l *fakeLoop) emit(ev Event) {
+func (l *fakeLoop) emit(ev api.Event) {
 	keep := l.subs[:0]
 	for _, s := range l.subs {
 		select {
@@ -222,14 +222,14 @@ func containsProg(ps []*fakeProg, p *fakeProg) bool {
 	return false
 }
 
-func (l *fakeLoop) statuses(ps []*fakeProg) []Status {
-	out := make([]Status, 0, len(ps))
+func (l *fakeLoop) statuses(ps []*fakeProg) []api.Status {
+	out := make([]api.Status, 0, len(ps))
 	for _, p := range ps {
 		health := ""
 		if p.pid != 0 {
 			health = "healthy"
 		}
-		out = append(out, Status{Name: p.name, State: api.State(p.state), Health: api.Health(health), Pid: p.pid, Since: p.since,
+		out = append(out, api.Status{Name: p.name, State: api.State(p.state), Health: api.Health(health), Pid: p.pid, Since: p.since,
 			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, Paused: p.paused})
 	}
 	return out
@@ -284,62 +284,62 @@ func (l *fakeLoop) onRequest(req Request) {
 	l.seen = append(l.seen, rec)
 	l.mu.Unlock()
 
-	if req.Verb == VerbEvents {
+	if req.Verb == api.VerbEvents {
 		l.subs = append(l.subs, sub{req.Events, req.Done})
-		req.Reply <- Reply{}
+		req.Reply <- api.Reply{}
 		select {
 		case l.subscribed <- struct{}{}:
 		default:
 		}
 		return
 	}
-	if req.Verb == VerbReload || req.Verb == VerbShutdown {
-		req.Reply <- Reply{}
+	if req.Verb == api.VerbReload || req.Verb == api.VerbShutdown {
+		req.Reply <- api.Reply{}
 		return
 	}
-	if req.Verb == VerbHealth {
+	if req.Verb == api.VerbHealth {
 		for _, p := range l.progs {
 			if p.critical && p.state != "RUNNING" {
-				req.Reply <- Reply{Reason: p.name + " is " + p.state}
+				req.Reply <- api.Reply{Reason: p.name + " is " + p.state}
 				return
 			}
 		}
-		req.Reply <- Reply{Healthy: true}
+		req.Reply <- api.Reply{Healthy: true}
 		return
 	}
 	ps, err := l.match(req.Names)
 	if err != "" {
-		req.Reply <- Reply{Err: err}
+		req.Reply <- api.Reply{Err: err}
 		return
 	}
 	switch req.Verb {
-	case VerbStatus:
-	case VerbStart:
+	case api.VerbStatus:
+	case api.VerbStart:
 		for _, p := range ps {
 			l.startProg(p)
 		}
-	case VerbStop:
+	case api.VerbStop:
 		for _, p := range ps {
 			l.stopProg(p, nil)
 		}
-	case VerbRestart:
+	case api.VerbRestart:
 		for _, p := range ps {
 			p.restarts++
 			l.stopProg(p, func() { l.startProg(p) })
 		}
-	case VerbSignal:
+	case api.VerbSignal:
 		if !fakeSignals[req.Signal] {
-			req.Reply <- Reply{Err: "bad signal " + req.Signal}
+			req.Reply <- api.Reply{Err: "bad signal " + req.Signal}
 			return
 		}
-	case VerbPause:
+	case api.VerbPause:
 		for _, p := range ps {
 			if p.state == "RUNNING" {
 				p.paused = true
 				l.set(p, "PAUSED", p.pid)
 			}
 		}
-	case VerbResume:
+	case api.VerbResume:
 		for _, p := range ps {
 			if p.state == "PAUSED" {
 				p.paused = false
@@ -347,10 +347,10 @@ func (l *fakeLoop) onRequest(req Request) {
 			}
 		}
 	default:
-		req.Reply <- Reply{Err: "unknown verb " + req.Verb}
+		req.Reply <- api.Reply{Err: "unknown verb " + string(req.Verb)}
 		return
 	}
-	req.Reply <- Reply{Programs: l.statuses(ps)}
+	req.Reply <- api.Reply{Programs: l.statuses(ps)}
 }
 
 // env is a server on a real socket in a temporary directory, in front
@@ -431,7 +431,7 @@ func (e *env) mustCtl(want int, args ...string) (stdout, stderr string) {
 }
 
 // statusOf asks the loop for one program's state.
-func (e *env) statusOf(name string) Status {
+func (e *env) statusOf(name string) api.Status {
 	e.t.Helper()
 	progs, err := NewClient(e.sock).Status(context.Background(), []string{name})
 	if err != nil || len(progs) != 1 {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"tend/api"
 	"testing"
 	"time"
 
@@ -174,7 +175,7 @@ func TestMetricsReadOnly(t *testing.T) {
 	}
 	get(t, "GET", base+"/metrics", "")
 	for _, r := range e.loop.requests() {
-		if r.Verb != VerbStatus && r.Verb != VerbHealth {
+		if r.Verb != api.VerbStatus && r.Verb != api.VerbHealth {
 			t.Errorf("the metrics listener asked the loop to %s", r.Verb)
 		}
 	}
@@ -188,7 +189,7 @@ func TestMetricsReadOnly(t *testing.T) {
 func TestWriteMetricsEscapes(t *testing.T) {
 	var b bytes.Buffer
 	code := 137
-	writeMetrics(&b, []Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
+	writeMetrics(&b, []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
 		{Name: "é", State: "BACKOFF", Restarts: 4}}, false)
 	checkExposition(t, b.String())
 	for _, want := range []string{

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/internal/h1"
 	"tend/internal/safe"
 )
@@ -294,9 +295,9 @@ func (s *server) watch(x *exchange) (context.Context, func()) {
 
 // changes reports whether verb changes state: those requests are
 // logged at info with the peer, the others at debug.
-func changes(verb string) bool {
-	rt, _ := verbRoute(verb)
-	return rt.changes
+func changes(verb api.Verb) bool {
+	rt, _ := api.RouteOf(verb)
+	return rt.Changes
 }
 
 // tooBusy answers a request with 503, and says so, when more than
@@ -318,7 +319,7 @@ func (s *server) tooBusy(x *exchange) bool {
 // answers) one over the connection limit, for an unknown path or method,
 // or with a body or query the route does not take, and returns the
 // Request for the loop, with the peer, and true otherwise.
-func (s *server) read(x *exchange, table []route) (Request, bool) {
+func (s *server) read(x *exchange, table []api.Route) (Request, bool) {
 	r := x.req
 	if s.tooBusy(x) {
 		return Request{}, false
@@ -326,12 +327,12 @@ func (s *server) read(x *exchange, table []route) (Request, bool) {
 	rt, herr := lookup(table, r.Method, r.Path)
 	if herr != nil {
 		if herr.code == h1.StatusMethodNotAllowed {
-			x.header = h1.Header{{Name: "Allow", Value: rt.method}}
+			x.header = h1.Header{{Name: "Allow", Value: rt.Method}}
 		}
 		s.refuse(x, herr)
 		return Request{}, false
 	}
-	body, herr := readBody(r, rt.body)
+	body, herr := readBody(r, rt.Body)
 	if herr != nil {
 		s.refuse(x, herr)
 		return Request{}, false
@@ -353,13 +354,13 @@ func (s *server) read(x *exchange, table []route) (Request, bool) {
 
 // handle answers one request of the control API.
 func (s *server) handle(x *exchange) {
-	req, ok := s.read(x, routes)
+	req, ok := s.read(x, api.Routes)
 	if !ok {
 		return
 	}
 	ctx, stop := s.watch(x)
 	defer stop()
-	if req.Verb == VerbEvents {
+	if req.Verb == api.VerbEvents {
 		s.stream(ctx, x, req)
 		return
 	}
@@ -370,32 +371,26 @@ func (s *server) handle(x *exchange) {
 		s.writeError(x, herr)
 	case reply.Err != "":
 		s.writeJSON(x, h1.StatusUnprocessableEntity, reply)
-	case req.Verb == VerbHealth:
+	case req.Verb == api.VerbHealth:
 		code := h1.StatusOK
 		if !reply.Healthy {
 			code = h1.StatusServiceUnavailable
 		}
-		s.writeJSON(x, code, healthBody{reply.Healthy, reply.Reason})
+		s.writeJSON(x, code, api.HealthBody{Healthy: reply.Healthy, Reason: reply.Reason})
 	default:
 		s.writeJSON(x, h1.StatusOK, reply)
 	}
 }
 
-// healthBody is GET /v1/health's answer: healthy is always present.
-type healthBody struct {
-	Healthy bool   `json:"healthy"`
-	Reason  string `json:"reason,omitempty"`
-}
-
 // readBody reads the request body: at most maxBody bytes, or for a route
 // that takes none, one byte, enough for decode to refuse it (the rest is
 // dropped as the answer goes: see h1.Request.Respond).
-func readBody(r *h1.Request, kind bodyKind) ([]byte, *httpError) {
+func readBody(r *h1.Request, kind api.BodyKind) ([]byte, *httpError) {
 	if r.ContentLength > maxBody {
 		return nil, tooLarge()
 	}
 	limit := int64(maxBody)
-	if kind == bodyNone {
+	if kind == api.BodyNone {
 		limit = 0
 	}
 	var buf bytes.Buffer
@@ -420,16 +415,16 @@ var errGone = &httpError{code: 499, msg: "the client went away"}
 
 // ask sends req to the loop and waits for its answer, each step bounded
 // by loopTimeout and by the client's presence.
-func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
-	req.Reply = make(chan Reply, 1)
+func (s *server) ask(ctx context.Context, req Request) (api.Reply, *httpError) {
+	req.Reply = make(chan api.Reply, 1)
 	t := time.NewTimer(s.opt.loopTimeout)
 	defer t.Stop()
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
-		return Reply{}, errGone
+		return api.Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{h1.StatusGatewayTimeout,
+		return api.Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not take the request within %v", s.opt.loopTimeout)}
 	}
 	t.Reset(s.opt.loopTimeout)
@@ -437,22 +432,22 @@ func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
 	case reply := <-req.Reply:
 		return reply, nil
 	case <-ctx.Done():
-		return Reply{}, errGone
+		return api.Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{h1.StatusGatewayTimeout,
+		return api.Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not answer within %v", s.opt.loopTimeout)}
 	}
 }
 
 // askAudited asks the loop, as ask, and logs the request (audit).
-func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError) {
+func (s *server) askAudited(ctx context.Context, req Request) (api.Reply, *httpError) {
 	reply, herr := s.ask(ctx, req)
 	s.audit(req, reply, herr)
 	return reply, herr
 }
 
 // audit logs a request: who asked what, and how it went.
-func (s *server) audit(req Request, reply Reply, herr *httpError) {
+func (s *server) audit(req Request, reply api.Reply, herr *httpError) {
 	ev := s.log.Debug()
 	switch {
 	case herr != nil || reply.Err != "":
@@ -462,7 +457,7 @@ func (s *server) audit(req Request, reply Reply, herr *httpError) {
 	case changes(req.Verb):
 		ev = s.log.Info()
 	}
-	ev = ev.Str("verb", req.Verb).Uint32("peer_uid", req.Peer.UID).
+	ev = ev.Str("verb", string(req.Verb)).Uint32("peer_uid", req.Peer.UID).
 		Uint32("peer_gid", req.Peer.GID).Int32("peer_pid", req.Peer.PID)
 	if len(req.Names) > 0 {
 		ev = ev.Strs("names", req.Names)
@@ -494,7 +489,7 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 	// the Request: for events the loop takes none.
 	filter := req.Names
 	req.Names = nil
-	events := make(chan Event, s.opt.eventsCap)
+	events := make(chan api.Event, s.opt.eventsCap)
 	done := make(chan struct{})
 	// Also when ask gave up after the loop took the request: the loop
 	// then forgets a subscriber nobody reads.
@@ -538,7 +533,7 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 				s.log.Warn().Uint32("peer_uid", req.Peer.UID).Int32("peer_pid", req.Peer.PID).
 					Str("reason", reason).Msg("control: events subscriber dropped")
 				_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				if enc.Encode(dropped{Dropped: true, Reason: reason}) != nil || body.Close() != nil {
+				if enc.Encode(api.Dropped{Dropped: true, Reason: reason}) != nil || body.Close() != nil {
 					x.req.Close = true
 				}
 				return
@@ -573,14 +568,9 @@ func (s *server) writeJSON(x *exchange, code int, v any) {
 	s.writeText(x, code, "application/json", body.Bytes())
 }
 
-// errorBody is every error's JSON: {"error":"..."}.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // refuse answers a request that never reached the loop.
 func (s *server) refuse(x *exchange, err error) {
-	s.log.Debug().Str("method", printable(x.req.Method)).Str("path", printable(x.req.Path)).
+	s.log.Debug().Str("method", api.Printable(x.req.Method)).Str("path", api.Printable(x.req.Path)).
 		Uint32("peer_uid", x.peer.UID).Int32("peer_pid", x.peer.PID).Str("reason", err.Error()).
 		Msg("control: bad request")
 	s.writeError(x, err)
@@ -595,5 +585,5 @@ func (s *server) writeError(x *exchange, err error) {
 		x.req.Close = true
 		return
 	}
-	s.writeJSON(x, herr.code, errorBody{herr.msg})
+	s.writeJSON(x, herr.code, api.ErrorBody{Error: herr.msg})
 }

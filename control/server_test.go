@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"tend/api"
 	"testing"
 	"time"
 )
@@ -177,7 +178,7 @@ func TestPeerCredentials(t *testing.T) {
 	e := newEnv(t)
 	e.mustCtl(0, "status")
 	e.mustCtl(0, "stop", "db")
-	for _, verb := range []string{"status", "stop"} {
+	for _, verb := range []api.Verb{api.VerbStatus, api.VerbStop} {
 		req, _ := e.loop.last(verb)
 		want := Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
 		if req.Peer != want {
@@ -254,7 +255,7 @@ func TestEventsCLI(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	for _, l := range lines {
-		var ev Event
+		var ev api.Event
 		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Program != "web:0" || ev.Time.IsZero() {
 			t.Errorf("line %q (%v): want web:0 only", l, err)
 		}
@@ -339,7 +340,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatalf("after %d events: %v", events, err)
 	}
-	var d dropped
+	var d api.Dropped
 	if err := json.Unmarshal([]byte(last), &d); err != nil || !d.Dropped || !strings.Contains(d.Reason, "fell behind") {
 		t.Fatalf("last line %q, want the dropped line", last)
 	}

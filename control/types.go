@@ -8,40 +8,19 @@
 // and wire formats are in docs/control.md.
 package control
 
-import (
-	"time"
-
-	"tend/api"
-)
-
-// Verbs: the value of Request.Verb.
-const (
-	VerbStatus   = "status"
-	VerbStart    = "start"
-	VerbStop     = "stop"
-	VerbRestart  = "restart"
-	VerbSignal   = "signal"
-	VerbPause    = "pause"
-	VerbResume   = "resume"
-	VerbReload   = "reload"
-	VerbShutdown = "shutdown"
-	VerbHealth   = "health"
-	VerbEvents   = "events"
-)
+import "tend/api"
 
 // Request is one control action. The server sends it to the loop's
 // channel; the loop answers exactly once on Reply (buffered, cap 1) and
 // never blocks.
 //
-// The server has already validated what it sends: Verb is one of the
-// Verb constants; every name is a non-empty, printable, valid path.Match
+// The server has already validated what it sends: Verb has a row in
+// api.Routes; every name is a non-empty, printable, valid path.Match
 // pattern; Names is non-empty for start, stop, restart, signal, pause and
 // resume and empty for reload, shutdown, health and events; Signal is
 // non-empty (letters, digits, '+', '-') for signal only.
 type Request struct {
-	// Verb is "status", "start", "stop", "restart", "signal", "pause",
-	// "resume", "reload", "shutdown", "health" or "events".
-	Verb string
+	Verb api.Verb
 	// Names are program names or globs (path.Match syntax: "web:*");
 	// empty = all (status, health) or an error (others). A pattern that
 	// matches no program should be an error ("no program matches x").
@@ -53,7 +32,7 @@ type Request struct {
 	Peer Peer
 	// Reply is buffered (cap 1): the loop's one send never blocks, even
 	// when the server has given up waiting.
-	Reply chan Reply
+	Reply chan api.Reply
 
 	// Events is for "events" only: the loop registers Events as a
 	// subscriber, replies once (Reply) to confirm, then sends one Event
@@ -62,7 +41,7 @@ type Request struct {
 	// closes Events and sends nothing more; the server then writes a
 	// final JSON line {"dropped":true,"reason":"..."} and ends the
 	// stream. The server creates Events with a bounded capacity (256).
-	Events chan Event
+	Events chan api.Event
 	// Done is closed by the server when the client goes away (or the
 	// server gave up before the loop answered), so the loop can forget
 	// an events subscriber: it checks Done with a non-blocking select
@@ -82,58 +61,3 @@ type Peer struct {
 // UnknownID is Peer.UID and Peer.GID when the peer's credentials could
 // not be read: (uid_t)-1, which no real user has.
 const UnknownID = ^uint32(0)
-
-// Reply is the loop's answer to one Request.
-type Reply struct {
-	// Err is "" on success; else a one-line reason (unknown program, bad
-	// signal, …).
-	Err string `json:"error,omitempty"`
-	// Programs is, for status, the matched programs; for start, stop,
-	// restart, signal, pause, resume and reload, the programs acted on,
-	// in their state right after the action was taken.
-	Programs []Status `json:"programs,omitempty"`
-	// Healthy is for health: every critical program is RUNNING and
-	// healthy.
-	Healthy bool `json:"healthy,omitempty"`
-	// Reason is for health: one line, e.g. "web is BACKOFF".
-	Reason string `json:"reason,omitempty"`
-}
-
-// Status is one program as `tend ctl status` shows it.
-type Status struct {
-	Name  string    `json:"name"`
-	State api.State `json:"state"`
-	// Health is "" when the program has no process.
-	Health api.Health `json:"health,omitempty"`
-	// Pid is the program's process (its group leader); 0 when none.
-	Pid int `json:"pid"`
-	// Since is when the program entered State.
-	Since time.Time `json:"since,omitzero"`
-	// ExitCode is the last run's exit code (128+S when killed by S); nil
-	// before the first exit.
-	ExitCode *int `json:"exit_code,omitempty"`
-	// Restarts counts the starts after the first one.
-	Restarts int  `json:"restarts"`
-	Critical bool `json:"critical,omitempty"`
-	Paused   bool `json:"paused,omitempty"`
-}
-
-// Event is one state change, as streamed by GET /v1/events.
-type Event struct {
-	Program  string     `json:"program"`
-	State    api.State  `json:"state"`
-	From     api.State  `json:"from"`
-	Pid      int        `json:"pid"`
-	Time     time.Time  `json:"time"`
-	ExitCode *int       `json:"exit_code,omitempty"`
-	Signal   string     `json:"signal,omitempty"`
-	Reason   string     `json:"reason,omitempty"`
-	Health   api.Health `json:"health,omitempty"`
-}
-
-// dropped is the last line of an events stream whose subscriber the
-// loop dropped for falling behind.
-type dropped struct {
-	Dropped bool   `json:"dropped"`
-	Reason  string `json:"reason"`
-}

@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"tend/api"
 	"tend/control"
 )
 
@@ -160,7 +161,7 @@ func (o ctlOut) must(t *testing.T, code int) ctlOut {
 }
 
 // ctlStatus asks tend for one program's status, in process.
-func ctlStatus(t *testing.T, sock, name string) control.Status {
+func ctlStatus(t *testing.T, sock, name string) api.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tend/api"
 	"tend/control"
 )
 
@@ -74,7 +75,7 @@ func TestLoadStatus(t *testing.T) {
 }
 
 // statusBurst sends n status requests at once and returns the errors.
-func statusBurst(n int, ask func() ([]control.Status, error)) []error {
+func statusBurst(n int, ask func() ([]api.Status, error)) []error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -115,7 +116,7 @@ startsecs = 0.01
 	s.tl.waitState("crash2", "RUNNING")
 	pid := s.tendPid()
 	client := control.NewClient(sock)
-	ask := func() ([]control.Status, error) {
+	ask := func() ([]api.Status, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		return client.Status(ctx, nil)

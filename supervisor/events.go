@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"tend/api"
-	"tend/control"
 )
 
 // subscriber is one events stream (`tend ctl events`): changes go to ch
@@ -10,7 +9,7 @@ import (
 // its capacity set by the control server), and then ch is closed and the
 // subscriber forgotten. The loop never waits for a reader.
 type subscriber struct {
-	ch   chan control.Event
+	ch   chan api.Event
 	done <-chan struct{}
 }
 
@@ -20,7 +19,7 @@ func (s *Supervisor) publish(c Change) {
 	if len(s.subscribers) == 0 {
 		return
 	}
-	ev := control.Event{Program: c.Program, State: c.State, From: c.From, Pid: c.Pid,
+	ev := api.Event{Program: c.Program, State: c.State, From: c.From, Pid: c.Pid,
 		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: api.Health(c.Health)}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
