@@ -10,13 +10,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"tend/api"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"tend/api"
 )
 
 // The read deadline and the eviction rule (conns.go), on fake time: a
@@ -63,7 +64,7 @@ type pipeServer struct {
 func newPipeServer(t *testing.T, opt options) *pipeServer {
 	p := &pipeServer{t: t, ln: &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})},
 		emit: make(chan api.Event), served: make(chan error, 1)}
-	reqs := make(chan Request)
+	reqs := make(chan api.Request)
 	go func() {
 		var subs []chan<- api.Event
 		for {

@@ -57,22 +57,22 @@ func lookup(table []api.Route, method, urlPath string) (api.Route, *httpError) {
 // decode turns an HTTP request's method, path, raw query and body into a
 // Request for the loop (Peer, Reply, Events and Done not set yet), by the
 // routes of table, or an *httpError saying why not. It never panics and
-// accepts only what is well formed: see Request for what the loop may
+// accepts only what is well formed: see api.Request for what the loop may
 // rely on.
-func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (Request, error) {
+func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (api.Request, error) {
 	rt, herr := lookup(table, method, urlPath)
 	if herr != nil {
-		return Request{}, herr
+		return api.Request{}, herr
 	}
-	req := Request{Verb: rt.Verb}
+	req := api.Request{Verb: rt.Verb}
 
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return Request{}, badRequest("bad query string: %v", err)
+		return api.Request{}, badRequest("bad query string: %v", err)
 	}
 	for k, vs := range q {
 		if k != "name" || !rt.Query {
-			return Request{}, badRequest("%s takes no query parameter %s", urlPath, api.Printable(k))
+			return api.Request{}, badRequest("%s takes no query parameter %s", urlPath, api.Printable(k))
 		}
 		req.Names = append(req.Names, vs...)
 	}
@@ -80,12 +80,12 @@ func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (R
 	switch rt.Body {
 	case api.BodyNone:
 		if len(body) != 0 {
-			return Request{}, badRequest("%s %s takes no body", method, urlPath)
+			return api.Request{}, badRequest("%s %s takes no body", method, urlPath)
 		}
 	case api.BodyEmpty:
 		if len(trimJSONSpace(body)) != 0 {
 			if err := decodeJSON(body, &struct{}{}); err != nil {
-				return Request{}, err
+				return api.Request{}, err
 			}
 		}
 	case api.BodyNames:
@@ -93,7 +93,7 @@ func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (R
 			Names []string `json:"names"`
 		}
 		if err := decodeJSON(body, &b); err != nil {
-			return Request{}, err
+			return api.Request{}, err
 		}
 		req.Names = b.Names
 	case api.BodySignal:
@@ -102,19 +102,19 @@ func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (R
 			Names  []string `json:"names"`
 		}
 		if err := decodeJSON(body, &b); err != nil {
-			return Request{}, err
+			return api.Request{}, err
 		}
 		if err := api.CheckSignal(b.Signal); err != nil {
-			return Request{}, badRequest("%v", err)
+			return api.Request{}, badRequest("%v", err)
 		}
 		req.Signal, req.Names = b.Signal, b.Names
 	}
 
 	if err := api.CheckNames(req.Names); err != nil {
-		return Request{}, badRequest("%v", err)
+		return api.Request{}, badRequest("%v", err)
 	}
 	if (rt.Body == api.BodyNames || rt.Body == api.BodySignal) && len(req.Names) == 0 {
-		return Request{}, badRequest(`%s needs at least one program name: {"names":["web"]}; "*" means all`, rt.Verb)
+		return api.Request{}, badRequest(`%s needs at least one program name: {"names":["web"]}; "*" means all`, rt.Verb)
 	}
 	return req, nil
 }

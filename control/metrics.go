@@ -22,7 +22,7 @@ import (
 
 // ServeMetrics answers GET /metrics, /healthz and /readyz on ln until ln
 // is closed, with the connection handling, limits and timeouts of Serve.
-func ServeMetrics(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
+func ServeMetrics(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger) error {
 	return serveWith(ln, reqs, log, defaultOptions, (*server).handleMetrics)
 }
 
@@ -58,7 +58,7 @@ func (s *server) handleMetrics(x *exchange) {
 	ctx, stop := s.watch(x)
 	defer stop()
 
-	health, herr := s.askAudited(ctx, Request{Verb: api.VerbHealth, Peer: req.Peer})
+	health, herr := s.askAudited(ctx, api.Request{Verb: api.VerbHealth, Peer: req.Peer})
 	if herr != nil {
 		s.writeError(x, herr)
 		return

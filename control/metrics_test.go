@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"tend/api"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tend/api"
 )
 
 // metricsEnv serves the metrics listener on 127.0.0.1 beside the control
@@ -24,7 +25,7 @@ func metricsEnv(t *testing.T) (*env, string) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- ServeMetrics(ln, e.loop.reqs, zerolog.New(zerolog.NewTestWriter(t))) }()
+	go func() { served <- ServeMetrics(ln, e.loop.Reqs, zerolog.New(zerolog.NewTestWriter(t))) }()
 	t.Cleanup(func() { stopServing(t, "ServeMetrics", ln, served) })
 	return e, "http://" + ln.Addr().String()
 }
@@ -174,12 +175,12 @@ func TestMetricsReadOnly(t *testing.T) {
 		}
 	}
 	get(t, "GET", base+"/metrics", "")
-	for _, r := range e.loop.requests() {
+	for _, r := range e.loop.Requests() {
 		if r.Verb != api.VerbStatus && r.Verb != api.VerbHealth {
 			t.Errorf("the metrics listener asked the loop to %s", r.Verb)
 		}
 	}
-	if len(e.loop.requests()) == 0 {
+	if len(e.loop.Requests()) == 0 {
 		t.Errorf("the loop saw no request")
 	}
 }

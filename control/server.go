@@ -1,3 +1,12 @@
+// Package control is tend's control channel: HTTP+JSON on a unix
+// socket, and the metrics port.
+//
+// It listens (Listen, and refuses a socket someone else holds), serves
+// (Serve, ServeMetrics), and turns each HTTP request into one
+// api.Request for the supervisor's loop, by the verb table api.Routes;
+// the loop answers it. The package owns no process state. The client
+// behind `tend ctl` is package ctl; routes and wire formats are in
+// docs/control.md.
 package control
 
 import (
@@ -59,7 +68,7 @@ var defaultOptions = options{
 
 // server turns HTTP requests into Requests for the loop.
 type server struct {
-	reqs chan<- Request
+	reqs chan<- api.Request
 	log  zerolog.Logger
 	opt  options
 	// answer answers one request: handle, or handleMetrics.
@@ -93,22 +102,22 @@ const shutdownGrace = time.Second
 // gives requests in flight a second to finish, closes what is left,
 // waits for the handlers to return (promptly: each waits on the loop or
 // the client, and gives up when its connection closes) and returns nil. Each
-// request is sent to reqs as a Request, with the peer's credentials
+// request is sent to reqs as an api.Request, with the peer's credentials
 // (SO_PEERCRED, read once per connection). Routes: docs/control.md.
 //
 // Each connection is served on a goroutine of its own, started by Go: a
 // handler's panic is logged and ends its connection, nothing more.
-func Serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
+func Serve(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger) error {
 	return serve(ln, reqs, log, defaultOptions)
 }
 
-func serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options) error {
+func serve(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger, opt options) error {
 	return serveWith(ln, reqs, log, opt, (*server).handle)
 }
 
 // serveWith is Serve with each request answered by handle: the control
 // API's routes, or the metrics listener's (ServeMetrics).
-func serveWith(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
+func serveWith(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
 	s := &server{reqs: reqs, log: log, opt: opt, answer: handle, quit: make(chan struct{}), conns: make(map[*conn]struct{})}
 	err := s.accept(ln)
 	close(s.quit)
@@ -232,8 +241,8 @@ const lingerTime = 500 * time.Millisecond
 
 // peerOf reads the peer's credentials: SO_PEERCRED gives the process
 // that connected, whoever holds the file descriptor since.
-func (s *server) peerOf(c net.Conn) Peer {
-	p := Peer{UID: UnknownID, GID: UnknownID}
+func (s *server) peerOf(c net.Conn) api.Peer {
+	p := api.Peer{UID: api.UnknownID, GID: api.UnknownID}
 	if uc, ok := c.(*net.UnixConn); ok {
 		var cred *unix.Ucred
 		var cerr error
@@ -248,7 +257,7 @@ func (s *server) peerOf(c net.Conn) Peer {
 		}
 		switch {
 		case err == nil:
-			p = Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
+			p = api.Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 		case errors.Is(err, net.ErrClosed):
 			// Evicted before it was served (conns.go): nobody to answer.
 		default:
@@ -264,7 +273,7 @@ type exchange struct {
 	conn *conn // c, in the server's table
 	br   *bufio.Reader
 	req  *h1.Request
-	peer Peer
+	peer api.Peer
 	// header holds the answer's fields before Content-Type: Allow.
 	header h1.Header
 }
@@ -319,10 +328,10 @@ func (s *server) tooBusy(x *exchange) bool {
 // answers) one over the connection limit, for an unknown path or method,
 // or with a body or query the route does not take, and returns the
 // Request for the loop, with the peer, and true otherwise.
-func (s *server) read(x *exchange, table []api.Route) (Request, bool) {
+func (s *server) read(x *exchange, table []api.Route) (api.Request, bool) {
 	r := x.req
 	if s.tooBusy(x) {
-		return Request{}, false
+		return api.Request{}, false
 	}
 	rt, herr := lookup(table, r.Method, r.Path)
 	if herr != nil {
@@ -330,23 +339,23 @@ func (s *server) read(x *exchange, table []api.Route) (Request, bool) {
 			x.header = h1.Header{{Name: "Allow", Value: rt.Method}}
 		}
 		s.refuse(x, herr)
-		return Request{}, false
+		return api.Request{}, false
 	}
 	body, herr := readBody(r, rt.Body)
 	if herr != nil {
 		s.refuse(x, herr)
-		return Request{}, false
+		return api.Request{}, false
 	}
 	// The request is whole: its connection no longer gives way to a new
 	// one. Evicted meanwhile, it is closed: nobody to answer.
 	if !s.setState(x.conn, connBusy) {
 		x.req.Close = true
-		return Request{}, false
+		return api.Request{}, false
 	}
 	req, err := decode(table, r.Method, r.Path, r.RawQuery, body)
 	if err != nil {
 		s.refuse(x, err)
-		return Request{}, false
+		return api.Request{}, false
 	}
 	req.Peer = x.peer
 	return req, true
@@ -415,7 +424,7 @@ var errGone = &httpError{code: 499, msg: "the client went away"}
 
 // ask sends req to the loop and waits for its answer, each step bounded
 // by loopTimeout and by the client's presence.
-func (s *server) ask(ctx context.Context, req Request) (api.Reply, *httpError) {
+func (s *server) ask(ctx context.Context, req api.Request) (api.Reply, *httpError) {
 	req.Reply = make(chan api.Reply, 1)
 	t := time.NewTimer(s.opt.loopTimeout)
 	defer t.Stop()
@@ -440,14 +449,14 @@ func (s *server) ask(ctx context.Context, req Request) (api.Reply, *httpError) {
 }
 
 // askAudited asks the loop, as ask, and logs the request (audit).
-func (s *server) askAudited(ctx context.Context, req Request) (api.Reply, *httpError) {
+func (s *server) askAudited(ctx context.Context, req api.Request) (api.Reply, *httpError) {
 	reply, herr := s.ask(ctx, req)
 	s.audit(req, reply, herr)
 	return reply, herr
 }
 
 // audit logs a request: who asked what, and how it went.
-func (s *server) audit(req Request, reply api.Reply, herr *httpError) {
+func (s *server) audit(req api.Request, reply api.Reply, herr *httpError) {
 	ev := s.log.Debug()
 	switch {
 	case herr != nil || reply.Err != "":
@@ -476,7 +485,7 @@ func (s *server) audit(req Request, reply api.Reply, herr *httpError) {
 
 // stream answers GET /v1/events: one JSON line per event, each sent at
 // once, until the client goes away or the loop drops the subscriber.
-func (s *server) stream(ctx context.Context, x *exchange, req Request) {
+func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 	if n, most := s.streams.Add(1), int64(s.opt.maxStreams); n > most {
 		s.streams.Add(-1)
 		s.writeError(x, &httpError{h1.StatusServiceUnavailable,

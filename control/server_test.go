@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"tend/api"
 	"testing"
 	"time"
+
+	"tend/api"
+	"tend/ctl"
 )
 
 // httpClient is a plain net/http client on the env's socket.
@@ -179,8 +181,8 @@ func TestPeerCredentials(t *testing.T) {
 	e.mustCtl(0, "status")
 	e.mustCtl(0, "stop", "db")
 	for _, verb := range []api.Verb{api.VerbStatus, api.VerbStop} {
-		req, _ := e.loop.last(verb)
-		want := Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
+		req, _ := e.loop.Last(verb)
+		want := api.Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
 		if req.Peer != want {
 			t.Errorf("%s: peer %+v, want %+v", verb, req.Peer, want)
 		}
@@ -196,7 +198,7 @@ func (e *env) waitSubscribed(n int) {
 	e.t.Helper()
 	for range n {
 		select {
-		case <-e.loop.subscribed:
+		case <-e.loop.Subscribed:
 		case <-time.After(10 * time.Second):
 			e.t.Fatal("no events subscriber registered")
 		}
@@ -247,7 +249,7 @@ func TestEventsCLI(t *testing.T) {
 	e := newEnv(t)
 	var out, errOut syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- Main([]string{"--socket", e.sock, "events", "web:*"}, &out, &errOut) }()
+	go func() { code <- ctl.Main([]string{"--socket", e.sock, "events", "web:*"}, &out, &errOut) }()
 	e.waitSubscribed(1)
 	e.mustCtl(0, "stop", "--wait", "db", "web:0")
 	if !waitFor(10*time.Second, func() bool { return strings.Count(out.String(), "\n") >= 2 }) {
@@ -261,7 +263,7 @@ func TestEventsCLI(t *testing.T) {
 		}
 	}
 	// tend drops the reader: the stream ends, exit 1 with the reason.
-	e.loop.drop <- struct{}{}
+	e.loop.Drop <- struct{}{}
 	select {
 	case c := <-code:
 		if c != 1 || !strings.Contains(errOut.String(), "tend dropped the events stream") {
@@ -276,7 +278,7 @@ func TestEventsEndWithServer(t *testing.T) {
 	e := newEnv(t)
 	var out, errOut syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- Main([]string{"--socket", e.sock, "events"}, &out, &errOut) }()
+	go func() { code <- ctl.Main([]string{"--socket", e.sock, "events"}, &out, &errOut) }()
 	e.waitSubscribed(1)
 	e.stop() // Serve returns (checked by stop), and ends the stream
 	select {
@@ -313,10 +315,10 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		if n > 200000 {
 			t.Fatalf("the loop did not drop the subscriber after %d events", n)
 		}
-		e.loop.flood <- batch
+		e.loop.Flood <- batch
 		n += batch
 		select {
-		case <-e.loop.dropped:
+		case <-e.loop.Dropped:
 			dropped = true
 		case <-time.After(time.Millisecond):
 		}
@@ -355,7 +357,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 
 func TestServeReturnsWhenClosed(t *testing.T) {
 	e := newEnv(t)
-	stream, err := NewClient(e.sock).Events(context.Background(), nil)
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +374,7 @@ func TestServeReturnsWhenClosed(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.maxConns, o.maxStreams = 3, 1 })
-	stream, err := NewClient(e.sock).Events(context.Background(), nil)
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +407,7 @@ func TestLimits(t *testing.T) {
 // The read timeout bounds reading a request, not an events stream.
 func TestEventsOutliveReadTimeout(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.readTimeout = 100 * time.Millisecond })
-	stream, err := NewClient(e.sock).Events(context.Background(), []string{"db"})
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), []string{"db"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,5 +418,27 @@ func TestEventsOutliveReadTimeout(t *testing.T) {
 	ev, err := stream.Next()
 	if err != nil || ev.Program != "db" || ev.State != "STOPPING" {
 		t.Fatalf("%+v %v", ev, err)
+	}
+}
+
+// TestCtlLoopStuck: a loop that does not answer costs `tend ctl` a 504
+// from the server, and exit code 3, as tend could not be reached.
+func TestCtlLoopStuck(t *testing.T) {
+	// A loop that takes requests and never answers.
+	stuck := make(chan api.Request)
+	e2 := newEnvWithReqs(t, stuck, func(o *options) { o.loopTimeout = 200 * time.Millisecond })
+	_, errOut := e2.mustCtl(3, "status")
+	if !strings.Contains(errOut, "did not take the request within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+	go func() { <-stuck }()
+	_, errOut = e2.mustCtl(3, "stop", "db")
+	if !strings.Contains(errOut, "did not answer within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+	// The client's own timeout, shorter than the server's.
+	_, errOut = e2.mustCtl(3, "--timeout", "50ms", "status")
+	if !strings.Contains(errOut, "no answer in time") {
+		t.Errorf("stderr %q", errOut)
 	}
 }

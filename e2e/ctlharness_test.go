@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"tend/api"
-	"tend/control"
+	tendctl "tend/ctl"
 )
 
 // ---- harness: a tend with a control socket ----
@@ -165,7 +165,7 @@ func ctlStatus(t *testing.T, sock, name string) api.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	ps, err := control.NewClient(sock).Status(ctx, []string{name})
+	ps, err := tendctl.NewClient(sock).Status(ctx, []string{name})
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("status %s: %v %v", name, ps, err)
 	}
@@ -201,7 +201,7 @@ func watchEvents(t *testing.T, sock string, names ...string) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	// Only the opening is bounded: the stream lives as long as the test.
 	timer := time.AfterFunc(deadline, cancel)
-	stream, err := control.NewClient(sock).Events(ctx, names)
+	stream, err := tendctl.NewClient(sock).Events(ctx, names)
 	if !timer.Stop() || err != nil {
 		cancel()
 		t.Fatalf("events: %v", err)

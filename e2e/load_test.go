@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"tend/api"
-	"tend/control"
+	tendctl "tend/ctl"
 )
 
 // procUsage is what tend holds: threads, open fds, resident memory.
@@ -115,7 +115,7 @@ startsecs = 0.01
 	s.tl.waitState("crash1", "RUNNING")
 	s.tl.waitState("crash2", "RUNNING")
 	pid := s.tendPid()
-	client := control.NewClient(sock)
+	client := tendctl.NewClient(sock)
 	ask := func() ([]api.Status, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()

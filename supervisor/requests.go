@@ -6,13 +6,12 @@ import (
 	"strconv"
 
 	"tend/api"
-	"tend/control"
 	"tend/signals"
 )
 
 // onRequest serves one control request on the loop's goroutine. It never
 // blocks: the server gives Reply room for the one answer.
-func (s *Supervisor) onRequest(r control.Request) {
+func (s *Supervisor) onRequest(r api.Request) {
 	reply := s.serve(r)
 	select {
 	case r.Reply <- reply:
@@ -24,7 +23,7 @@ func (s *Supervisor) onRequest(r control.Request) {
 // serve does what r asks. The control server has already logged every
 // request that changes state with the peer's uid and pid (the audit
 // trail); each state change it causes names that uid in its reason.
-func (s *Supervisor) serve(r control.Request) api.Reply {
+func (s *Supervisor) serve(r api.Request) api.Reply {
 	by := "ctl " + string(r.Verb) + " by uid " + strconv.FormatUint(uint64(r.Peer.UID), 10)
 	switch r.Verb {
 	case api.VerbStatus:

@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"tend/api"
 	"tend/config"
-	"tend/control"
 	"tend/signals"
-
-	"golang.org/x/sys/unix"
 )
 
 // Control requests through the loop's request channel, under fake time.
@@ -24,7 +22,7 @@ import (
 // reload).
 type ctlLoop struct {
 	*loop
-	reqs chan control.Request
+	reqs chan api.Request
 	file string
 }
 
@@ -40,7 +38,7 @@ func startCtlLoop(t *testing.T, toml string, scripts map[string]script) *ctlLoop
 	}
 	f := newFakeOS(scripts)
 	l := &ctlLoop{loop: &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)},
-		reqs: make(chan control.Request), file: file}
+		reqs: make(chan api.Request), file: file}
 	s := New(Options{Config: cfg, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: l.reqs},
 		signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
@@ -49,7 +47,7 @@ func startCtlLoop(t *testing.T, toml string, scripts map[string]script) *ctlLoop
 }
 
 func (l *ctlLoop) do(verb api.Verb, names ...string) api.Reply {
-	r := control.Request{Verb: verb, Names: names, Reply: make(chan api.Reply, 1), Peer: control.Peer{UID: 42}}
+	r := api.Request{Verb: verb, Names: names, Reply: make(chan api.Reply, 1), Peer: api.Peer{UID: 42}}
 	l.reqs <- r
 	return <-r.Reply
 }
@@ -167,13 +165,13 @@ func TestSignalAndHealth(t *testing.T) {
 			t.Errorf("health with critical db stopped by ctl stop: %+v", r)
 		}
 		l.do(api.VerbStart, "db")
-		r := control.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan api.Reply, 1)}
+		r := api.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan api.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; rep.Err != "" {
 			t.Fatalf("signal: %+v", rep)
 		}
 		l.want("1.6s kill web USR1")
-		r = control.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan api.Reply, 1)}
+		r = api.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan api.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; !strings.Contains(rep.Err, "unknown signal") {
 			t.Errorf("bad signal: %+v", rep)
@@ -216,7 +214,7 @@ func TestEventsSubscriber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": {runFor: 100 * time.Millisecond, code: 1}})
 		events := make(chan api.Event, 4)
-		r := control.Request{Verb: api.VerbEvents, Reply: make(chan api.Reply, 1), Events: events, Done: make(chan struct{})}
+		r := api.Request{Verb: api.VerbEvents, Reply: make(chan api.Reply, 1), Events: events, Done: make(chan struct{})}
 		l.reqs <- r
 		<-r.Reply
 		time.Sleep(time.Minute) // db crash-loops: far more than 4 changes

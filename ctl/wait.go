@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"context"
@@ -100,7 +100,7 @@ func (w *waiter) want() string {
 // events stream before acting, so no change can slip between the action
 // and the watching, then reads events (and one status for what is
 // already there) until every program acted on is where it should be.
-func (c *ctl) actAndWait(ctx, tctx context.Context) int {
+func (c *command) actAndWait(ctx, tctx context.Context) int {
 	stream, err := c.client.Events(tctx, c.args)
 	if err != nil {
 		return c.fail(ctx, err)
@@ -161,7 +161,7 @@ func (c *ctl) actAndWait(ctx, tctx context.Context) int {
 }
 
 // report prints where the programs ended up and returns the exit code.
-func (c *ctl) report(ctx, tctx context.Context, w *waiter) int {
+func (c *command) report(ctx, tctx context.Context, w *waiter) int {
 	var bad []string
 	for _, name := range w.order {
 		p := w.progs[name]

@@ -1,26 +1,21 @@
-// Package control is tend's control channel: HTTP+JSON on a unix socket.
-//
-// It holds three things: the types the server and the supervisor loop
-// exchange (this file), the server that turns HTTP requests into those
-// messages (Listen, Serve), and the client behind `tend ctl` (Client,
-// Main). The package owns no process state: every request becomes one
-// Request sent to the loop's channel, and the loop answers it. Routes
-// and wire formats are in docs/control.md.
-package control
+package api
 
-import "tend/api"
+// Request and Peer are what the control server hands the supervisor's
+// loop: not on the wire, but the supervisor's side of the API, shared so
+// that the supervisor (and the tests' fake loop) need not import the
+// server.
 
 // Request is one control action. The server sends it to the loop's
 // channel; the loop answers exactly once on Reply (buffered, cap 1) and
 // never blocks.
 //
 // The server has already validated what it sends: Verb has a row in
-// api.Routes; every name is a non-empty, printable, valid path.Match
+// Routes; every name is a non-empty, printable, valid path.Match
 // pattern; Names is non-empty for start, stop, restart, signal, pause and
 // resume and empty for reload, shutdown, health and events; Signal is
 // non-empty (letters, digits, '+', '-') for signal only.
 type Request struct {
-	Verb api.Verb
+	Verb Verb
 	// Names are program names or globs (path.Match syntax: "web:*");
 	// empty = all (status, health) or an error (others). A pattern that
 	// matches no program should be an error ("no program matches x").
@@ -32,7 +27,7 @@ type Request struct {
 	Peer Peer
 	// Reply is buffered (cap 1): the loop's one send never blocks, even
 	// when the server has given up waiting.
-	Reply chan api.Reply
+	Reply chan Reply
 
 	// Events is for "events" only: the loop registers Events as a
 	// subscriber, replies once (Reply) to confirm, then sends one Event
@@ -41,7 +36,7 @@ type Request struct {
 	// closes Events and sends nothing more; the server then writes a
 	// final JSON line {"dropped":true,"reason":"..."} and ends the
 	// stream. The server creates Events with a bounded capacity (256).
-	Events chan api.Event
+	Events chan Event
 	// Done is closed by the server when the client goes away (or the
 	// server gave up before the loop answered), so the loop can forget
 	// an events subscriber: it checks Done with a non-blocking select

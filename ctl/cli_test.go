@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"bytes"
@@ -98,7 +98,7 @@ func TestCtlActions(t *testing.T) {
 			if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.errOut) {
 				t.Fatalf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tc.code, tc.out, out, tc.errOut, errOut)
 			}
-			req, ok := e.loop.last(tc.verb)
+			req, ok := e.loop.Last(tc.verb)
 			if !ok || !slices.Equal(req.Names, tc.names) || req.Signal != tc.signal {
 				t.Fatalf("loop saw %+v, want verb %s names %v signal %q", req, tc.verb, tc.names, tc.signal)
 			}
@@ -175,11 +175,11 @@ func TestCtlUsage(t *testing.T) {
 		}
 	}
 	// "--" ends the flags: a name may then start with a dash.
-	a, err := parseCtl([]string{"stop", "--", "--odd"}, func(string) string { return "" })
+	a, err := parse([]string{"stop", "--", "--odd"}, func(string) string { return "" })
 	if err != nil || a.verb != "stop" || !slices.Equal(a.args, []string{"--odd"}) || a.socket != api.DefaultSocket {
 		t.Errorf("parse stop -- --odd: %+v %v", a, err)
 	}
-	a, err = parseCtl([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })
+	a, err = parse([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })
 	if err != nil || a.socket != "/x.sock" {
 		t.Errorf("TEND_SOCKET: %+v %v", a, err)
 	}
@@ -260,25 +260,5 @@ func TestCtlUnreachable(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Main([]string{"status"}, &out, &errOut); code != 3 || !strings.Contains(errOut.String(), missing) {
 		t.Errorf("TEND_SOCKET: exit %d, stderr %q", code, errOut.String())
-	}
-}
-
-func TestCtlLoopStuck(t *testing.T) {
-	// A loop that takes requests and never answers.
-	stuck := make(chan Request)
-	e2 := newEnvWithReqs(t, stuck, func(o *options) { o.loopTimeout = 200 * time.Millisecond })
-	_, errOut := e2.mustCtl(3, "status")
-	if !strings.Contains(errOut, "did not take the request within 200ms") {
-		t.Errorf("stderr %q", errOut)
-	}
-	go func() { <-stuck }()
-	_, errOut = e2.mustCtl(3, "stop", "db")
-	if !strings.Contains(errOut, "did not answer within 200ms") {
-		t.Errorf("stderr %q", errOut)
-	}
-	// The client's own timeout, shorter than the server's.
-	_, errOut = e2.mustCtl(3, "--timeout", "50ms", "status")
-	if !strings.Contains(errOut, "no answer in time") {
-		t.Errorf("stderr %q", errOut)
 	}
 }

@@ -1,4 +1,8 @@
-package control
+// Package ctl is `tend ctl`: the client of tend's control socket
+// (Client) and the command line around it (Main). What it takes for a
+// verb, its usage line, and whether --wait applies are read from the
+// verb table, api.Routes; what it prints for a verb is ctl.run.
+package ctl
 
 import (
 	"context"
@@ -27,9 +31,9 @@ const (
 	ExitUnreachable = 3 // cannot reach tend: no socket, refused, timed out
 )
 
-// ctlUsage is `tend ctl`'s usage; the verbs' lines come from the verb
+// usage is `tend ctl`'s usage; the verbs' lines come from the verb
 // table (api.Routes).
-func ctlUsage() string {
+func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]\n\nverbs:\n")
 	for _, rt := range api.Routes {
@@ -41,11 +45,11 @@ func ctlUsage() string {
 			fmt.Fprintf(&b, "  %-21s  %s\n", first, line)
 		}
 	}
-	b.WriteString(ctlUsageTail)
+	b.WriteString(usageTail)
 	return b.String()
 }
 
-const ctlUsageTail = `
+const usageTail = `
 NAME is a program name or a glob: web:0, 'web:*', '*' for all (quote globs
 so the shell leaves them alone).
 
@@ -62,8 +66,8 @@ exit codes: 0 done; 1 the action failed or the state was not reached;
 2 usage; 3 cannot reach tend (no socket, connection refused, timed out).
 `
 
-// ctlArgs is a parsed `tend ctl` command line.
-type ctlArgs struct {
+// cmdline is a parsed `tend ctl` command line.
+type cmdline struct {
 	socket  string
 	json    bool
 	wait    bool
@@ -79,27 +83,27 @@ type ctlArgs struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
-	return runCtl(ctx, args, os.Getenv, stdout, stderr)
+	return runMain(ctx, args, os.Getenv, stdout, stderr)
 }
 
-func runCtl(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	a, err := parseCtl(args, getenv)
+func runMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	a, err := parse(args, getenv)
 	if a.help && err == nil {
-		fmt.Fprint(stdout, ctlUsage())
+		fmt.Fprint(stdout, usage())
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, ctlUsage())
+		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, usage())
 		return ExitUsage
 	}
-	c := &ctl{ctlArgs: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
+	c := &command{cmdline: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
 	return c.run(ctx)
 }
 
-// parseCtl reads flags anywhere before a "--" and the verb and its
+// parse reads flags anywhere before a "--" and the verb and its
 // arguments, and checks them.
-func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
-	a := ctlArgs{timeout: 30 * time.Second}
+func parse(args []string, getenv func(string) string) (cmdline, error) {
+	a := cmdline{timeout: 30 * time.Second}
 	fs := flag.NewFlagSet("tend ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&a.socket, "socket", "", "")
@@ -186,14 +190,14 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 	return a, nil
 }
 
-// ctl runs one parsed command.
-type ctl struct {
-	ctlArgs
+// command runs one parsed command line.
+type command struct {
+	cmdline
 	client         *Client
 	stdout, stderr io.Writer
 }
 
-func (c *ctl) run(ctx context.Context) int {
+func (c *command) run(ctx context.Context) int {
 	if c.verb == api.VerbEvents {
 		return c.events(ctx)
 	}
@@ -242,7 +246,7 @@ func (c *ctl) run(ctx context.Context) int {
 }
 
 // printActed prints the programs an action touched.
-func (c *ctl) printActed(progs []api.Status) int {
+func (c *command) printActed(progs []api.Status) int {
 	if c.json {
 		return c.printJSON(progs)
 	}
@@ -261,7 +265,7 @@ func (c *ctl) printActed(progs []api.Status) int {
 }
 
 // fail prints err and returns its exit code.
-func (c *ctl) fail(ctx context.Context, err error) int {
+func (c *command) fail(ctx context.Context, err error) int {
 	if ctx.Err() != nil {
 		fmt.Fprintf(c.stderr, "tend ctl: %s: interrupted\n", c.verb)
 		return ExitFailed
@@ -278,7 +282,7 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 	return ExitFailed
 }
 
-func (c *ctl) printJSON(v any) int {
+func (c *command) printJSON(v any) int {
 	if progs, ok := v.([]api.Status); ok && progs == nil {
 		v = []api.Status{}
 	}
@@ -293,7 +297,7 @@ func (c *ctl) printJSON(v any) int {
 
 // events prints every event as a JSON line until interrupted (exit 0),
 // tend ends the stream (exit 0) or drops this reader (exit 1).
-func (c *ctl) events(ctx context.Context) int {
+func (c *command) events(ctx context.Context) int {
 	// Only opening the stream is bounded by --timeout: the request's
 	// context governs the body too, so the timer is stopped once open.
 	octx, cancel := context.WithCancel(ctx)
