@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // What the control API's answers carry, as JSON (docs/control.md).
 
@@ -36,11 +39,22 @@ type Status struct {
 	// Restarts counts the starts after the first one.
 	Restarts int  `json:"restarts"`
 	Critical bool `json:"critical,omitempty"`
-	Paused   bool `json:"paused,omitempty"`
 }
 
-// Event is one state change of one program, as GET /v1/events streams
-// it.
+// MarshalJSON writes s with "paused":true when its state is PAUSED.
+// State says it; the field stays on the wire, after the others, as
+// docs/control.md has always shown it, for the clients that read it.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type status Status // without this method
+	return json.Marshal(struct {
+		status
+		Paused bool `json:"paused,omitempty"`
+	}{status(s), s.State == Paused})
+}
+
+// Event is one state change of one program: the supervisor logs it
+// (one line, with the fixed keys) and streams it to GET /v1/events, or
+// one change of its health (State == From, Health set).
 type Event struct {
 	Program  string    `json:"program"`
 	State    State     `json:"state"`
@@ -51,6 +65,10 @@ type Event struct {
 	Signal   string    `json:"signal,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Health   Health    `json:"health,omitempty"`
+	// Failures (failed starts in a row, for BACKOFF and FATAL) and
+	// RetryIn (BACKOFF's wait) go to tend's log line, not to the stream.
+	Failures int           `json:"-"`
+	RetryIn  time.Duration `json:"-"`
 }
 
 // Dropped is the last line of an events stream whose reader the

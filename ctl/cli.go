@@ -258,7 +258,7 @@ func (c *command) printActed(progs []api.Status) int {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range progs {
-		fmt.Fprintf(tw, "%s\t%s\n", api.Printable(p.Name), state(p))
+		fmt.Fprintf(tw, "%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)))
 	}
 	tw.Flush()
 	return ExitOK
@@ -354,19 +354,9 @@ func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 		if p.ExitCode != nil {
 			exit = fmt.Sprint(*p.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), state(p), pid, uptime, health, exit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, exit)
 	}
 	tw.Flush()
-}
-
-// state is p's state as shown, paused noted when the state does not say
-// it already.
-func state(p api.Status) string {
-	s := api.Printable(string(p.State))
-	if p.Paused && p.State != api.Paused {
-		s += " (paused)"
-	}
-	return s
 }
 
 // age formats a duration the way uptime columns do: 45s, 3m07s, 5h02m,

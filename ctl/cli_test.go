@@ -112,7 +112,7 @@ func TestCtlPauseResume(t *testing.T) {
 	if !strings.Contains(out, "db  PAUSED") {
 		t.Errorf("pause: %q", out)
 	}
-	if s := e.statusOf("db"); s.State != "PAUSED" || !s.Paused {
+	if s := e.statusOf("db"); s.State != api.Paused {
 		t.Errorf("after pause: %+v", s)
 	}
 	out, _ = e.mustCtl(0, "resume", "db")

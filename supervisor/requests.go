@@ -107,6 +107,6 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 
 // status is what `tend ctl status` shows of p.
 func (p *program) status() api.Status {
-	return api.Status{Name: p.cfg.Name, State: p.state, Health: api.Health(p.probe.health), Pid: p.pid,
-		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical, Paused: p.state == Paused}
+	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
+		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical}
 }

@@ -80,7 +80,7 @@ func TestPauseResume(t *testing.T) {
 			t.Fatalf("pause: %+v", r)
 		}
 		l.want("2s kill web STOP", "2s kill web STOP")
-		if st := l.state("web:0"); st.State != "PAUSED" || !st.Paused {
+		if st := l.state("web:0"); st.State != api.Paused {
 			t.Errorf("web:0 is %+v, want PAUSED", st)
 		}
 		if r := l.do(api.VerbPause, "web:0"); !strings.Contains(r.Err, "not RUNNING") {
