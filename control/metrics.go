@@ -157,7 +157,5 @@ func writeMetrics(b *bytes.Buffer, progs []api.Status, healthy bool) {
 func (s *server) writeText(x *exchange, code int, contentType string, body []byte) {
 	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
 	h := append(x.header, h1.Field{Name: "Content-Type", Value: contentType})
-	if x.req.Respond(x.c, code, h, body) != nil {
-		x.req.Close = true
-	}
+	_ = x.req.Respond(x.c, code, h, body)
 }

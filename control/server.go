@@ -44,8 +44,6 @@ type options struct {
 	// writeTimeout bounds writing a response, and each line of an events
 	// stream: a client that stops reading is cut off.
 	writeTimeout time.Duration
-	// idleTimeout closes a keep-alive connection left idle.
-	idleTimeout time.Duration
 	// eventsCap is the capacity of an events subscriber's channel.
 	eventsCap int
 	// maxConns caps open connections (at the cap, the oldest that has
@@ -60,7 +58,6 @@ var defaultOptions = options{
 	loopTimeout:  5 * time.Second,
 	readTimeout:  2 * time.Second,
 	writeTimeout: 10 * time.Second,
-	idleTimeout:  60 * time.Second,
 	eventsCap:    256,
 	maxConns:     1024,
 	maxStreams:   128,
@@ -123,11 +120,6 @@ func serveWith(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger, opt
 	close(s.quit)
 	s.mu.Lock()
 	s.closing = true
-	for c := range s.conns {
-		if c.state == connIdle {
-			c.Close()
-		}
-	}
 	s.mu.Unlock()
 	t := time.AfterFunc(shutdownGrace, func() {
 		defer safe.Recover(s.log, "control: shutdown")
@@ -177,8 +169,8 @@ func (s *server) accept(ln net.Listener) error {
 	}
 }
 
-// serveConn answers the requests on c one after another, until the
-// client or the server ends the connection.
+// serveConn answers the one request on c, and closes it: every answer
+// says "Connection: close".
 func (s *server) serveConn(c *conn) {
 	defer s.open.Done()
 	defer s.done(c)
@@ -187,39 +179,24 @@ func (s *server) serveConn(c *conn) {
 	}
 	peer := s.peerOf(c.Conn)
 	br := bufio.NewReader(c)
-	for {
-		// The read deadline is set: headers and body must come within
-		// readTimeout of the connection or of the request's first byte.
-		r, err := h1.ReadRequest(br, c)
-		if err != nil {
-			// Not HTTP, or headers too large: a plain-text answer, as
-			// net/http gave. A connection closed or timed out in the
-			// middle of its headers gets none.
-			if herr, ok := errors.AsType[*h1.Error](err); ok {
-				_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				_ = h1.WriteError(c, herr)
-				linger(c)
-			}
-			return
+	// The read deadline is set: headers and body must come within
+	// readTimeout of the connection.
+	r, err := h1.ReadRequest(br)
+	if err != nil {
+		// Not HTTP, or headers too large: a plain-text answer, as
+		// net/http gave. A connection closed or timed out in the middle
+		// of its headers gets none.
+		if herr, ok := errors.AsType[*h1.Error](err); ok {
+			_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+			_ = h1.WriteError(c, herr)
+			linger(c)
 		}
-		// Also for a "100 Continue", written as the body is first read.
-		_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-		s.answer(s, &exchange{c: c, conn: c, br: br, req: r, peer: peer})
-		if r.Close {
-			if !r.Body.Done() {
-				linger(c)
-			}
-			return
-		}
-		// Keep-alive: wait for the next request, for idleTimeout.
-		if !s.setState(c, connIdle) {
-			return
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.opt.idleTimeout))
-		if _, err := br.Peek(1); err != nil || !s.setState(c, connReading) {
-			return
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+	s.answer(s, &exchange{c: c, conn: c, br: br, req: r, peer: peer})
+	if !r.Body.Done() {
+		linger(c)
 	}
 }
 
@@ -281,8 +258,8 @@ type exchange struct {
 // watch returns a context that is done when the client goes away, and
 // the function that stops watching. x's request is read to the end of
 // its body by then, so nothing else reads x.br until stop returns:
-// reading it finds the end of the connection (or the next request: the
-// client is still there).
+// reading it finds the end of the connection (or more bytes: the client
+// is still there).
 func (s *server) watch(x *exchange) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stopping atomic.Bool
@@ -318,7 +295,6 @@ func (s *server) tooBusy(x *exchange) bool {
 		return false
 	}
 	most := s.opt.maxConns
-	x.req.Close = true
 	s.writeError(x, &httpError{h1.StatusServiceUnavailable,
 		fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
 	return true
@@ -349,7 +325,6 @@ func (s *server) read(x *exchange, table []api.Route) (api.Request, bool) {
 	// The request is whole: its connection no longer gives way to a new
 	// one. Evicted meanwhile, it is closed: nobody to answer.
 	if !s.setState(x.conn, connBusy) {
-		x.req.Close = true
 		return api.Request{}, false
 	}
 	req, err := decode(table, r.Method, r.Path, r.RawQuery, body)
@@ -523,14 +498,12 @@ func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 		{Name: "Cache-Control", Value: "no-store"},
 	})
 	if err != nil {
-		x.req.Close = true
 		return
 	}
 	enc := json.NewEncoder(body) // one Write, so one chunk, per line
 	for {
 		select {
-		case <-ctx.Done():
-			x.req.Close = true // the client is gone
+		case <-ctx.Done(): // the client is gone
 			return
 		case <-s.quit:
 			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
@@ -542,8 +515,8 @@ func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 				s.log.Warn().Uint32("peer_uid", req.Peer.UID).Int32("peer_pid", req.Peer.PID).
 					Str("reason", reason).Msg("control: events subscriber dropped")
 				_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				if enc.Encode(api.Dropped{Dropped: true, Reason: reason}) != nil || body.Close() != nil {
-					x.req.Close = true
+				if enc.Encode(api.Dropped{Dropped: true, Reason: reason}) == nil {
+					_ = body.Close()
 				}
 				return
 			}
@@ -552,7 +525,6 @@ func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 			}
 			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
 			if enc.Encode(ev) != nil {
-				x.req.Close = true
 				return
 			}
 		}
@@ -591,7 +563,6 @@ func (s *server) writeError(x *exchange, err error) {
 		herr = &httpError{h1.StatusInternalServerError, err.Error()}
 	}
 	if herr == errGone {
-		x.req.Close = true
 		return
 	}
 	s.writeJSON(x, herr.code, api.ErrorBody{Error: herr.msg})
