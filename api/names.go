@@ -23,23 +23,23 @@ const (
 )
 
 // CheckNames validates program names or glob patterns: at most
-// MaxNames of them, each as CheckName wants it.
+// MaxNames of them, each as checkName wants it.
 func CheckNames(names []string) error {
 	if len(names) > MaxNames {
 		return fmt.Errorf("too many names: %d, at most %d", len(names), MaxNames)
 	}
 	for _, n := range names {
-		if err := CheckName(n); err != nil {
+		if err := checkName(n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// CheckName reports whether name is acceptable as a program name or
+// checkName reports whether name is acceptable as a program name or
 // glob: non-empty, at most MaxNameLen bytes of printable UTF-8, and a
 // valid path.Match pattern.
-func CheckName(name string) error {
+func checkName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("empty program name")
