@@ -88,9 +88,9 @@ func TestInits(t *testing.T) {
 // anything else runs, and handled by tend's own handlers there: a
 // signal.Notify anywhere else would take a signal from them (the runtime
 // reinstalls its handler for it) or, for SIGPIPE and the fault signals,
-// change what os/signal delivers to tend's loop. control's `tend ctl`
-// client is no init: it stops on Ctrl-C and SIGTERM, as a command does.
-var signalImporters = []string{"tend/signals", "tend/control"}
+// change what os/signal delivers to tend's loop. ctl, `tend ctl`,
+// is no init: it stops on Ctrl-C and SIGTERM, as a command does.
+var signalImporters = []string{"tend/signals", "tend/ctl"}
 
 // TestOnlySignalsSubscribes fails for a package of tend's binary, other
 // than signalImporters, that imports os/signal.

@@ -15,8 +15,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tend/api"
 	"tend/config"
 	"tend/control"
+	"tend/ctl"
 	_ "tend/gomaxprocs" // one P, set before the other inits allocate
 	"tend/internal/safe"
 	"tend/logs"
@@ -56,7 +58,7 @@ func tool(args []string) (int, bool) {
 	case "check":
 		return runCheck(args[1:], os.Getenv, os.Stdout, os.Stderr), true
 	case "ctl":
-		return control.Main(args[1:], os.Stdout, os.Stderr), true
+		return ctl.Main(args[1:], os.Stdout, os.Stderr), true
 	}
 	return 0, false
 }
@@ -129,7 +131,7 @@ func run(args []string, sub signals.Subscription) int {
 			opts.Notify = nc
 			defer nc.Close()
 		}
-		reqs := make(chan control.Request)
+		reqs := make(chan api.Request)
 		opts.Requests = reqs
 		if cfg.Tend.Socket != "" {
 			stop, err := serveControl(cfg, reqs, log)
@@ -174,7 +176,7 @@ func startLine(log zerolog.Logger, c cli, cfg *config.Config) {
 // held by something else, or a directory another user could swap the
 // socket in (control.ErrRefused), is an error: tend does not start, as
 // every tend ctl would talk to the squatter.
-func serveControl(cfg *config.Config, reqs chan<- control.Request, log zerolog.Logger) (stop func(), err error) {
+func serveControl(cfg *config.Config, reqs chan<- api.Request, log zerolog.Logger) (stop func(), err error) {
 	ln, err := control.Listen(cfg.Tend.Socket, cfg.Tend.SocketMode, cfg.Tend.SocketGroup)
 	if errors.Is(err, control.ErrRefused) {
 		return nil, err
@@ -194,7 +196,7 @@ func serveControl(cfg *config.Config, reqs chan<- control.Request, log zerolog.L
 // serveMetrics listens on addr for /metrics, /healthz and /readyz and
 // serves them on a goroutine. An address that cannot be listened on is
 // logged and left out, as the control socket is.
-func serveMetrics(addr string, reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
+func serveMetrics(addr string, reqs chan<- api.Request, log zerolog.Logger) (stop func()) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Error().Err(err).Msg("metrics listener disabled")
@@ -209,8 +211,8 @@ func serveMetrics(addr string, reqs chan<- control.Request, log zerolog.Logger) 
 // it: closing ln, then waiting for open requests and event streams to
 // end cleanly (tend ctl events exits 0), but never holding tend's exit
 // for long.
-func serveOn(name string, ln net.Listener, serve func(net.Listener, chan<- control.Request, zerolog.Logger) error,
-	reqs chan<- control.Request, log zerolog.Logger) (stop func()) {
+func serveOn(name string, ln net.Listener, serve func(net.Listener, chan<- api.Request, zerolog.Logger) error,
+	reqs chan<- api.Request, log zerolog.Logger) (stop func()) {
 	served := make(chan struct{})
 	safe.Go(log, name, func() {
 		defer close(served)

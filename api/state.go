@@ -1,8 +1,11 @@
-// Package api holds what tend and its clients (`tend ctl`, /metrics)
-// say to each other about programs: their states and health, typed, and
-// where tend listens by default. It imports nothing of tend's, so that
-// the supervisor, the control server and the client can all share it;
-// no state or health is spelled as a string literal anywhere else.
+// Package api is what tend and its clients (`tend ctl`, /metrics) say
+// to each other: the verb table (verbs.go) that the control server routes
+// by and `tend ctl` reads its usage and arguments from; what a request
+// may name (names.go); the answers, events and statuses on the wire
+// (wire.go); program states and health, typed (this file); and where
+// tend listens by default. It imports nothing of tend's, so that the
+// supervisor, the control server and the client can all share it; no
+// state or health is spelled as a string literal anywhere else.
 package api
 
 // DefaultSocket is the control socket tend opens when [tend] does not

@@ -28,10 +28,6 @@ import (
 // a million processes.
 const MaxInstances = 1000
 
-// MaxNameLen is the longest program name, in bytes, instance number
-// included ("web:12"): the control API refuses longer names.
-const MaxNameLen = 256
-
 // Config is a loaded, validated supervisor configuration. Treat it as
 // read-only: the instances of one program share their slices and maps.
 // Two Configs can be compared with reflect.DeepEqual (no funcs, no

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"tend/api"
 )
 
 // Load reads and parses the configuration file at path, expanding ${VAR}
@@ -565,8 +567,8 @@ func (d *decoder) program(l loc, name string, v any) *group {
 	if _, ok := m["command"]; !ok {
 		d.errorf(l.child("command"), "required key is missing")
 	}
-	if longest := instanceName(name, g.instances-1, g.instances); len(longest) > MaxNameLen {
-		d.errorf(l, "name %q is %d bytes, more than the %d a program name may have", shorten(longest, 80), len(longest), MaxNameLen)
+	if longest := instanceName(name, g.instances-1, g.instances); len(longest) > api.MaxNameLen {
+		d.errorf(l, "name %q is %d bytes, more than the %d a program name may have", shorten(longest, 80), len(longest), api.MaxNameLen)
 	}
 	if !restartSet {
 		p.Autorestart = RestartOnFailure

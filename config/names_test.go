@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"tend/api"
 )
 
 // The patterns validID and validName spell out by hand: regexp is kept
@@ -47,7 +49,7 @@ func checkNames(t *testing.T, s string) {
 	}
 }
 
-// TestNameLength holds program names to MaxNameLen, the control API's
+// TestNameLength holds program names to api.MaxNameLen, the control API's
 // limit, counted on the longest instance name: a longer one passed check
 // and then could never be named in tend ctl.
 func TestNameLength(t *testing.T) {
@@ -56,18 +58,18 @@ func TestNameLength(t *testing.T) {
 		instances int
 		ok        bool
 	}{
-		{strings.Repeat("a", MaxNameLen), 1, true},
-		{strings.Repeat("a", MaxNameLen+1), 1, false},
-		{strings.Repeat("a", MaxNameLen-4), 1000, true},  // a:999
-		{strings.Repeat("a", MaxNameLen-3), 1000, false}, // a:999
-		{strings.Repeat("a", MaxNameLen-2), 10, true},    // a:9
-		{strings.Repeat("a", MaxNameLen-2), 11, false},   // a:10
+		{strings.Repeat("a", api.MaxNameLen), 1, true},
+		{strings.Repeat("a", api.MaxNameLen+1), 1, false},
+		{strings.Repeat("a", api.MaxNameLen-4), 1000, true},  // a:999
+		{strings.Repeat("a", api.MaxNameLen-3), 1000, false}, // a:999
+		{strings.Repeat("a", api.MaxNameLen-2), 10, true},    // a:9
+		{strings.Repeat("a", api.MaxNameLen-2), 11, false},   // a:10
 	} {
 		src := fmt.Sprintf("[programs.%s]\ncommand = \"x\"\ninstances = %d\n", c.name, c.instances)
 		_, err := Parse("t.toml", []byte(src), nil)
 		want := fmt.Sprintf("t.toml:1: programs.%s: name %q is %d bytes, more than the %d a program name may have",
 			strconv.Quote(shorten(c.name, maxKeyPart)), shorten(instanceName(c.name, c.instances-1, c.instances), 80),
-			len(instanceName(c.name, c.instances-1, c.instances)), MaxNameLen)
+			len(instanceName(c.name, c.instances-1, c.instances)), api.MaxNameLen)
 		if c.ok && err != nil || !c.ok && (err == nil || err.Error() != want) {
 			t.Errorf("%d bytes, %d instances: error %v, want ok=%v (%s)", len(c.name), c.instances, err, c.ok, want)
 		}

@@ -12,8 +12,8 @@ import (
 // The connection table: which connections are open, and which of them
 // may give way to a new one.
 //
-// A connection that was read and has not delivered a whole request (its
-// first, or the next after an answer) is waiting; one whose whole
+// A connection that was read and has not delivered its whole request
+// (tend answers one request per connection) is waiting; one whose whole
 // request is being answered (an events stream too, for as long as it
 // lasts) is busy. Waiting connections are kept in a list, oldest first.
 // At the connection limit, a new connection closes the oldest waiting
@@ -37,7 +37,7 @@ import (
 // goroutine waits for its turn to run.
 //
 // No timer runs for this: a waiting connection's read deadline (2 s for
-// a request, 60 s between requests) drops it on its own, and the list
+// the whole request) drops it on its own, and the list
 // is only looked at when a connection is accepted or a request read.
 
 // connState is where a connection is in its exchange.
@@ -45,8 +45,7 @@ type connState int
 
 const (
 	connNew     connState = iota // accepted, not read yet
-	connReading                  // waiting: reading a request, not yet whole
-	connIdle                     // waiting: kept alive, for the next request
+	connReading                  // waiting: reading its request, not yet whole
 	connBusy                     // a whole request is being answered
 	connGone                     // closed and out of the table
 )
@@ -92,7 +91,7 @@ func (l *connList) remove(c *conn) {
 }
 
 // waits reports whether a connection in state st is in the waiting list.
-func waits(st connState) bool { return st == connReading || st == connIdle }
+func waits(st connState) bool { return st == connReading }
 
 // evictWarnEvery spaces the warnings that connections are being closed
 // to make room: one line per minute of attack, not one per connection.

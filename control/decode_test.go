@@ -9,58 +9,60 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"tend/api"
 )
 
 func TestDecode(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, query, body string
-		want                      Request // Verb "" = an error
+		want                      api.Request // Verb "" = an error
 		code                      int
 	}{
-		{"GET", "/v1/status", "", "", Request{Verb: "status"}, 0},
-		{"GET", "/v1/status", "name=web:*&name=db", "", Request{Verb: "status", Names: []string{"web:*", "db"}}, 0},
-		{"GET", "/v1/health", "", "", Request{Verb: "health"}, 0},
-		{"GET", "/v1/events", "name=db", "", Request{Verb: "events", Names: []string{"db"}}, 0},
-		{"POST", "/v1/start", "", `{"names":["web:0"]}`, Request{Verb: "start", Names: []string{"web:0"}}, 0},
-		{"POST", "/v1/stop", "", "\n {\"names\" : [\"*\"]}\n", Request{Verb: "stop", Names: []string{"*"}}, 0},
-		{"POST", "/v1/restart", "", `{"names":["a","b"]}`, Request{Verb: "restart", Names: []string{"a", "b"}}, 0},
-		{"POST", "/v1/pause", "", `{"names":["a"]}`, Request{Verb: "pause", Names: []string{"a"}}, 0},
-		{"POST", "/v1/resume", "", `{"names":["a"]}`, Request{Verb: "resume", Names: []string{"a"}}, 0},
-		{"POST", "/v1/signal", "", `{"signal":"SIGRTMIN+3","names":["a"]}`, Request{Verb: "signal", Signal: "SIGRTMIN+3", Names: []string{"a"}}, 0},
-		{"POST", "/v1/reload", "", ``, Request{Verb: "reload"}, 0},
-		{"POST", "/v1/shutdown", "", `{}`, Request{Verb: "shutdown"}, 0},
+		{"GET", "/v1/status", "", "", api.Request{Verb: "status"}, 0},
+		{"GET", "/v1/status", "name=web:*&name=db", "", api.Request{Verb: "status", Names: []string{"web:*", "db"}}, 0},
+		{"GET", "/v1/health", "", "", api.Request{Verb: "health"}, 0},
+		{"GET", "/v1/events", "name=db", "", api.Request{Verb: "events", Names: []string{"db"}}, 0},
+		{"POST", "/v1/start", "", `{"names":["web:0"]}`, api.Request{Verb: "start", Names: []string{"web:0"}}, 0},
+		{"POST", "/v1/stop", "", "\n {\"names\" : [\"*\"]}\n", api.Request{Verb: "stop", Names: []string{"*"}}, 0},
+		{"POST", "/v1/restart", "", `{"names":["a","b"]}`, api.Request{Verb: "restart", Names: []string{"a", "b"}}, 0},
+		{"POST", "/v1/pause", "", `{"names":["a"]}`, api.Request{Verb: "pause", Names: []string{"a"}}, 0},
+		{"POST", "/v1/resume", "", `{"names":["a"]}`, api.Request{Verb: "resume", Names: []string{"a"}}, 0},
+		{"POST", "/v1/signal", "", `{"signal":"SIGRTMIN+3","names":["a"]}`, api.Request{Verb: "signal", Signal: "SIGRTMIN+3", Names: []string{"a"}}, 0},
+		{"POST", "/v1/reload", "", ``, api.Request{Verb: "reload"}, 0},
+		{"POST", "/v1/shutdown", "", `{}`, api.Request{Verb: "shutdown"}, 0},
 
-		{"GET", "/v1/nope", "", "", Request{}, 404},
-		{"GET", "/v1/Status", "", "", Request{}, 404},
-		{"HEAD", "/v1/status", "", "", Request{}, 405},
-		{"POST", "/v1/health", "", "", Request{}, 405},
-		{"GET", "/v1/status", "name=", "", Request{}, 400},
-		{"GET", "/v1/status", "name=%ff", "", Request{}, 400},
-		{"GET", "/v1/status", "name=a;b", "", Request{}, 400},
-		{"GET", "/v1/events", "names=a", "", Request{}, 400},
-		{"GET", "/v1/health", "", " ", Request{}, 400},
-		{"POST", "/v1/start", "name=a", `{"names":["a"]}`, Request{}, 400},
-		{"POST", "/v1/start", "", `{"names":null}`, Request{}, 400},
-		{"POST", "/v1/start", "", `{"names":["a"],"signal":"HUP"}`, Request{}, 400},
-		{"POST", "/v1/start", "", `{"names":["` + strings.Repeat("a", 257) + `"]}`, Request{}, 400},
-		{"POST", "/v1/start", "", `{"names":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, Request{}, 400},
+		{"GET", "/v1/nope", "", "", api.Request{}, 404},
+		{"GET", "/v1/Status", "", "", api.Request{}, 404},
+		{"HEAD", "/v1/status", "", "", api.Request{}, 405},
+		{"POST", "/v1/health", "", "", api.Request{}, 405},
+		{"GET", "/v1/status", "name=", "", api.Request{}, 400},
+		{"GET", "/v1/status", "name=%ff", "", api.Request{}, 400},
+		{"GET", "/v1/status", "name=a;b", "", api.Request{}, 400},
+		{"GET", "/v1/events", "names=a", "", api.Request{}, 400},
+		{"GET", "/v1/health", "", " ", api.Request{}, 400},
+		{"POST", "/v1/start", "name=a", `{"names":["a"]}`, api.Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":null}`, api.Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":["a"],"signal":"HUP"}`, api.Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":["` + strings.Repeat("a", 257) + `"]}`, api.Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, api.Request{}, 400},
 		// A lone surrogate decodes to U+FFFD: printable, harmless, it
 		// matches no program.
-		{"POST", "/v1/start", "", `{"names":["\ud800"]}`, Request{Verb: "start", Names: []string{"\uFFFD"}}, 0},
-		{"POST", "/v1/start", "", "{\"names\":[\"a\xffb\"]}", Request{}, 400},
+		{"POST", "/v1/start", "", `{"names":["\ud800"]}`, api.Request{Verb: "start", Names: []string{"\uFFFD"}}, 0},
+		{"POST", "/v1/start", "", "{\"names\":[\"a\xffb\"]}", api.Request{}, 400},
 		// JSON's whitespace around the object, and no other.
-		{"POST", "/v1/start", "", " \t\r\n{\"names\":[\"a\"]}\n", Request{Verb: "start", Names: []string{"a"}}, 0},
-		{"POST", "/v1/start", "", "\v{\"names\":[\"a\"]}", Request{}, 400},
-		{"POST", "/v1/start", "", "{\"names\":[\"a\"]}\f", Request{}, 400},
-		{"POST", "/v1/reload", "", "\u00a0", Request{}, 400},
-		{"POST", "/v1/reload", "", " \n", Request{Verb: "reload"}, 0},
-		{"POST", "/v1/signal", "", `{"signal":"` + strings.Repeat("A", 33) + `","names":["a"]}`, Request{}, 400},
-		{"POST", "/v1/signal", "", `{"signal":"-","names":["a"]}`, Request{Verb: "signal", Signal: "-", Names: []string{"a"}}, 0},
-		{"POST", "/v1/reload", "", `null`, Request{}, 400},
-		{"POST", "/v1/reload", "", `{} x`, Request{}, 400},
-		{"POST", "/v1/shutdown", "", `{"now":true}`, Request{}, 400},
+		{"POST", "/v1/start", "", " \t\r\n{\"names\":[\"a\"]}\n", api.Request{Verb: "start", Names: []string{"a"}}, 0},
+		{"POST", "/v1/start", "", "\v{\"names\":[\"a\"]}", api.Request{}, 400},
+		{"POST", "/v1/start", "", "{\"names\":[\"a\"]}\f", api.Request{}, 400},
+		{"POST", "/v1/reload", "", "\u00a0", api.Request{}, 400},
+		{"POST", "/v1/reload", "", " \n", api.Request{Verb: "reload"}, 0},
+		{"POST", "/v1/signal", "", `{"signal":"` + strings.Repeat("A", 33) + `","names":["a"]}`, api.Request{}, 400},
+		{"POST", "/v1/signal", "", `{"signal":"-","names":["a"]}`, api.Request{Verb: "signal", Signal: "-", Names: []string{"a"}}, 0},
+		{"POST", "/v1/reload", "", `null`, api.Request{}, 400},
+		{"POST", "/v1/reload", "", `{} x`, api.Request{}, 400},
+		{"POST", "/v1/shutdown", "", `{"now":true}`, api.Request{}, 400},
 	} {
-		got, err := decode(routes, tc.method, tc.path, tc.query, []byte(tc.body))
+		got, err := decode(api.Routes, tc.method, tc.path, tc.query, []byte(tc.body))
 		if tc.code != 0 {
 			he, ok := err.(*httpError)
 			if !ok || he.code != tc.code {
@@ -75,7 +77,7 @@ func TestDecode(t *testing.T) {
 }
 
 // FuzzDecode: whatever arrives, decode does not panic, and what it
-// accepts is well formed: what Request promises the loop.
+// accepts is well formed: what api.Request promises the loop.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []struct{ method, path, query, body string }{
 		{"GET", "/v1/status", "", ""},
@@ -96,7 +98,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s.method, s.path, s.query, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, method, urlPath, query string, body []byte) {
-		req, err := decode(routes, method, urlPath, query, body)
+		req, err := decode(api.Routes, method, urlPath, query, body)
 		if err != nil {
 			he, ok := err.(*httpError)
 			if !ok {
@@ -110,48 +112,48 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		rt, ok := routeOf(routes, urlPath)
-		if !ok || rt.method != method || rt.verb != req.Verb {
+		rt, ok := routeOf(api.Routes, urlPath)
+		if !ok || rt.Method != method || rt.Verb != req.Verb {
 			t.Fatalf("accepted %s %s as %q", method, urlPath, req.Verb)
 		}
 		if req.Reply != nil || req.Events != nil || req.Done != nil {
 			t.Fatal("decode set channels")
 		}
-		if len(req.Names) > maxNames {
+		if len(req.Names) > api.MaxNames {
 			t.Fatalf("%d names", len(req.Names))
 		}
 		for _, n := range req.Names {
-			if n == "" || len(n) > maxNameLen || !utf8.ValidString(n) || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if n == "" || len(n) > api.MaxNameLen || !utf8.ValidString(n) || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Fatalf("accepted name %q", n)
 			}
 			if _, err := path.Match(n, "x"); err != nil {
 				t.Fatalf("accepted bad pattern %q", n)
 			}
 		}
-		switch rt.body {
-		case bodyNone:
+		switch rt.Body {
+		case api.BodyNone:
 			if len(body) != 0 {
 				t.Fatalf("GET with a body accepted: %q", body)
 			}
-		case bodyEmpty:
+		case api.BodyEmpty:
 			if len(req.Names) != 0 || req.Signal != "" {
 				t.Fatalf("%s accepted %+v", req.Verb, req)
 			}
 			if b := bytes.Trim(body, " \t\r\n"); len(b) != 0 && !json.Valid(b) {
 				t.Fatalf("%s accepted invalid JSON %q", req.Verb, body)
 			}
-		case bodyNames, bodySignal:
+		case api.BodyNames, api.BodySignal:
 			if len(req.Names) == 0 || !json.Valid(body) {
 				t.Fatalf("%s accepted %+v from %q", req.Verb, req, body)
 			}
 		}
-		if (req.Signal != "") != (req.Verb == VerbSignal) || len(req.Signal) > maxSignalLen {
+		if (req.Signal != "") != (req.Verb == api.VerbSignal) || len(req.Signal) > api.MaxSignalLen {
 			t.Fatalf("signal %q with %s", req.Signal, req.Verb)
 		}
-		if req.Verb == VerbHealth && len(req.Names) != 0 {
+		if req.Verb == api.VerbHealth && len(req.Names) != 0 {
 			t.Fatalf("health with names %v", req.Names)
 		}
-		if !rt.query {
+		if !rt.Query {
 			if q, _ := url.ParseQuery(query); len(q) != 0 {
 				t.Fatalf("%s accepted query %q", req.Verb, query)
 			}

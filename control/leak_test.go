@@ -49,7 +49,7 @@ func TestConcurrentStatusNoLeak(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d status requests failed", failed, n)
 	}
-	if got := len(e.loop.requests()); got != n+1 {
+	if got := len(e.loop.Requests()); got != n+1 {
 		t.Errorf("the loop saw %d requests, want %d", got, n+1)
 	}
 

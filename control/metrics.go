@@ -22,18 +22,18 @@ import (
 
 // ServeMetrics answers GET /metrics, /healthz and /readyz on ln until ln
 // is closed, with the connection handling, limits and timeouts of Serve.
-func ServeMetrics(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
+func ServeMetrics(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger) error {
 	return serveWith(ln, reqs, log, defaultOptions, (*server).handleMetrics)
 }
 
 // metricsRoutes are the metrics listener's routes, read as the control
 // API's are (server.read): /metrics asks the loop for health, then
 // status; /healthz and /readyz for health. A slice of constants, as
-// routes is: no package init.
-var metricsRoutes = []route{
-	{path: pathMetrics, method: "GET", verb: VerbStatus, body: bodyNone},
-	{path: pathHealthz, method: "GET", verb: VerbHealth, body: bodyNone},
-	{path: pathReadyz, method: "GET", verb: VerbHealth, body: bodyNone},
+// api.Routes is: no package init.
+var metricsRoutes = []api.Route{
+	{Path: pathMetrics, Method: "GET", Verb: api.VerbStatus, Body: api.BodyNone},
+	{Path: pathHealthz, Method: "GET", Verb: api.VerbHealth, Body: api.BodyNone},
+	{Path: pathReadyz, Method: "GET", Verb: api.VerbHealth, Body: api.BodyNone},
 }
 
 const (
@@ -58,7 +58,7 @@ func (s *server) handleMetrics(x *exchange) {
 	ctx, stop := s.watch(x)
 	defer stop()
 
-	health, herr := s.askAudited(ctx, Request{Verb: VerbHealth, Peer: req.Peer})
+	health, herr := s.askAudited(ctx, api.Request{Verb: api.VerbHealth, Peer: req.Peer})
 	if herr != nil {
 		s.writeError(x, herr)
 		return
@@ -111,8 +111,8 @@ func labelValue(s string) string {
 // writeMetrics writes the programs and tend's health in the Prometheus
 // text exposition format, one family after another, the programs in the
 // loop's order.
-func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
-	family := func(name, typ, help string, each func(p Status) (value string, ok bool)) {
+func writeMetrics(b *bytes.Buffer, progs []api.Status, healthy bool) {
+	family := func(name, typ, help string, each func(p api.Status) (value string, ok bool)) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, p := range progs {
 			if v, ok := each(p); ok {
@@ -130,22 +130,22 @@ func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
 	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING and healthy: tend ctl health exits 0.\n"+
 		"# TYPE tend_healthy gauge\ntend_healthy %s\n", bit(healthy))
 	family("tend_program_up", "gauge", "1 when the program is RUNNING.",
-		func(p Status) (string, bool) { return bit(p.State == api.Running), true })
+		func(p api.Status) (string, bool) { return bit(p.State == api.Running), true })
 	fmt.Fprintf(b, "# HELP tend_program_state The program's state, as tend ctl status shows it: one series, of value 1, per program.\n"+
 		"# TYPE tend_program_state gauge\n")
 	for _, p := range progs {
 		fmt.Fprintf(b, "tend_program_state{program=\"%s\",state=\"%s\"} 1\n", labelValue(p.Name), labelValue(string(p.State)))
 	}
 	family("tend_program_healthy", "gauge", "1 when the program's health check passes, 0 while it is starting or failing; absent for a program with no health check or no process.",
-		func(p Status) (string, bool) { return bit(p.Health == api.HealthHealthy), p.Health != "" })
+		func(p api.Status) (string, bool) { return bit(p.Health == api.HealthHealthy), p.Health != "" })
 	family("tend_program_restarts_total", "counter", "Starts of the program after its first.",
-		func(p Status) (string, bool) { return strconv.Itoa(p.Restarts), true })
+		func(p api.Status) (string, bool) { return strconv.Itoa(p.Restarts), true })
 	family("tend_program_state_since_seconds", "gauge", "When the program entered its state, in seconds since the Unix epoch.",
-		func(p Status) (string, bool) {
+		func(p api.Status) (string, bool) {
 			return strconv.FormatFloat(float64(p.Since.UnixMilli())/1e3, 'f', 3, 64), !p.Since.IsZero()
 		})
 	family("tend_program_exit_code", "gauge", "The exit code of the program's last run (128+N if signal N killed it); absent before its first exit.",
-		func(p Status) (string, bool) {
+		func(p api.Status) (string, bool) {
 			if p.ExitCode == nil {
 				return "", false
 			}
@@ -157,7 +157,5 @@ func writeMetrics(b *bytes.Buffer, progs []Status, healthy bool) {
 func (s *server) writeText(x *exchange, code int, contentType string, body []byte) {
 	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
 	h := append(x.header, h1.Field{Name: "Content-Type", Value: contentType})
-	if x.req.Respond(x.c, code, h, body) != nil {
-		x.req.Close = true
-	}
+	_ = x.req.Respond(x.c, code, h, body)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tend/api"
 )
 
 // metricsEnv serves the metrics listener on 127.0.0.1 beside the control
@@ -23,7 +25,7 @@ func metricsEnv(t *testing.T) (*env, string) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- ServeMetrics(ln, e.loop.reqs, zerolog.New(zerolog.NewTestWriter(t))) }()
+	go func() { served <- ServeMetrics(ln, e.loop.Reqs, zerolog.New(zerolog.NewTestWriter(t))) }()
 	t.Cleanup(func() { stopServing(t, "ServeMetrics", ln, served) })
 	return e, "http://" + ln.Addr().String()
 }
@@ -173,12 +175,12 @@ func TestMetricsReadOnly(t *testing.T) {
 		}
 	}
 	get(t, "GET", base+"/metrics", "")
-	for _, r := range e.loop.requests() {
-		if r.Verb != VerbStatus && r.Verb != VerbHealth {
+	for _, r := range e.loop.Requests() {
+		if r.Verb != api.VerbStatus && r.Verb != api.VerbHealth {
 			t.Errorf("the metrics listener asked the loop to %s", r.Verb)
 		}
 	}
-	if len(e.loop.requests()) == 0 {
+	if len(e.loop.Requests()) == 0 {
 		t.Errorf("the loop saw no request")
 	}
 }
@@ -188,7 +190,7 @@ func TestMetricsReadOnly(t *testing.T) {
 func TestWriteMetricsEscapes(t *testing.T) {
 	var b bytes.Buffer
 	code := 137
-	writeMetrics(&b, []Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
+	writeMetrics(&b, []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
 		{Name: "é", State: "BACKOFF", Restarts: 4}}, false)
 	checkExposition(t, b.String())
 	for _, want := range []string{

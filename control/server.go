@@ -1,3 +1,12 @@
+// Package control is tend's control channel: HTTP+JSON on a unix
+// socket, and the metrics port.
+//
+// It listens (Listen, and refuses a socket someone else holds), serves
+// (Serve, ServeMetrics), and turns each HTTP request into one
+// api.Request for the supervisor's loop, by the verb table api.Routes;
+// the loop answers it. The package owns no process state. The client
+// behind `tend ctl` is package ctl; routes and wire formats are in
+// docs/control.md.
 package control
 
 import (
@@ -18,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/internal/h1"
 	"tend/internal/safe"
 )
@@ -34,8 +44,6 @@ type options struct {
 	// writeTimeout bounds writing a response, and each line of an events
 	// stream: a client that stops reading is cut off.
 	writeTimeout time.Duration
-	// idleTimeout closes a keep-alive connection left idle.
-	idleTimeout time.Duration
 	// eventsCap is the capacity of an events subscriber's channel.
 	eventsCap int
 	// maxConns caps open connections (at the cap, the oldest that has
@@ -50,7 +58,6 @@ var defaultOptions = options{
 	loopTimeout:  5 * time.Second,
 	readTimeout:  2 * time.Second,
 	writeTimeout: 10 * time.Second,
-	idleTimeout:  60 * time.Second,
 	eventsCap:    256,
 	maxConns:     1024,
 	maxStreams:   128,
@@ -58,7 +65,7 @@ var defaultOptions = options{
 
 // server turns HTTP requests into Requests for the loop.
 type server struct {
-	reqs chan<- Request
+	reqs chan<- api.Request
 	log  zerolog.Logger
 	opt  options
 	// answer answers one request: handle, or handleMetrics.
@@ -92,32 +99,27 @@ const shutdownGrace = time.Second
 // gives requests in flight a second to finish, closes what is left,
 // waits for the handlers to return (promptly: each waits on the loop or
 // the client, and gives up when its connection closes) and returns nil. Each
-// request is sent to reqs as a Request, with the peer's credentials
+// request is sent to reqs as an api.Request, with the peer's credentials
 // (SO_PEERCRED, read once per connection). Routes: docs/control.md.
 //
 // Each connection is served on a goroutine of its own, started by Go: a
 // handler's panic is logged and ends its connection, nothing more.
-func Serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger) error {
+func Serve(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger) error {
 	return serve(ln, reqs, log, defaultOptions)
 }
 
-func serve(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options) error {
+func serve(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger, opt options) error {
 	return serveWith(ln, reqs, log, opt, (*server).handle)
 }
 
 // serveWith is Serve with each request answered by handle: the control
 // API's routes, or the metrics listener's (ServeMetrics).
-func serveWith(ln net.Listener, reqs chan<- Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
+func serveWith(ln net.Listener, reqs chan<- api.Request, log zerolog.Logger, opt options, handle func(*server, *exchange)) error {
 	s := &server{reqs: reqs, log: log, opt: opt, answer: handle, quit: make(chan struct{}), conns: make(map[*conn]struct{})}
 	err := s.accept(ln)
 	close(s.quit)
 	s.mu.Lock()
 	s.closing = true
-	for c := range s.conns {
-		if c.state == connIdle {
-			c.Close()
-		}
-	}
 	s.mu.Unlock()
 	t := time.AfterFunc(shutdownGrace, func() {
 		defer safe.Recover(s.log, "control: shutdown")
@@ -167,8 +169,8 @@ func (s *server) accept(ln net.Listener) error {
 	}
 }
 
-// serveConn answers the requests on c one after another, until the
-// client or the server ends the connection.
+// serveConn answers the one request on c, and closes it: every answer
+// says "Connection: close".
 func (s *server) serveConn(c *conn) {
 	defer s.open.Done()
 	defer s.done(c)
@@ -177,39 +179,24 @@ func (s *server) serveConn(c *conn) {
 	}
 	peer := s.peerOf(c.Conn)
 	br := bufio.NewReader(c)
-	for {
-		// The read deadline is set: headers and body must come within
-		// readTimeout of the connection or of the request's first byte.
-		r, err := h1.ReadRequest(br, c)
-		if err != nil {
-			// Not HTTP, or headers too large: a plain-text answer, as
-			// net/http gave. A connection closed or timed out in the
-			// middle of its headers gets none.
-			if herr, ok := errors.AsType[*h1.Error](err); ok {
-				_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				_ = h1.WriteError(c, herr)
-				linger(c)
-			}
-			return
+	// The read deadline is set: headers and body must come within
+	// readTimeout of the connection.
+	r, err := h1.ReadRequest(br)
+	if err != nil {
+		// Not HTTP, or headers too large: a plain-text answer, as
+		// net/http gave. A connection closed or timed out in the middle
+		// of its headers gets none.
+		if herr, ok := errors.AsType[*h1.Error](err); ok {
+			_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+			_ = h1.WriteError(c, herr)
+			linger(c)
 		}
-		// Also for a "100 Continue", written as the body is first read.
-		_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-		s.answer(s, &exchange{c: c, conn: c, br: br, req: r, peer: peer})
-		if r.Close {
-			if !r.Body.Done() {
-				linger(c)
-			}
-			return
-		}
-		// Keep-alive: wait for the next request, for idleTimeout.
-		if !s.setState(c, connIdle) {
-			return
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.opt.idleTimeout))
-		if _, err := br.Peek(1); err != nil || !s.setState(c, connReading) {
-			return
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.opt.readTimeout))
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
+	s.answer(s, &exchange{c: c, conn: c, br: br, req: r, peer: peer})
+	if !r.Body.Done() {
+		linger(c)
 	}
 }
 
@@ -231,8 +218,8 @@ const lingerTime = 500 * time.Millisecond
 
 // peerOf reads the peer's credentials: SO_PEERCRED gives the process
 // that connected, whoever holds the file descriptor since.
-func (s *server) peerOf(c net.Conn) Peer {
-	p := Peer{UID: UnknownID, GID: UnknownID}
+func (s *server) peerOf(c net.Conn) api.Peer {
+	p := api.Peer{UID: api.UnknownID, GID: api.UnknownID}
 	if uc, ok := c.(*net.UnixConn); ok {
 		var cred *unix.Ucred
 		var cerr error
@@ -247,7 +234,7 @@ func (s *server) peerOf(c net.Conn) Peer {
 		}
 		switch {
 		case err == nil:
-			p = Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
+			p = api.Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 		case errors.Is(err, net.ErrClosed):
 			// Evicted before it was served (conns.go): nobody to answer.
 		default:
@@ -263,7 +250,7 @@ type exchange struct {
 	conn *conn // c, in the server's table
 	br   *bufio.Reader
 	req  *h1.Request
-	peer Peer
+	peer api.Peer
 	// header holds the answer's fields before Content-Type: Allow.
 	header h1.Header
 }
@@ -271,8 +258,8 @@ type exchange struct {
 // watch returns a context that is done when the client goes away, and
 // the function that stops watching. x's request is read to the end of
 // its body by then, so nothing else reads x.br until stop returns:
-// reading it finds the end of the connection (or the next request: the
-// client is still there).
+// reading it finds the end of the connection (or more bytes: the client
+// is still there).
 func (s *server) watch(x *exchange) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stopping atomic.Bool
@@ -294,9 +281,9 @@ func (s *server) watch(x *exchange) (context.Context, func()) {
 
 // changes reports whether verb changes state: those requests are
 // logged at info with the peer, the others at debug.
-func changes(verb string) bool {
-	rt, _ := verbRoute(verb)
-	return rt.changes
+func changes(verb api.Verb) bool {
+	rt, _ := api.RouteOf(verb)
+	return rt.Changes
 }
 
 // tooBusy answers a request with 503, and says so, when more than
@@ -308,7 +295,6 @@ func (s *server) tooBusy(x *exchange) bool {
 		return false
 	}
 	most := s.opt.maxConns
-	x.req.Close = true
 	s.writeError(x, &httpError{h1.StatusServiceUnavailable,
 		fmt.Sprintf("tend is busy: %d control connections open, at most %d", n, most)})
 	return true
@@ -318,34 +304,33 @@ func (s *server) tooBusy(x *exchange) bool {
 // answers) one over the connection limit, for an unknown path or method,
 // or with a body or query the route does not take, and returns the
 // Request for the loop, with the peer, and true otherwise.
-func (s *server) read(x *exchange, table []route) (Request, bool) {
+func (s *server) read(x *exchange, table []api.Route) (api.Request, bool) {
 	r := x.req
 	if s.tooBusy(x) {
-		return Request{}, false
+		return api.Request{}, false
 	}
 	rt, herr := lookup(table, r.Method, r.Path)
 	if herr != nil {
 		if herr.code == h1.StatusMethodNotAllowed {
-			x.header = h1.Header{{Name: "Allow", Value: rt.method}}
+			x.header = h1.Header{{Name: "Allow", Value: rt.Method}}
 		}
 		s.refuse(x, herr)
-		return Request{}, false
+		return api.Request{}, false
 	}
-	body, herr := readBody(r, rt.body)
+	body, herr := readBody(r, rt.Body)
 	if herr != nil {
 		s.refuse(x, herr)
-		return Request{}, false
+		return api.Request{}, false
 	}
 	// The request is whole: its connection no longer gives way to a new
 	// one. Evicted meanwhile, it is closed: nobody to answer.
 	if !s.setState(x.conn, connBusy) {
-		x.req.Close = true
-		return Request{}, false
+		return api.Request{}, false
 	}
 	req, err := decode(table, r.Method, r.Path, r.RawQuery, body)
 	if err != nil {
 		s.refuse(x, err)
-		return Request{}, false
+		return api.Request{}, false
 	}
 	req.Peer = x.peer
 	return req, true
@@ -353,13 +338,13 @@ func (s *server) read(x *exchange, table []route) (Request, bool) {
 
 // handle answers one request of the control API.
 func (s *server) handle(x *exchange) {
-	req, ok := s.read(x, routes)
+	req, ok := s.read(x, api.Routes)
 	if !ok {
 		return
 	}
 	ctx, stop := s.watch(x)
 	defer stop()
-	if req.Verb == VerbEvents {
+	if req.Verb == api.VerbEvents {
 		s.stream(ctx, x, req)
 		return
 	}
@@ -370,32 +355,26 @@ func (s *server) handle(x *exchange) {
 		s.writeError(x, herr)
 	case reply.Err != "":
 		s.writeJSON(x, h1.StatusUnprocessableEntity, reply)
-	case req.Verb == VerbHealth:
+	case req.Verb == api.VerbHealth:
 		code := h1.StatusOK
 		if !reply.Healthy {
 			code = h1.StatusServiceUnavailable
 		}
-		s.writeJSON(x, code, healthBody{reply.Healthy, reply.Reason})
+		s.writeJSON(x, code, api.HealthBody{Healthy: reply.Healthy, Reason: reply.Reason})
 	default:
 		s.writeJSON(x, h1.StatusOK, reply)
 	}
 }
 
-// healthBody is GET /v1/health's answer: healthy is always present.
-type healthBody struct {
-	Healthy bool   `json:"healthy"`
-	Reason  string `json:"reason,omitempty"`
-}
-
 // readBody reads the request body: at most maxBody bytes, or for a route
 // that takes none, one byte, enough for decode to refuse it (the rest is
 // dropped as the answer goes: see h1.Request.Respond).
-func readBody(r *h1.Request, kind bodyKind) ([]byte, *httpError) {
+func readBody(r *h1.Request, kind api.BodyKind) ([]byte, *httpError) {
 	if r.ContentLength > maxBody {
 		return nil, tooLarge()
 	}
 	limit := int64(maxBody)
-	if kind == bodyNone {
+	if kind == api.BodyNone {
 		limit = 0
 	}
 	var buf bytes.Buffer
@@ -420,16 +399,16 @@ var errGone = &httpError{code: 499, msg: "the client went away"}
 
 // ask sends req to the loop and waits for its answer, each step bounded
 // by loopTimeout and by the client's presence.
-func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
-	req.Reply = make(chan Reply, 1)
+func (s *server) ask(ctx context.Context, req api.Request) (api.Reply, *httpError) {
+	req.Reply = make(chan api.Reply, 1)
 	t := time.NewTimer(s.opt.loopTimeout)
 	defer t.Stop()
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
-		return Reply{}, errGone
+		return api.Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{h1.StatusGatewayTimeout,
+		return api.Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not take the request within %v", s.opt.loopTimeout)}
 	}
 	t.Reset(s.opt.loopTimeout)
@@ -437,22 +416,22 @@ func (s *server) ask(ctx context.Context, req Request) (Reply, *httpError) {
 	case reply := <-req.Reply:
 		return reply, nil
 	case <-ctx.Done():
-		return Reply{}, errGone
+		return api.Reply{}, errGone
 	case <-t.C:
-		return Reply{}, &httpError{h1.StatusGatewayTimeout,
+		return api.Reply{}, &httpError{h1.StatusGatewayTimeout,
 			fmt.Sprintf("tend is busy: the supervisor did not answer within %v", s.opt.loopTimeout)}
 	}
 }
 
 // askAudited asks the loop, as ask, and logs the request (audit).
-func (s *server) askAudited(ctx context.Context, req Request) (Reply, *httpError) {
+func (s *server) askAudited(ctx context.Context, req api.Request) (api.Reply, *httpError) {
 	reply, herr := s.ask(ctx, req)
 	s.audit(req, reply, herr)
 	return reply, herr
 }
 
 // audit logs a request: who asked what, and how it went.
-func (s *server) audit(req Request, reply Reply, herr *httpError) {
+func (s *server) audit(req api.Request, reply api.Reply, herr *httpError) {
 	ev := s.log.Debug()
 	switch {
 	case herr != nil || reply.Err != "":
@@ -462,7 +441,7 @@ func (s *server) audit(req Request, reply Reply, herr *httpError) {
 	case changes(req.Verb):
 		ev = s.log.Info()
 	}
-	ev = ev.Str("verb", req.Verb).Uint32("peer_uid", req.Peer.UID).
+	ev = ev.Str("verb", string(req.Verb)).Uint32("peer_uid", req.Peer.UID).
 		Uint32("peer_gid", req.Peer.GID).Int32("peer_pid", req.Peer.PID)
 	if len(req.Names) > 0 {
 		ev = ev.Strs("names", req.Names)
@@ -481,7 +460,7 @@ func (s *server) audit(req Request, reply Reply, herr *httpError) {
 
 // stream answers GET /v1/events: one JSON line per event, each sent at
 // once, until the client goes away or the loop drops the subscriber.
-func (s *server) stream(ctx context.Context, x *exchange, req Request) {
+func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 	if n, most := s.streams.Add(1), int64(s.opt.maxStreams); n > most {
 		s.streams.Add(-1)
 		s.writeError(x, &httpError{h1.StatusServiceUnavailable,
@@ -494,7 +473,7 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 	// the Request: for events the loop takes none.
 	filter := req.Names
 	req.Names = nil
-	events := make(chan Event, s.opt.eventsCap)
+	events := make(chan api.Event, s.opt.eventsCap)
 	done := make(chan struct{})
 	// Also when ask gave up after the loop took the request: the loop
 	// then forgets a subscriber nobody reads.
@@ -519,14 +498,12 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 		{Name: "Cache-Control", Value: "no-store"},
 	})
 	if err != nil {
-		x.req.Close = true
 		return
 	}
 	enc := json.NewEncoder(body) // one Write, so one chunk, per line
 	for {
 		select {
-		case <-ctx.Done():
-			x.req.Close = true // the client is gone
+		case <-ctx.Done(): // the client is gone
 			return
 		case <-s.quit:
 			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
@@ -538,8 +515,8 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 				s.log.Warn().Uint32("peer_uid", req.Peer.UID).Int32("peer_pid", req.Peer.PID).
 					Str("reason", reason).Msg("control: events subscriber dropped")
 				_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				if enc.Encode(dropped{Dropped: true, Reason: reason}) != nil || body.Close() != nil {
-					x.req.Close = true
+				if enc.Encode(api.Dropped{Dropped: true, Reason: reason}) == nil {
+					_ = body.Close()
 				}
 				return
 			}
@@ -548,7 +525,6 @@ func (s *server) stream(ctx context.Context, x *exchange, req Request) {
 			}
 			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
 			if enc.Encode(ev) != nil {
-				x.req.Close = true
 				return
 			}
 		}
@@ -573,14 +549,9 @@ func (s *server) writeJSON(x *exchange, code int, v any) {
 	s.writeText(x, code, "application/json", body.Bytes())
 }
 
-// errorBody is every error's JSON: {"error":"..."}.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // refuse answers a request that never reached the loop.
 func (s *server) refuse(x *exchange, err error) {
-	s.log.Debug().Str("method", printable(x.req.Method)).Str("path", printable(x.req.Path)).
+	s.log.Debug().Str("method", api.Printable(x.req.Method)).Str("path", api.Printable(x.req.Path)).
 		Uint32("peer_uid", x.peer.UID).Int32("peer_pid", x.peer.PID).Str("reason", err.Error()).
 		Msg("control: bad request")
 	s.writeError(x, err)
@@ -592,8 +563,7 @@ func (s *server) writeError(x *exchange, err error) {
 		herr = &httpError{h1.StatusInternalServerError, err.Error()}
 	}
 	if herr == errGone {
-		x.req.Close = true
 		return
 	}
-	s.writeJSON(x, herr.code, errorBody{herr.msg})
+	s.writeJSON(x, herr.code, api.ErrorBody{Error: herr.msg})
 }

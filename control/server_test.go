@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tend/api"
+	"tend/ctl"
 )
 
 // httpClient is a plain net/http client on the env's socket.
@@ -130,9 +133,11 @@ func TestGarbageHugeAndHalfClosed(t *testing.T) {
 		{"1 MiB body, with length", "POST /v1/start HTTP/1.1\r\nHost: tend\r\nContent-Length: 1048576\r\n\r\n" + strings.Repeat(" ", 1<<20), false,
 			"HTTP/1.1 413 Request Entity Too Large", `{"error":"request body larger than 64 KiB"}`},
 		{"1 MiB body, chunked", "POST /v1/start HTTP/1.1\r\nHost: tend\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n" + strings.Repeat(" ", 1<<20) + "\r\n0\r\n\r\n", false,
-			"HTTP/1.1 413 Request Entity Too Large", `{"error":"request body larger than 64 KiB"}`},
-		{"bad chunking", "POST /v1/start HTTP/1.1\r\nHost: tend\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true,
-			"HTTP/1.1 400 Bad Request", `reading the request body: invalid byte in chunk length`},
+			"HTTP/1.1 411 Length Required", "send Content-Length"},
+		{"chunked, cut", "POST /v1/start HTTP/1.1\r\nHost: tend\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true,
+			"HTTP/1.1 411 Length Required", "send Content-Length"},
+		{"waits for 100 Continue", "POST /v1/start HTTP/1.1\r\nHost: tend\r\nExpect: 100-continue\r\nContent-Length: 16\r\n\r\n", false,
+			"HTTP/1.1 417 Expectation Failed", "send the body with the request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := e.raw(tc.data, tc.closeWrite)
@@ -142,6 +147,21 @@ func TestGarbageHugeAndHalfClosed(t *testing.T) {
 			// tend is unharmed.
 			e.mustCtl(0, "status", "db")
 		})
+	}
+}
+
+// TestOneRequestPerConnection: tend answers one request per connection,
+// says so (Connection: close), and closes it, keep-alive asked or not:
+// a second request on it goes unanswered.
+func TestOneRequestPerConnection(t *testing.T) {
+	e := newEnv(t)
+	for _, conn := range []string{"", "Connection: keep-alive\r\n"} {
+		req := "GET /v1/status?name=db HTTP/1.1\r\nHost: tend\r\n" + conn + "\r\n"
+		out := e.raw(req+req, false)
+		if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "\r\nConnection: close\r\n") ||
+			strings.Count(out, "HTTP/1.1 ") != 1 {
+			t.Errorf("two requests, %q: answer %q, want one, with Connection: close", conn, abbrevString(out))
+		}
 	}
 }
 
@@ -177,9 +197,9 @@ func TestPeerCredentials(t *testing.T) {
 	e := newEnv(t)
 	e.mustCtl(0, "status")
 	e.mustCtl(0, "stop", "db")
-	for _, verb := range []string{"status", "stop"} {
-		req, _ := e.loop.last(verb)
-		want := Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
+	for _, verb := range []api.Verb{api.VerbStatus, api.VerbStop} {
+		req, _ := e.loop.Last(verb)
+		want := api.Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
 		if req.Peer != want {
 			t.Errorf("%s: peer %+v, want %+v", verb, req.Peer, want)
 		}
@@ -195,7 +215,7 @@ func (e *env) waitSubscribed(n int) {
 	e.t.Helper()
 	for range n {
 		select {
-		case <-e.loop.subscribed:
+		case <-e.loop.Subscribed:
 		case <-time.After(10 * time.Second):
 			e.t.Fatal("no events subscriber registered")
 		}
@@ -246,7 +266,7 @@ func TestEventsCLI(t *testing.T) {
 	e := newEnv(t)
 	var out, errOut syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- Main([]string{"--socket", e.sock, "events", "web:*"}, &out, &errOut) }()
+	go func() { code <- ctl.Main([]string{"--socket", e.sock, "events", "web:*"}, &out, &errOut) }()
 	e.waitSubscribed(1)
 	e.mustCtl(0, "stop", "--wait", "db", "web:0")
 	if !waitFor(10*time.Second, func() bool { return strings.Count(out.String(), "\n") >= 2 }) {
@@ -254,13 +274,13 @@ func TestEventsCLI(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	for _, l := range lines {
-		var ev Event
+		var ev api.Event
 		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Program != "web:0" || ev.Time.IsZero() {
 			t.Errorf("line %q (%v): want web:0 only", l, err)
 		}
 	}
 	// tend drops the reader: the stream ends, exit 1 with the reason.
-	e.loop.drop <- struct{}{}
+	e.loop.Drop <- struct{}{}
 	select {
 	case c := <-code:
 		if c != 1 || !strings.Contains(errOut.String(), "tend dropped the events stream") {
@@ -275,7 +295,7 @@ func TestEventsEndWithServer(t *testing.T) {
 	e := newEnv(t)
 	var out, errOut syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- Main([]string{"--socket", e.sock, "events"}, &out, &errOut) }()
+	go func() { code <- ctl.Main([]string{"--socket", e.sock, "events"}, &out, &errOut) }()
 	e.waitSubscribed(1)
 	e.stop() // Serve returns (checked by stop), and ends the stream
 	select {
@@ -312,10 +332,10 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		if n > 200000 {
 			t.Fatalf("the loop did not drop the subscriber after %d events", n)
 		}
-		e.loop.flood <- batch
+		e.loop.Flood <- batch
 		n += batch
 		select {
-		case <-e.loop.dropped:
+		case <-e.loop.Dropped:
 			dropped = true
 		case <-time.After(time.Millisecond):
 		}
@@ -339,7 +359,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatalf("after %d events: %v", events, err)
 	}
-	var d dropped
+	var d api.Dropped
 	if err := json.Unmarshal([]byte(last), &d); err != nil || !d.Dropped || !strings.Contains(d.Reason, "fell behind") {
 		t.Fatalf("last line %q, want the dropped line", last)
 	}
@@ -354,7 +374,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 
 func TestServeReturnsWhenClosed(t *testing.T) {
 	e := newEnv(t)
-	stream, err := NewClient(e.sock).Events(context.Background(), nil)
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +391,7 @@ func TestServeReturnsWhenClosed(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.maxConns, o.maxStreams = 3, 1 })
-	stream, err := NewClient(e.sock).Events(context.Background(), nil)
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +424,7 @@ func TestLimits(t *testing.T) {
 // The read timeout bounds reading a request, not an events stream.
 func TestEventsOutliveReadTimeout(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.readTimeout = 100 * time.Millisecond })
-	stream, err := NewClient(e.sock).Events(context.Background(), []string{"db"})
+	stream, err := ctl.NewClient(e.sock).Events(context.Background(), []string{"db"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,5 +435,27 @@ func TestEventsOutliveReadTimeout(t *testing.T) {
 	ev, err := stream.Next()
 	if err != nil || ev.Program != "db" || ev.State != "STOPPING" {
 		t.Fatalf("%+v %v", ev, err)
+	}
+}
+
+// TestCtlLoopStuck: a loop that does not answer costs `tend ctl` a 504
+// from the server, and exit code 3, as tend could not be reached.
+func TestCtlLoopStuck(t *testing.T) {
+	// A loop that takes requests and never answers.
+	stuck := make(chan api.Request)
+	e2 := newEnvWithReqs(t, stuck, func(o *options) { o.loopTimeout = 200 * time.Millisecond })
+	_, errOut := e2.mustCtl(3, "status")
+	if !strings.Contains(errOut, "did not take the request within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+	go func() { <-stuck }()
+	_, errOut = e2.mustCtl(3, "stop", "db")
+	if !strings.Contains(errOut, "did not answer within 200ms") {
+		t.Errorf("stderr %q", errOut)
+	}
+	// The client's own timeout, shorter than the server's.
+	_, errOut = e2.mustCtl(3, "--timeout", "50ms", "status")
+	if !strings.Contains(errOut, "no answer in time") {
+		t.Errorf("stderr %q", errOut)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"tend/control"
+	"tend/api"
 )
 
 // TestCtlUsage: `tend ctl` without a tend to talk to: exit 3 when the
@@ -109,12 +109,12 @@ startsecs = 30
 			t.Errorf("slow: row %q, want STOPPED and dashes", r)
 		}
 
-		var progs []control.Status
+		var progs []api.Status
 		o := ctl(t, sock, "status", "--json").must(t, 0)
 		if err := json.Unmarshal([]byte(o.stdout), &progs); err != nil {
 			t.Fatalf("status --json: %v\n%v", err, o)
 		}
-		byName := map[string]control.Status{}
+		byName := map[string]api.Status{}
 		for _, p := range progs {
 			byName[p.Name] = p
 		}
@@ -156,7 +156,7 @@ startsecs = 30
 			t.Errorf("after start --wait: web:0 is %+v, want RUNNING with a new pid (was %d)", p0, web0.Pid)
 		}
 		o := ctl(t, sock, "restart", "--wait", "web:*").must(t, 0)
-		for _, old := range []control.Status{p0, web1} {
+		for _, old := range []api.Status{p0, web1} {
 			if p := ctlStatus(t, sock, old.Name); p.State != "RUNNING" || p.Pid == old.Pid || p.Restarts <= old.Restarts {
 				t.Errorf("after restart --wait 'web:*': %+v, want RUNNING with a new pid (was %+v)\n%v", p, old, o)
 			}

@@ -29,7 +29,8 @@ import (
 	"testing"
 	"time"
 
-	"tend/control"
+	"tend/api"
+	tendctl "tend/ctl"
 )
 
 // ---- harness: a tend with a control socket ----
@@ -160,11 +161,11 @@ func (o ctlOut) must(t *testing.T, code int) ctlOut {
 }
 
 // ctlStatus asks tend for one program's status, in process.
-func ctlStatus(t *testing.T, sock, name string) control.Status {
+func ctlStatus(t *testing.T, sock, name string) api.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	ps, err := control.NewClient(sock).Status(ctx, []string{name})
+	ps, err := tendctl.NewClient(sock).Status(ctx, []string{name})
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("status %s: %v %v", name, ps, err)
 	}
@@ -200,7 +201,7 @@ func watchEvents(t *testing.T, sock string, names ...string) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	// Only the opening is bounded: the stream lives as long as the test.
 	timer := time.AfterFunc(deadline, cancel)
-	stream, err := control.NewClient(sock).Events(ctx, names)
+	stream, err := tendctl.NewClient(sock).Events(ctx, names)
 	if !timer.Stop() || err != nil {
 		cancel()
 		t.Fatalf("events: %v", err)

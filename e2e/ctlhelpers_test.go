@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"tend/control"
+	tendctl "tend/ctl"
 )
 
 func init() {
@@ -157,7 +157,7 @@ func ctlAs(args []string) int {
 			return 1
 		}
 	}
-	return control.Main(args[2:], os.Stdout, os.Stderr)
+	return tendctl.Main(args[2:], os.Stdout, os.Stderr)
 }
 
 // ctlIn prints "ctl pid N", its pid in its own pid namespace, and runs
@@ -167,7 +167,7 @@ func ctlIn(args []string) int {
 	w := bufio.NewWriter(os.Stdout)
 	fmt.Fprintln(w, "ctl pid", strconv.Itoa(os.Getpid()))
 	w.Flush()
-	return control.Main(args, os.Stdout, os.Stderr)
+	return tendctl.Main(args, os.Stdout, os.Stderr)
 }
 
 // execInstead is "exec-instead BIN OLD ARGS...": it execs BIN with ARGS,

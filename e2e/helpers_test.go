@@ -372,3 +372,11 @@ func termIgnoreChild() int {
 	fmt.Println("ready", c.Process.Pid)
 	return 0
 }
+
+// forwarderBuilt says whether tend under test forwards signals in its
+// own handler: built for amd64 or arm64 without -tags purego (the build
+// constraint of signals/handlers.go). Elsewhere the loop forwards every
+// signal itself.
+func forwarderBuilt() bool {
+	return !pureGo && (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64")
+}

@@ -108,7 +108,7 @@ func forwardedSignals() (fwd, dropped []syscall.Signal) {
 		sig := s.(syscall.Signal)
 		// Without tend's own handlers (-tags purego), a SIGPIPE sent
 		// with kill cannot be told from the kernel's, and is dropped.
-		if signals.InInit(sig) == signals.Forward && (sig != unix.SIGPIPE || signals.ForwarderBuilt) {
+		if signals.InInit(sig) == signals.Forward && (sig != unix.SIGPIPE || forwarderBuilt()) {
 			fwd = append(fwd, sig)
 		} else {
 			dropped = append(dropped, sig)
@@ -131,7 +131,7 @@ func TestForwardEverySignal(t *testing.T) {
 	// With -v, the line for a signal the handler sent; without tend's
 	// handlers (-tags purego) the loop forwards each signal itself.
 	forwardedLine := "forwarded by the signal handler"
-	if !signals.ForwarderBuilt {
+	if !forwarderBuilt() {
 		forwardedLine = "forwarded"
 	}
 	for _, mode := range []struct {

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"tend/control"
+	"tend/api"
+	tendctl "tend/ctl"
 )
 
 // procUsage is what tend holds: threads, open fds, resident memory.
@@ -74,7 +75,7 @@ func TestLoadStatus(t *testing.T) {
 }
 
 // statusBurst sends n status requests at once and returns the errors.
-func statusBurst(n int, ask func() ([]control.Status, error)) []error {
+func statusBurst(n int, ask func() ([]api.Status, error)) []error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -114,8 +115,8 @@ startsecs = 0.01
 	s.tl.waitState("crash1", "RUNNING")
 	s.tl.waitState("crash2", "RUNNING")
 	pid := s.tendPid()
-	client := control.NewClient(sock)
-	ask := func() ([]control.Status, error) {
+	client := tendctl.NewClient(sock)
+	ask := func() ([]api.Status, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		return client.Status(ctx, nil)

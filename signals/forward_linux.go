@@ -41,11 +41,6 @@ var (
 	fwdQuiet uint32
 )
 
-// ForwarderBuilt says whether this build has the handler: on amd64 and
-// arm64. Elsewhere InstallForwarder turns on nothing, and the loop
-// forwards every signal itself.
-const ForwarderBuilt = handlersBuilt
-
 // InstallForwarder turns forwarding in the handler on for each of sigs
 // that tend's handler catches (Subscribe must have run), and returns
 // those. Until ForwardTo names a target it sends nothing. With quiet, a

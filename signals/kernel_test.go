@@ -227,7 +227,7 @@ func TestDelivery(t *testing.T) {
 // counted once; with no target it is only delivered. A signal the
 // handler does not forward is only delivered.
 func TestForwarder(t *testing.T) {
-	if !ForwarderBuilt {
+	if !handlersBuilt {
 		t.Skip("no forwarding handler on this architecture: the loop forwards every signal")
 	}
 	target := startHelper(t)
@@ -259,7 +259,7 @@ func TestForwarder(t *testing.T) {
 // reaches the target once and is neither delivered nor counted; one the
 // kill fails for, its target gone, is delivered, and not counted as sent.
 func TestForwarderQuiet(t *testing.T) {
-	if !ForwarderBuilt {
+	if !handlersBuilt {
 		t.Skip("no forwarding handler on this architecture: the loop forwards every signal")
 	}
 	target := startHelper(t)
@@ -291,7 +291,7 @@ func TestForwarderQuiet(t *testing.T) {
 // (pipeHandler). A write to tend's closed stdout is e2e's
 // TestClosedStdout.
 func TestPipeSentOrRaised(t *testing.T) {
-	if !ForwarderBuilt {
+	if !handlersBuilt {
 		t.Skip("no forwarding handler on this architecture: a SIGPIPE is dropped")
 	}
 	target := startHelper(t)
@@ -380,7 +380,7 @@ func blockedExec() {
 // with the runtime alone, and SIGCHLD is tend's own.
 func TestForwarderRefusesFaults(t *testing.T) {
 	refused := []syscall.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGCHLD, unix.SIGCHLD + 1000}
-	if !ForwarderBuilt {
+	if !handlersBuilt {
 		refused = nil // InstallForwarder turns on nothing, and says nothing
 	}
 	for _, s := range refused {

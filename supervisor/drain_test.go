@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"tend/control"
+	"tend/api"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -218,13 +218,13 @@ command = ["p"]
 startsecs = 0
 stopwaitsecs = 10
 `
-	health := func(reqs chan control.Request) control.Reply {
-		r := control.Request{Verb: control.VerbHealth, Reply: make(chan control.Reply, 1)}
+	health := func(reqs chan api.Request) api.Reply {
+		r := api.Request{Verb: api.VerbHealth, Reply: make(chan api.Reply, 1)}
 		reqs <- r
 		return <-r.Reply
 	}
 	synctest.Test(t, func(t *testing.T) {
-		reqs := make(chan control.Request)
+		reqs := make(chan api.Request)
 		o := Options{Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: reqs}
 		l := startLoopOpts(t, o, cfg, nil, map[string]script{"p": {runFor: -1, onTerm: -1}})
 		time.Sleep(time.Second)

@@ -1,16 +1,18 @@
 package supervisor
 
-import (
-	"tend/api"
-	"tend/control"
-)
+import "tend/api"
+
+// Change is one state change of one program, or one change of its
+// health (State == From, Health set): one line in tend's log (changed,
+// setHealth) and the event every subscriber gets, the same record.
+type Change = api.Event
 
 // subscriber is one events stream (`tend ctl events`): changes go to ch
 // until the reader goes away (done closes) or falls behind (ch is full,
 // its capacity set by the control server), and then ch is closed and the
 // subscriber forgotten. The loop never waits for a reader.
 type subscriber struct {
-	ch   chan control.Event
+	ch   chan api.Event
 	done <-chan struct{}
 }
 
@@ -20,8 +22,6 @@ func (s *Supervisor) publish(c Change) {
 	if len(s.subscribers) == 0 {
 		return
 	}
-	ev := control.Event{Program: c.Program, State: c.State, From: c.From, Pid: c.Pid,
-		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: api.Health(c.Health)}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
 		select {
@@ -31,7 +31,7 @@ func (s *Supervisor) publish(c Change) {
 		default:
 		}
 		select {
-		case sub.ch <- ev:
+		case sub.ch <- c:
 			kept = append(kept, sub)
 		default:
 			s.log.Warn().Msg("events subscriber fell behind: dropped")

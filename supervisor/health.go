@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"tend/api"
 	"tend/config"
 )
 
@@ -17,13 +18,6 @@ import (
 // thaw. `retries` failures in a row make the program unhealthy, one
 // success healthy; failures during `start_period` do not count.
 
-// Health values, as status and events show them.
-const (
-	healthStarting  = "starting"
-	healthHealthy   = "healthy"
-	healthUnhealthy = "unhealthy"
-)
-
 // probe is the loop's record of a program's health checking.
 type probe struct {
 	due    time.Time // next probe start; zero: none scheduled
@@ -32,7 +26,7 @@ type probe struct {
 	check  checker   // this run's, for its health check's kind; nil: none
 	gen    uint64    // tags a goroutine probe's result; a stale one is dropped
 	fails  int       // failures in a row
-	health string
+	health api.Health
 }
 
 // probeResult is what a goroutine probe reports.
@@ -45,7 +39,7 @@ type probeResult struct {
 // healthy says whether p counts as healthy for depends_on: RUNNING and,
 // with a health check, passing it.
 func (p *program) healthy() bool {
-	return p.state == Running && (p.cfg.Healthcheck == nil || p.probe.health == healthHealthy)
+	return p.state == Running && (p.cfg.Healthcheck == nil || p.probe.health == api.HealthHealthy)
 }
 
 // resetHealth starts health checking over for a new process, with a
@@ -57,7 +51,7 @@ func (s *Supervisor) resetHealth(p *program) {
 		return
 	}
 	p.probe.check = newChecker(p.cfg.Healthcheck)
-	p.probe.fails, p.probe.health = 0, healthStarting
+	p.probe.fails, p.probe.health = 0, api.HealthStarting
 	p.probe.due = s.now().Add(p.cfg.Healthcheck.Interval)
 }
 
@@ -115,7 +109,7 @@ func (s *Supervisor) probeDone(p *program, err error) {
 	p.probe.due = p.probe.began.Add(hc.Interval)
 	if err == nil {
 		p.probe.fails = 0
-		s.setHealth(p, healthHealthy, "probe passed")
+		s.setHealth(p, api.HealthHealthy, "probe passed")
 		return
 	}
 	if s.now().Sub(p.started) < hc.StartPeriod {
@@ -127,7 +121,7 @@ func (s *Supervisor) probeDone(p *program, err error) {
 	if p.probe.fails < hc.Retries {
 		return
 	}
-	s.setHealth(p, healthUnhealthy, fmt.Sprintf("%d probes failed in a row: %v", p.probe.fails, err))
+	s.setHealth(p, api.HealthUnhealthy, fmt.Sprintf("%d probes failed in a row: %v", p.probe.fails, err))
 	if hc.OnUnhealthy == config.UnhealthyRestart && s.phase == running && p.state == Running {
 		p.restartOnceDown()
 		s.stop(p, "unhealthy")
@@ -135,17 +129,17 @@ func (s *Supervisor) probeDone(p *program, err error) {
 }
 
 // setHealth records a change of health, as one log line and one event.
-func (s *Supervisor) setHealth(p *program, health, reason string) {
+func (s *Supervisor) setHealth(p *program, health api.Health, reason string) {
 	if p.probe.health == health {
 		return
 	}
 	p.probe.health = health
 	ev := s.log.Info()
-	if health == healthUnhealthy {
+	if health == api.HealthUnhealthy {
 		ev = s.log.Warn()
 	}
 	ev.Str("program", p.cfg.Name).Int("pid", p.pid).Str("state", string(p.state)).
-		Str("health", health).Str("reason", reason).Msg("health")
+		Str("health", string(health)).Str("reason", reason).Msg("health")
 	s.publish(Change{Program: p.cfg.Name, State: p.state, From: p.state, Pid: p.pid,
 		Time: time.Now(), Health: health, Reason: reason})
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/config"
-	"tend/control"
 	"tend/internal/execpath"
 	"tend/reaper"
 	"tend/signals"
@@ -1112,9 +1112,9 @@ every = "10s"
 	// ctl stop takes the job off its timetable, ctl start runs it now
 	// and puts it back.
 	synctest.Test(t, func(t *testing.T) {
-		reqs := make(chan control.Request)
-		ask := func(verb string) {
-			r := control.Request{Verb: verb, Names: []string{"job"}, Reply: make(chan control.Reply, 1)}
+		reqs := make(chan api.Request)
+		ask := func(verb api.Verb) {
+			r := api.Request{Verb: verb, Names: []string{"job"}, Reply: make(chan api.Reply, 1)}
 			reqs <- r
 			if rep := <-r.Reply; rep.Err != "" {
 				t.Errorf("%s: %s", verb, rep.Err)
@@ -1128,9 +1128,9 @@ type = "oneshot"
 schedule = "* * * * *"
 `, nil, map[string]script{"job": {runFor: time.Second}})
 		time.Sleep(150 * time.Second)
-		ask(control.VerbStop)
+		ask(api.VerbStop)
 		time.Sleep(100 * time.Second)
-		ask(control.VerbStart)
+		ask(api.VerbStart)
 		time.Sleep(60 * time.Second)
 		l.want("1m0s spawn job", "2m0s spawn job", "4m10s spawn job", "5m0s spawn job")
 		if n := l.count("spawn job"); n != 4 {

@@ -402,22 +402,6 @@ func (s *Supervisor) killGroup(p *program) {
 	s.killedAny = true
 }
 
-// Change is one state change of one program: one line in tend's log
-// and one event for every subscriber.
-type Change struct {
-	Program  string
-	State    State
-	From     State
-	Pid      int
-	Time     time.Time // wall clock, for people
-	ExitCode *int
-	Signal   string
-	Reason   string
-	Failures int           // failed starts in a row (BACKOFF, FATAL)
-	RetryIn  time.Duration // BACKOFF's wait
-	Health   string        // set on a change of health (State == From)
-}
-
 // changed moves p to c.State, logs the change with the fixed keys, and
 // publishes it. The main program's lines are debug level: in init mode
 // tend is as quiet as tini.

@@ -6,58 +6,57 @@ import (
 	"strconv"
 
 	"tend/api"
-	"tend/control"
 	"tend/signals"
 )
 
 // onRequest serves one control request on the loop's goroutine. It never
 // blocks: the server gives Reply room for the one answer.
-func (s *Supervisor) onRequest(r control.Request) {
+func (s *Supervisor) onRequest(r api.Request) {
 	reply := s.serve(r)
 	select {
 	case r.Reply <- reply:
 	default:
-		s.log.Error().Str("verb", r.Verb).Msg("control reply channel full: answer dropped")
+		s.log.Error().Str("verb", string(r.Verb)).Msg("control reply channel full: answer dropped")
 	}
 }
 
 // serve does what r asks. The control server has already logged every
 // request that changes state with the peer's uid and pid (the audit
 // trail); each state change it causes names that uid in its reason.
-func (s *Supervisor) serve(r control.Request) control.Reply {
-	by := "ctl " + r.Verb + " by uid " + strconv.FormatUint(uint64(r.Peer.UID), 10)
+func (s *Supervisor) serve(r api.Request) api.Reply {
+	by := "ctl " + string(r.Verb) + " by uid " + strconv.FormatUint(uint64(r.Peer.UID), 10)
 	switch r.Verb {
-	case control.VerbStatus:
+	case api.VerbStatus:
 		ps, err := s.match(r.Names)
 		return s.reply(ps, err)
-	case control.VerbHealth:
+	case api.VerbHealth:
 		ok, reason := s.health()
-		return control.Reply{Healthy: ok, Reason: reason}
-	case control.VerbEvents:
+		return api.Reply{Healthy: ok, Reason: reason}
+	case api.VerbEvents:
 		s.subscribers = append(s.subscribers, subscriber{ch: r.Events, done: r.Done})
-		return control.Reply{}
-	case control.VerbShutdown:
+		return api.Reply{}
+	case api.VerbShutdown:
 		s.drainThenShutdown(by)
-		return control.Reply{}
-	case control.VerbReload:
+		return api.Reply{}
+	case api.VerbReload:
 		if err := s.reload(by); err != nil {
-			return control.Reply{Err: err.Error()}
+			return api.Reply{Err: err.Error()}
 		}
 		return s.reply(s.programs, nil)
 	}
 	if len(r.Names) == 0 {
-		return control.Reply{Err: r.Verb + " needs a program name or glob"}
+		return api.Reply{Err: string(r.Verb) + " needs a program name or glob"}
 	}
 	if s.phase != running {
-		return control.Reply{Err: "tend is shutting down"}
+		return api.Reply{Err: "tend is shutting down"}
 	}
 	ps, err := s.match(r.Names)
 	if err != nil {
-		return control.Reply{Err: err.Error()}
+		return api.Reply{Err: err.Error()}
 	}
 	var errs []error
 	switch r.Verb {
-	case control.VerbStart:
+	case api.VerbStart:
 		for _, p := range ps {
 			if p.state == Paused {
 				errs = append(errs, fmt.Errorf("%s is PAUSED: resume it", p.cfg.Name))
@@ -65,38 +64,38 @@ func (s *Supervisor) serve(r control.Request) control.Reply {
 			}
 			s.startProgram(p, by)
 		}
-	case control.VerbStop:
+	case api.VerbStop:
 		for _, p := range ps {
 			s.stopProgram(p, by)
 		}
-	case control.VerbRestart:
+	case api.VerbRestart:
 		for _, p := range ps {
 			s.restartProgram(p, by)
 		}
-	case control.VerbPause:
+	case api.VerbPause:
 		for _, p := range ps {
 			errs = append(errs, s.pause(p, by))
 		}
-	case control.VerbResume:
+	case api.VerbResume:
 		for _, p := range ps {
 			errs = append(errs, s.resume(p, by))
 		}
-	case control.VerbSignal:
+	case api.VerbSignal:
 		sig, err := signals.Parse(r.Signal)
 		if err != nil {
-			return control.Reply{Err: err.Error()}
+			return api.Reply{Err: err.Error()}
 		}
 		for _, p := range ps {
 			errs = append(errs, s.signalProgram(p, sig))
 		}
 	default:
-		return control.Reply{Err: fmt.Sprintf("unknown verb %q", r.Verb)}
+		return api.Reply{Err: fmt.Sprintf("unknown verb %q", r.Verb)}
 	}
 	return s.reply(ps, errors.Join(errs...))
 }
 
-func (s *Supervisor) reply(ps []*program, err error) control.Reply {
-	r := control.Reply{}
+func (s *Supervisor) reply(ps []*program, err error) api.Reply {
+	r := api.Reply{}
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -107,7 +106,7 @@ func (s *Supervisor) reply(ps []*program, err error) control.Reply {
 }
 
 // status is what `tend ctl status` shows of p.
-func (p *program) status() control.Status {
-	return control.Status{Name: p.cfg.Name, State: p.state, Health: api.Health(p.probe.health), Pid: p.pid,
-		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical, Paused: p.state == Paused}
+func (p *program) status() api.Status {
+	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
+		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical}
 }

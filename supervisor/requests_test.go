@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"tend/config"
-	"tend/control"
-	"tend/signals"
-
 	"golang.org/x/sys/unix"
+
+	"tend/api"
+	"tend/config"
+	"tend/signals"
 )
 
 // Control requests through the loop's request channel, under fake time.
@@ -23,7 +22,7 @@ import (
 // reload).
 type ctlLoop struct {
 	*loop
-	reqs chan control.Request
+	reqs chan api.Request
 	file string
 }
 
@@ -39,7 +38,7 @@ func startCtlLoop(t *testing.T, toml string, scripts map[string]script) *ctlLoop
 	}
 	f := newFakeOS(scripts)
 	l := &ctlLoop{loop: &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)},
-		reqs: make(chan control.Request), file: file}
+		reqs: make(chan api.Request), file: file}
 	s := New(Options{Config: cfg, Grace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)), Requests: l.reqs},
 		signals.Subscription{Child: f.chld, Other: l.sigs})
 	s.os, s.init, s.rand = f.ops(), false, func() float64 { return 0 }
@@ -47,15 +46,15 @@ func startCtlLoop(t *testing.T, toml string, scripts map[string]script) *ctlLoop
 	return l
 }
 
-func (l *ctlLoop) do(verb string, names ...string) control.Reply {
-	r := control.Request{Verb: verb, Names: names, Reply: make(chan control.Reply, 1), Peer: control.Peer{UID: 42}}
+func (l *ctlLoop) do(verb api.Verb, names ...string) api.Reply {
+	r := api.Request{Verb: verb, Names: names, Reply: make(chan api.Reply, 1), Peer: api.Peer{UID: 42}}
 	l.reqs <- r
 	return <-r.Reply
 }
 
-func (l *ctlLoop) state(name string) control.Status {
+func (l *ctlLoop) state(name string) api.Status {
 	l.t.Helper()
-	r := l.do(control.VerbStatus, name)
+	r := l.do(api.VerbStatus, name)
 	if r.Err != "" || len(r.Programs) != 1 {
 		l.t.Fatalf("status %s: %+v", name, r)
 	}
@@ -77,27 +76,27 @@ func TestPauseResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever})
 		time.Sleep(2 * time.Second)
-		if r := l.do(control.VerbPause, "web:*"); r.Err != "" || len(r.Programs) != 2 {
+		if r := l.do(api.VerbPause, "web:*"); r.Err != "" || len(r.Programs) != 2 {
 			t.Fatalf("pause: %+v", r)
 		}
 		l.want("2s kill web STOP", "2s kill web STOP")
-		if st := l.state("web:0"); st.State != "PAUSED" || !st.Paused {
+		if st := l.state("web:0"); st.State != api.Paused {
 			t.Errorf("web:0 is %+v, want PAUSED", st)
 		}
-		if r := l.do(control.VerbPause, "web:0"); !strings.Contains(r.Err, "not RUNNING") {
+		if r := l.do(api.VerbPause, "web:0"); !strings.Contains(r.Err, "not RUNNING") {
 			t.Errorf("pausing twice: %+v", r)
 		}
-		if r := l.do(control.VerbResume, "web:0"); r.Err != "" {
+		if r := l.do(api.VerbResume, "web:0"); r.Err != "" {
 			t.Fatalf("resume: %+v", r)
 		}
 		l.want("2s kill web CONT")
 		if st := l.state("web:0"); st.State != "RUNNING" {
 			t.Errorf("web:0 is %s after resume", st.State)
 		}
-		if r := l.do(control.VerbResume, "db"); !strings.Contains(r.Err, "not PAUSED") {
+		if r := l.do(api.VerbResume, "db"); !strings.Contains(r.Err, "not PAUSED") {
 			t.Errorf("resuming a running program: %+v", r)
 		}
-		if r := l.do(control.VerbStart, "web:1"); !strings.Contains(r.Err, "PAUSED: resume it") {
+		if r := l.do(api.VerbStart, "web:1"); !strings.Contains(r.Err, "PAUSED: resume it") {
 			t.Errorf("starting a paused program: %+v", r)
 		}
 		l.stop()
@@ -112,33 +111,33 @@ func TestStopStartRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever})
 		time.Sleep(2 * time.Second)
-		l.do(control.VerbStop, "db")
+		l.do(api.VerbStop, "db")
 		time.Sleep(time.Second)
 		if st := l.state("db"); st.State != "STOPPED" || st.Pid != 0 {
 			t.Errorf("db after stop: %+v", st)
 		}
-		l.do(control.VerbStart, "db")
+		l.do(api.VerbStart, "db")
 		time.Sleep(2 * time.Second)
 		// start while it is still stopping: it comes back once down.
 		l.f.mu.Lock()
 		l.f.scripts["db"] = script{runFor: -1, onTerm: 500 * time.Millisecond}
 		l.f.mu.Unlock()
-		l.do(control.VerbStop, "db")
-		l.do(control.VerbStart, "db")
+		l.do(api.VerbStop, "db")
+		l.do(api.VerbStart, "db")
 		time.Sleep(3 * time.Second)
 		if st := l.state("db"); st.State != "RUNNING" || st.Restarts != 2 {
 			t.Errorf("db after start during stop: %+v", st)
 		}
 		pid := l.state("db").Pid
-		l.do(control.VerbRestart, "db")
+		l.do(api.VerbRestart, "db")
 		time.Sleep(2 * time.Second)
 		if st := l.state("db"); st.State != "RUNNING" || st.Pid == pid || st.Restarts != 3 {
 			t.Errorf("db after restart: %+v (old pid %d)", st, pid)
 		}
-		if r := l.do(control.VerbStop, "nope"); !strings.Contains(r.Err, `no program matches "nope"`) {
+		if r := l.do(api.VerbStop, "nope"); !strings.Contains(r.Err, `no program matches "nope"`) {
 			t.Errorf("stop nope: %+v", r)
 		}
-		if r := l.do(control.VerbStop); r.Err == "" {
+		if r := l.do(api.VerbStop); r.Err == "" {
 			t.Errorf("stop with no name: %+v", r)
 		}
 		l.stop()
@@ -151,28 +150,28 @@ func TestSignalAndHealth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms+"critical = true\n", map[string]script{"web": forever, "db": forever})
 		time.Sleep(500 * time.Millisecond)
-		if r := l.do(control.VerbHealth); r.Healthy || r.Reason != "db is STARTING" {
+		if r := l.do(api.VerbHealth); r.Healthy || r.Reason != "db is STARTING" {
 			t.Errorf("health while db starts: %+v", r)
 		}
 		time.Sleep(time.Second)
-		if r := l.do(control.VerbHealth); !r.Healthy {
+		if r := l.do(api.VerbHealth); !r.Healthy {
 			t.Errorf("health: %+v", r)
 		}
 		// A critical program stopped on purpose still makes tend
 		// unhealthy (here db is critical); see TestHealthWithoutCritical.
-		l.do(control.VerbStop, "db")
+		l.do(api.VerbStop, "db")
 		time.Sleep(100 * time.Millisecond)
-		if r := l.do(control.VerbHealth); r.Healthy || r.Reason != "db is STOPPED" {
+		if r := l.do(api.VerbHealth); r.Healthy || r.Reason != "db is STOPPED" {
 			t.Errorf("health with critical db stopped by ctl stop: %+v", r)
 		}
-		l.do(control.VerbStart, "db")
-		r := control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan control.Reply, 1)}
+		l.do(api.VerbStart, "db")
+		r := api.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "USR1", Reply: make(chan api.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; rep.Err != "" {
 			t.Fatalf("signal: %+v", rep)
 		}
 		l.want("1.6s kill web USR1")
-		r = control.Request{Verb: control.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan control.Reply, 1)}
+		r = api.Request{Verb: api.VerbSignal, Names: []string{"web:1"}, Signal: "NOPE", Reply: make(chan api.Reply, 1)}
 		l.reqs <- r
 		if rep := <-r.Reply; !strings.Contains(rep.Err, "unknown signal") {
 			t.Errorf("bad signal: %+v", rep)
@@ -188,21 +187,21 @@ func TestHealthWithoutCritical(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms+"[programs.batch]\ncommand = [\"batch\"]\nautostart = false\n",
 			map[string]script{"web": forever, "db": {runFor: -1, onTerm: 0}, "batch": forever})
 		time.Sleep(2 * time.Second)
-		if r := l.do(control.VerbHealth); !r.Healthy {
+		if r := l.do(api.VerbHealth); !r.Healthy {
 			t.Errorf("health with batch never started (autostart = false): %+v", r)
 		}
-		l.do(control.VerbStop, "web:0")
+		l.do(api.VerbStop, "web:0")
 		time.Sleep(100 * time.Millisecond)
-		if r := l.do(control.VerbHealth); !r.Healthy {
+		if r := l.do(api.VerbHealth); !r.Healthy {
 			t.Errorf("health with web:0 stopped by ctl stop: %+v", r)
 		}
-		l.do(control.VerbSignal, "db") // no signal: an error, nothing changes
+		l.do(api.VerbSignal, "db") // no signal: an error, nothing changes
 		l.f.mu.Lock()
 		l.f.scripts["db"] = script{runFor: 0, code: 1}
 		l.f.mu.Unlock()
-		l.do(control.VerbRestart, "db") // now it crash-loops
+		l.do(api.VerbRestart, "db") // now it crash-loops
 		time.Sleep(500 * time.Millisecond)
-		if r := l.do(control.VerbHealth); r.Healthy {
+		if r := l.do(api.VerbHealth); r.Healthy {
 			t.Errorf("health with db failing: %+v", r)
 		}
 		l.stop()
@@ -214,8 +213,8 @@ func TestHealthWithoutCritical(t *testing.T) {
 func TestEventsSubscriber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": {runFor: 100 * time.Millisecond, code: 1}})
-		events := make(chan control.Event, 4)
-		r := control.Request{Verb: control.VerbEvents, Reply: make(chan control.Reply, 1), Events: events, Done: make(chan struct{})}
+		events := make(chan api.Event, 4)
+		r := api.Request{Verb: api.VerbEvents, Reply: make(chan api.Reply, 1), Events: events, Done: make(chan struct{})}
 		l.reqs <- r
 		<-r.Reply
 		time.Sleep(time.Minute) // db crash-loops: far more than 4 changes
@@ -242,7 +241,7 @@ func TestReload(t *testing.T) {
 		webPid, dbPid := l.state("web:0").Pid, l.state("db").Pid
 
 		os.WriteFile(l.file, []byte(noSocket+"[programs.web]\ncommand = 42\n"), 0o644)
-		if r := l.do(control.VerbReload); !strings.Contains(r.Err, "programs.web.command") {
+		if r := l.do(api.VerbReload); !strings.Contains(r.Err, "programs.web.command") {
 			t.Errorf("invalid reload: %+v", r)
 		}
 		if st := l.state("db"); st.Pid != dbPid {
@@ -257,7 +256,7 @@ stopwaitsecs = 3
 [programs.cache]
 command = ["cache"]
 `), 0o644)
-		if r := l.do(control.VerbReload); r.Err != "" {
+		if r := l.do(api.VerbReload); r.Err != "" {
 			t.Fatalf("reload: %+v", r)
 		}
 		time.Sleep(3 * time.Second)
@@ -267,7 +266,7 @@ command = ["cache"]
 		if st := l.state("cache"); st.State != "RUNNING" {
 			t.Errorf("cache was added but is %s", st.State)
 		}
-		if r := l.do(control.VerbStatus, "db"); r.Err == "" {
+		if r := l.do(api.VerbStatus, "db"); r.Err == "" {
 			t.Errorf("db was removed but still has a status: %+v", r)
 		}
 		l.want("2s kill db TERM")
@@ -320,9 +319,9 @@ func TestStopCallsOffRestart(t *testing.T) {
 		l := startCtlLoop(t, noSocket+"[programs.p]\ncommand = [\"p\"]\nstartsecs = 0\n",
 			map[string]script{"p": {runFor: -1, onTerm: time.Second}})
 		time.Sleep(time.Second)
-		l.do(control.VerbRestart, "p")
+		l.do(api.VerbRestart, "p")
 		time.Sleep(100 * time.Millisecond)
-		l.do(control.VerbStop, "p")
+		l.do(api.VerbStop, "p")
 		time.Sleep(3 * time.Second)
 		if n := l.count("spawn p"); n != 1 {
 			t.Errorf("p started %d times, want once: the stop did not call the restart off\n%s", n, strings.Join(l.f.log(), "\n"))

@@ -19,8 +19,8 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/config"
-	"tend/control"
 	"tend/internal/safe"
 	"tend/logs"
 	"tend/notify"
@@ -47,7 +47,7 @@ type Options struct {
 	Log zerolog.Logger
 	// Requests brings `tend ctl` requests from the control server; nil
 	// when there is no socket.
-	Requests <-chan control.Request
+	Requests <-chan api.Request
 	// Stdout and Stderr are tend's own, shared by the programs whose
 	// output is `prefix` (and by tend's log, on Stderr).
 	Stdout, Stderr *logs.Dest

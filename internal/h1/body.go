@@ -10,12 +10,9 @@ import (
 )
 
 // Body is a request's body, as the server reads it: Content-Length
-// bytes, or chunked.
+// bytes.
 type Body struct {
-	r io.Reader // nil: no body
-	// cont is where "100 Continue" goes before the first read, for a
-	// client that waits for it (Expect: 100-continue); nil once sent.
-	cont io.Writer
+	r    io.Reader // nil: no body
 	done bool
 }
 
@@ -25,13 +22,6 @@ func (b *Body) Read(p []byte) (int, error) {
 	if b.r == nil || b.done {
 		return 0, io.EOF
 	}
-	if b.cont != nil {
-		_, err := io.WriteString(b.cont, "HTTP/1.1 100 Continue\r\n\r\n")
-		b.cont = nil
-		if err != nil {
-			return 0, err
-		}
-	}
 	n, err := b.r.Read(p)
 	if err == io.EOF {
 		b.done = true
@@ -40,27 +30,9 @@ func (b *Body) Read(p []byte) (int, error) {
 }
 
 // Done reports whether the body was read to its end, or there was none:
-// only then can the connection carry another request.
+// if not, the client may still be sending it, and closing the
+// connection at once could cost it the answer.
 func (b *Body) Done() bool { return b.r == nil || b.done }
-
-// maxDiscard bounds what discard reads.
-const maxDiscard = 256 << 10
-
-// discard reads and drops what is left of the body, when that is little,
-// and reports whether the body is done: only then can the connection
-// carry another request. net/http does the same before it answers.
-func (b *Body) discard() bool {
-	if b.Done() {
-		return true
-	}
-	if l, ok := b.r.(*lengthReader); b.cont != nil || ok && l.n > maxDiscard {
-		// The client waits for a 100 Continue that the answer replaces,
-		// or there is too much.
-		return false
-	}
-	_, err := io.CopyN(io.Discard, b, maxDiscard+1)
-	return err == io.EOF
-}
 
 // lengthReader reads a body of n bytes.
 type lengthReader struct {
@@ -87,7 +59,8 @@ func (l *lengthReader) Read(p []byte) (int, error) {
 const maxChunkLine = 4 << 10
 
 // chunkedReader reads a chunked body (RFC 9112 section 7.1), dropping
-// chunk extensions and trailers.
+// chunk extensions and trailers: an answer's (the events stream's), as
+// the client reads it.
 type chunkedReader struct {
 	br      *bufio.Reader
 	n       int64 // left of the current chunk

@@ -1,8 +1,10 @@
-// Package h1 is the part of HTTP/1.1 that tend speaks, and no more: a
-// request and its answer on a net.Conn, bodies framed by Content-Length
-// or chunked (an answer's also by the end of the connection). The control
-// server and `tend ctl` (package control) use it on the unix socket, http
-// health checks (package supervisor) its client over TCP.
+// Package h1 is the part of HTTP/1.1 that tend speaks, and no more: one
+// request and its answer on a net.Conn, which then closes (every answer
+// says "Connection: close"). A request's body comes with a
+// Content-Length; an answer's also chunked (the events stream) or up to
+// the end of the connection. The control server (package control) uses
+// the server side on the unix socket and the metrics port; `tend ctl`
+// (package ctl) and http health checks (package supervisor) the client.
 //
 // Why not net/http: it links crypto/tls, crypto/x509, HTTP/2, compression
 // and more, and a Go program runs the init of every package it links and
@@ -10,8 +12,9 @@
 // binary and the resident memory, for features tend never uses.
 // deps_test.go at the module root keeps net/http out.
 //
-// Left out: TLS, HTTP/2, upgrades, trailers (read and dropped),
-// compression, proxies, redirects, cookies.
+// Left out: keep-alive, chunked requests (411), 100-continue (417), TLS,
+// HTTP/2, upgrades, trailers (read and dropped), compression, proxies,
+// redirects, cookies.
 package h1
 
 import (
@@ -51,27 +54,14 @@ func (h Header) values(name string) []string {
 	return vs
 }
 
-// hasToken reports whether a comma-separated field called name holds
-// token (in any case): Connection: keep-alive, close.
-func (h Header) hasToken(name, token string) bool {
-	for _, v := range h.values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Status codes tend sends.
 const (
-	StatusContinue              = 100
 	StatusOK                    = 200
 	StatusBadRequest            = 400
 	StatusNotFound              = 404
 	StatusMethodNotAllowed      = 405
 	StatusRequestTimeout        = 408
+	StatusLengthRequired        = 411
 	StatusRequestEntityTooLarge = 413
 	StatusExpectationFailed     = 417
 	StatusUnprocessableEntity   = 422
@@ -88,8 +78,6 @@ const (
 // code when the program starts (see routes in package control).
 func StatusText(code int) string {
 	switch code {
-	case StatusContinue:
-		return "Continue"
 	case StatusOK:
 		return "OK"
 	case StatusBadRequest:
@@ -100,6 +88,8 @@ func StatusText(code int) string {
 		return "Method Not Allowed"
 	case StatusRequestTimeout:
 		return "Request Timeout"
+	case StatusLengthRequired:
+		return "Length Required"
 	case StatusRequestEntityTooLarge:
 		return "Request Entity Too Large"
 	case StatusExpectationFailed:

@@ -69,7 +69,8 @@ func hostileCorpus() []hostileCase {
 		{"endless garbage lines", endless("", "\x01\x02\xff garbage\n"), StatusBadRequest},
 		{"1 GB body claimed", fixed("POST /v1/start HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000000\r\n\r\n{"), 0},
 		{"endless body sent", endless("POST /v1/start HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000000\r\n\r\n", "x"), 0},
-		{"endless chunked body", endless("POST /v1/start HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", "1000\r\n"+strings.Repeat("x", 0x1000)+"\r\n"), 0},
+		{"endless chunked body", endless("POST /v1/start HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", "1000\r\n"+strings.Repeat("x", 0x1000)+"\r\n"), StatusLengthRequired},
+		{"endless body after 100-continue", endless("POST /v1/start HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1000000000\r\n\r\n", "x"), StatusExpectationFailed},
 		{"huge Content-Length", fixed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n"), StatusBadRequest},
 		{"negative Content-Length", fixed("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n"), StatusBadRequest},
 		{"101 fields", fixed("GET / HTTP/1.1\r\nHost: t\r\n" + strings.Repeat("A: b\r\n", MaxHeaderFields) + "\r\n"), StatusHeaderTooLarge},
@@ -103,7 +104,7 @@ func TestHostileCorpus(t *testing.T) {
 	for _, tc := range hostileCorpus() {
 		in := tc.in()
 		br := bufio.NewReader(in)
-		req, err := ReadRequest(br, io.Discard)
+		req, err := ReadRequest(br)
 		switch e, ok := errors.AsType[*Error](err); {
 		case tc.code == -2: // random: anything but a panic, and a known status
 			if ok && StatusText(e.Code) == "" {
@@ -141,7 +142,7 @@ func TestHostileCorpus(t *testing.T) {
 // at most a fixed amount, and nothing is held after.
 func TestHostileCorpusMemory(t *testing.T) {
 	read := func(tc hostileCase) {
-		req, err := ReadRequest(bufio.NewReader(tc.in()), io.Discard)
+		req, err := ReadRequest(bufio.NewReader(tc.in()))
 		if err == nil && req.ContentLength > 0 {
 			_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<16))
 		}
@@ -176,4 +177,35 @@ func TestHostileCorpusMemory(t *testing.T) {
 		t.Errorf("live heap grew %d bytes over the corpus", grew)
 	}
 	t.Logf("at most %.0f bytes allocated per request (%s); live heap %+d bytes after", worst, worstName, grew)
+}
+
+// TestHostileResponses: whatever a server sends (an http health check's
+// target, say), ReadResponse and a chunked body's reader stop after a
+// bounded number of bytes, with an error: a status line, header or
+// chunk line without end costs nothing more.
+func TestHostileResponses(t *testing.T) {
+	const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, tc := range []struct {
+		name string
+		in   *repeat
+		max  int64 // bytes it may read
+	}{
+		{"endless status line", &repeat{head: "HTTP/1.1 200 ", body: "a"}, maxResponseHeader},
+		{"endless fields", &repeat{head: "HTTP/1.1 200 OK\r\n", body: "X-Flood: 1\r\n"}, maxResponseHeader},
+		{"endless 1xx answers", &repeat{body: "HTTP/1.1 103 Early Hints\r\n\r\n"}, maxResponseHeader},
+		{"endless chunk size", &repeat{head: chunked, body: "1"}, int64(len(chunked)) + maxChunkLine},
+		{"endless chunk extension", &repeat{head: chunked + "1;", body: "x"}, int64(len(chunked)) + maxChunkLine},
+		{"endless trailers", &repeat{head: chunked + "0\r\n", body: "X: y\r\n"}, int64(len(chunked)) + maxChunkLine},
+	} {
+		resp, err := ReadResponse(bufio.NewReader(tc.in))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+		}
+		if err == nil || err == io.EOF {
+			t.Errorf("%s: read to the end: %v", tc.name, err)
+		}
+		if tc.in.n > tc.max+4096 { // the bufio.Reader's buffer beyond the budget
+			t.Errorf("%s: read %d bytes, want at most %d", tc.name, tc.in.n, tc.max+4096)
+		}
+	}
 }

@@ -18,7 +18,9 @@ const MaxHeaderBytes = 16 << 10
 // send fewer than ten.
 const MaxHeaderFields = 100
 
-// Request is a request as the server reads it.
+// Request is a request as the server reads it. The server answers one
+// request per connection, and closes it: every answer says
+// "Connection: close".
 type Request struct {
 	Method string
 	// Target is as sent: "/v1/status?name=db". Path is its path,
@@ -27,14 +29,9 @@ type Request struct {
 	// Minor is the protocol's minor version: 1 for HTTP/1.1, 0 for 1.0.
 	Minor  int
 	Header Header
-	// ContentLength is the body's length: -1 when chunked.
+	// ContentLength is the body's length, 0 when none.
 	ContentLength int64
 	Body          *Body
-	// Close: the connection ends after the answer. The client asked
-	// (Connection: close, HTTP/1.0), or the server decided: it may set
-	// Close before it answers, and Respond and Stream set it when the
-	// body was not read to its end and too much of it is left to drop.
-	Close bool
 }
 
 // Error is a request the server cannot take: it answers with WriteError
@@ -52,16 +49,19 @@ func (e *Error) Error() string {
 }
 
 // ReadRequest reads a request's line and header fields from br, and
-// leaves its body to Request.Body. When the client waits for "100
-// Continue" before it sends the body, Body writes it to w on its first
-// read.
+// leaves its body to Request.Body.
 //
-// Errors: io.EOF when the connection ended before a request began; an
-// *Error for a request to refuse (malformed: 400; header over
-// MaxHeaderBytes or more than MaxHeaderFields fields: 431; a transfer coding other than chunked: 501; a
-// protocol other than HTTP/1.x: 505); anything else (the connection
-// ended or timed out in the middle) is answered by closing.
-func ReadRequest(br *bufio.Reader, w io.Writer) (*Request, error) {
+// A body comes with a Content-Length, or not at all: a chunked request
+// is refused with 411 (Length Required), which tells the client to send
+// the length, and an Expect field (100-continue) with 417: tend's
+// requests are small, and a client sends the body with the head. Errors:
+// io.EOF when the connection ended before a request began; an *Error
+// for a request to refuse (malformed: 400; header over MaxHeaderBytes or
+// more than MaxHeaderFields fields: 431; chunked: 411; another transfer
+// coding: 501; Expect: 417; a protocol other than HTTP/1.x: 505);
+// anything else (the connection ended or timed out in the middle) is
+// answered by closing.
+func ReadRequest(br *bufio.Reader) (*Request, error) {
 	budget := MaxHeaderBytes
 	line, err := readHeadLine(br, &budget)
 	if err != nil {
@@ -77,7 +77,6 @@ func ReadRequest(br *bufio.Reader, w io.Writer) (*Request, error) {
 	case "HTTP/1.1":
 		req.Minor = 1
 	case "HTTP/1.0":
-		req.Close = true // no keep-alive for 1.0: nothing asks for it
 	default:
 		if strings.HasPrefix(proto, "HTTP/") {
 			return nil, &Error{StatusHTTPVersion, "unsupported protocol version"}
@@ -100,24 +99,16 @@ func ReadRequest(br *bufio.Reader, w io.Writer) (*Request, error) {
 	case len(hosts) == 0 && req.Minor == 1:
 		return nil, &Error{StatusBadRequest, "missing required Host header"}
 	}
-	if h.hasToken("Connection", "close") {
-		req.Close = true
-	}
 	if err := req.framing(br); err != nil {
 		return nil, err
 	}
-	switch expect := h.Get("Expect"); {
-	case strings.EqualFold(expect, "100-continue"):
-		if req.Minor == 1 && req.ContentLength != 0 {
-			req.Body.cont = w
-		}
-	case expect != "":
-		return nil, &Error{Code: StatusExpectationFailed}
+	if len(h.values("Expect")) > 0 {
+		return nil, &Error{StatusExpectationFailed, "send the body with the request"}
 	}
 	return req, nil
 }
 
-// framing sets up the request's body: chunked, Content-Length, or none.
+// framing sets up the request's body: Content-Length bytes, or none.
 func (req *Request) framing(br *bufio.Reader) error {
 	n, err := contentLength(req.Header)
 	if err != nil {
@@ -127,14 +118,10 @@ func (req *Request) framing(br *bufio.Reader) error {
 	switch {
 	case len(te) > 0 && req.Minor == 0:
 		return &Error{StatusBadRequest, "transfer encoding in HTTP/1.0"}
-	case len(te) > 1 || len(te) == 1 && !strings.EqualFold(te[0], "chunked"):
+	case len(te) == 1 && strings.EqualFold(te[0], "chunked"):
+		return &Error{StatusLengthRequired, "a chunked body is not taken: send Content-Length"}
+	case len(te) > 0:
 		return &Error{StatusNotImplemented, "unsupported transfer encoding"}
-	case len(te) == 1:
-		// Chunked overrides a Content-Length (RFC 9112 section 6.3); a
-		// message with both may be an attempt at smuggling: close after.
-		req.Close = req.Close || n >= 0
-		req.ContentLength = -1
-		req.Body.r = &chunkedReader{br: br}
 	case n > 0:
 		req.ContentLength = n
 		req.Body.r = &lengthReader{br, n}
@@ -170,15 +157,12 @@ func WriteError(w io.Writer, e *Error) error {
 }
 
 // Respond writes the answer to req: code, the fields of h, Date,
-// Content-Length, and body (left out for HEAD). It reads and drops what
-// is left of req's body, if little; if more, it sets req.Close (the rest
-// would be taken for the next request). It adds "Connection: close" when
-// req.Close.
+// Content-Length, "Connection: close", and body (left out for HEAD).
 func (req *Request) Respond(w io.Writer, code int, h Header, body []byte) error {
 	b := req.head(code, h)
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = req.endHead(append(b, "\r\n"...))
+	b = endHead(append(b, "\r\n"...))
 	if req.Method != "HEAD" {
 		b = append(b, body...)
 	}
@@ -189,14 +173,13 @@ func (req *Request) Respond(w io.Writer, code int, h Header, body []byte) error 
 // Stream writes the head of an answer whose body follows in pieces, and
 // returns the body's writer: each Write is sent at once. For HTTP/1.1 the
 // body is chunked, and Close ends it: the client sees a clean end. For
-// HTTP/1.0 it ends when the connection does (Stream sets req.Close).
+// HTTP/1.0 it ends when the connection does.
 func (req *Request) Stream(w io.Writer, code int, h Header) (io.WriteCloser, error) {
 	b := req.head(code, h)
 	if req.Minor == 1 {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	req.Close = req.Close || req.Minor == 0
-	if _, err := w.Write(req.endHead(b)); err != nil {
+	if _, err := w.Write(endHead(b)); err != nil {
 		return nil, err
 	}
 	if req.Minor == 0 {
@@ -208,20 +191,14 @@ func (req *Request) Stream(w io.Writer, code int, h Header) (io.WriteCloser, err
 // head is an answer's status line and fields, up to Date, with the
 // order and the protocol version that net/http gave it.
 func (req *Request) head(code int, h Header) []byte {
-	if !req.Body.discard() {
-		req.Close = true
-	}
 	b := appendHead(make([]byte, 0, 512), "HTTP/1."+strconv.Itoa(req.Minor)+" "+strconv.Itoa(code)+" "+StatusText(code), h)
 	return append(b, "Date: "+date()+"\r\n"...)
 }
 
-// endHead adds "Connection: close" when the connection ends after the
-// answer (implied with HTTP/1.0), and the empty line that ends the head.
-func (req *Request) endHead(b []byte) []byte {
-	if req.Close && req.Minor == 1 {
-		b = append(b, "Connection: close\r\n"...)
-	}
-	return append(b, "\r\n"...)
+// endHead adds "Connection: close", since the connection ends after
+// every answer, and the empty line that ends the head.
+func endHead(b []byte) []byte {
+	return append(b, "Connection: close\r\n\r\n"...)
 }
 
 // chunkWriter writes each Write as one chunk.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -35,17 +33,7 @@ import (
 //     SIGTERM, or that were running then, are left out.
 //
 // (bench/cmd/svbench follows its supervisors through the same
-// connector for timing; this is the smaller part of it the soak needs.)
-
-const (
-	cnIdxProc         = 1
-	cnValProc         = 1
-	procCnMcastListen = 1
-	procEventFork     = 0x00000001
-	procEventExit     = 0x80000000
-	nlmsgHdrLen       = 16
-	cnMsgLen          = 20
-)
+// connector for timing: benchkit.OpenProcEvents and ParseProcEvents.)
 
 // procEvent is a fork of a new process (Parent made Pid) or the exit of
 // one of a process's threads (Pid is the process).
@@ -72,12 +60,9 @@ type exitWatch struct {
 }
 
 func watchExits() (*exitWatch, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	fd, err := benchkit.OpenProcEvents(32 << 20)
 	if err != nil {
-		return nil, fmt.Errorf("netlink connector socket: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20)
+		return nil, err
 	}
 	// read wakes up now and then to see whether close wants it gone: the
 	// fd is closed only after read has returned, so that its number,
@@ -86,23 +71,6 @@ func watchExits() (*exitWatch, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		unix.Close(fd)
 		return nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("bind netlink connector: %w", err)
-	}
-	msg := make([]byte, nlmsgHdrLen+cnMsgLen+4)
-	le := binary.LittleEndian
-	le.PutUint32(msg[0:], uint32(len(msg)))
-	le.PutUint16(msg[4:], unix.NLMSG_DONE)
-	le.PutUint32(msg[12:], uint32(os.Getpid()))
-	le.PutUint32(msg[16:], cnIdxProc)
-	le.PutUint32(msg[20:], cnValProc)
-	le.PutUint16(msg[32:], 4)
-	le.PutUint32(msg[36:], procCnMcastListen)
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("subscribe to process events (needs root and CONFIG_PROC_EVENTS): %w", err)
 	}
 	w := &exitWatch{fd: fd, got: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.read()
@@ -116,7 +84,6 @@ func watchExits() (*exitWatch, error) {
 func (w *exitWatch) read() {
 	defer close(w.done)
 	buf := make([]byte, 1<<16)
-	le := binary.LittleEndian
 	for !w.closing.Load() {
 		n, _, err := unix.Recvfrom(w.fd, buf, 0)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
@@ -130,30 +97,15 @@ func (w *exitWatch) read() {
 			w.mu.Unlock()
 			return
 		}
-		b := buf[:max(n, 0)]
-		for len(b) >= nlmsgHdrLen {
-			l := int(le.Uint32(b[0:]))
-			if l < nlmsgHdrLen || l > len(b) {
-				break
-			}
-			m := b[nlmsgHdrLen:l]
-			b = b[min((l+3)&^3, len(b)):]
-			if len(m) < cnMsgLen+16 {
-				continue
-			}
-			ev := m[cnMsgLen:]
-			what, ts, d := le.Uint32(ev[0:]), int64(le.Uint64(ev[8:])), ev[16:]
-			w.lastNs = max(w.lastNs, ts)
+		benchkit.ParseProcEvents(buf[:max(n, 0)], func(e benchkit.ProcEvent) {
+			w.lastNs = max(w.lastNs, e.Ns)
 			switch {
-			case what == procEventFork && len(d) >= 16:
-				ptgid, cpid, ctgid := int(le.Uint32(d[4:])), int(le.Uint32(d[8:])), int(le.Uint32(d[12:]))
-				if cpid == ctgid { // a process, not a thread
-					w.events = append(w.events, procEvent{Ns: ts, Fork: true, Parent: ptgid, Pid: ctgid})
-				}
-			case what == procEventExit && len(d) >= 12:
-				w.events = append(w.events, procEvent{Ns: ts, Pid: int(le.Uint32(d[4:])), Code: le.Uint32(d[8:])})
+			case e.Kind == benchkit.ProcFork && e.Pid == e.Tgid: // a process, not a thread
+				w.events = append(w.events, procEvent{Ns: e.Ns, Fork: true, Parent: e.Parent, Pid: e.Tgid})
+			case e.Kind == benchkit.ProcExit:
+				w.events = append(w.events, procEvent{Ns: e.Ns, Pid: e.Tgid, Code: e.Code})
 			}
-		}
+		})
 		w.mu.Unlock()
 		select {
 		case w.got <- struct{}{}:

@@ -40,6 +40,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/bench/internal/benchkit"
 )
 
@@ -487,18 +488,16 @@ func (s *soak) upPrograms() ([]string, error) {
 		return nil, fmt.Errorf("ctl --json status: exit %d: %s", code, out)
 	}
 	var progs []struct {
-		Name  string `json:"name"`
-		State string `json:"state"`
+		Name  string    `json:"name"`
+		State api.State `json:"state"`
 	}
 	if err := json.Unmarshal([]byte(out), &progs); err != nil {
 		return nil, fmt.Errorf("ctl --json status: %w: %.200s", err, out)
 	}
 	var up []string
 	for _, p := range progs {
-		switch p.State {
-		case "STOPPED", "EXITED", "FATAL", "COMPLETED", "FAILED":
-		default:
-			up = append(up, p.Name+" is "+p.State)
+		if !p.State.Down() {
+			up = append(up, p.Name+" is "+string(p.State))
 		}
 	}
 	return up, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -20,18 +19,6 @@ import (
 // programs exist" and "the supervisor has exited" are read to the
 // nanosecond without polling /proc while the supervisor works: a poller
 // would share the two CPUs with what it measures.
-
-// Connector constants from <linux/connector.h> and <linux/cn_proc.h>.
-const (
-	cnIdxProc         = 1
-	cnValProc         = 1
-	procCnMcastListen = 1
-	procEventFork     = 0x00000001
-	procEventExec     = 0x00000002
-	procEventExit     = 0x80000000
-	nlmsgHdrLen       = 16
-	cnMsgLen          = 20
-)
 
 // proc is one process (thread group) descended from svbench.
 type proc struct {
@@ -76,31 +63,11 @@ type procTree struct {
 }
 
 func openProcTree() (*procTree, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
-	if err != nil {
-		return nil, fmt.Errorf("netlink connector socket: %w", err)
-	}
 	// A big buffer: every process event on the machine comes through it,
 	// and a burst of 100 spawns is 400 events or more.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20); err != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 64<<20)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("bind netlink connector: %w", err)
-	}
-	msg := make([]byte, nlmsgHdrLen+cnMsgLen+4)
-	le := binary.LittleEndian
-	le.PutUint32(msg[0:], uint32(len(msg)))
-	le.PutUint16(msg[4:], unix.NLMSG_DONE)
-	le.PutUint32(msg[12:], uint32(os.Getpid()))
-	le.PutUint32(msg[16:], cnIdxProc)
-	le.PutUint32(msg[20:], cnValProc)
-	le.PutUint16(msg[32:], 4)
-	le.PutUint32(msg[36:], procCnMcastListen)
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("subscribe to process events (needs root and CONFIG_PROC_EVENTS): %w", err)
+	fd, err := benchkit.OpenProcEvents(64 << 20)
+	if err != nil {
+		return nil, err
 	}
 	t := &procTree{fd: fd, self: os.Getpid(), procs: map[int]*proc{}, byTop: map[int][]*proc{}}
 	t.cond = sync.NewCond(&t.mu)
@@ -146,70 +113,46 @@ func (t *procTree) read() {
 // reports whether an event was about one of svbench's descendants (or is
 // the first past a time a waiter of settle wants).
 func (t *procTree) parse(b []byte) (ours bool) {
-	le := binary.LittleEndian
-	for len(b) >= nlmsgHdrLen {
-		l := int(le.Uint32(b[0:]))
-		if l < nlmsgHdrLen || l > len(b) {
-			return
-		}
-		m := b[nlmsgHdrLen:l]
-		b = b[min((l+3)&^3, len(b)):]
-		if len(m) < cnMsgLen+16 {
-			continue
-		}
-		ev := m[cnMsgLen:]
-		what := le.Uint32(ev[0:])
-		ts := int64(le.Uint64(ev[8:]))
-		d := ev[16:]
-		if ts > t.lastNs {
-			t.lastNs = ts
+	benchkit.ParseProcEvents(b, func(e benchkit.ProcEvent) {
+		if e.Ns > t.lastNs {
+			t.lastNs = e.Ns
 			ours = ours || t.settling
 		}
-		switch what {
-		case procEventFork:
-			if len(d) < 16 {
-				continue
-			}
-			ptgid, cpid, ctgid := int(le.Uint32(d[4:])), int(le.Uint32(d[8:])), int(le.Uint32(d[12:]))
-			if cpid != ctgid {
-				// A new thread of ctgid. (Its "parent" is the parent of the
+		switch e.Kind {
+		case benchkit.ProcFork:
+			if e.Pid != e.Tgid {
+				// A new thread of Tgid. (Its "parent" is the parent of the
 				// whole thread group, not the thread that made it.)
-				if p := t.procs[ctgid]; p != nil && p.ExitNs == 0 {
+				if p := t.procs[e.Tgid]; p != nil && p.ExitNs == 0 {
 					p.threads++
 				}
-				continue
+				return
 			}
-			pp := t.procs[ptgid]
+			pp := t.procs[e.Parent]
 			if pp == nil || pp.ExitNs != 0 {
-				continue // not one of ours
+				return // not one of ours
 			}
-			p := &proc{Tgid: ctgid, Parent: ptgid, ForkNs: ts, Top: ctgid, threads: 1}
-			if ptgid != t.self {
+			p := &proc{Tgid: e.Tgid, Parent: e.Parent, ForkNs: e.Ns, Top: e.Tgid, threads: 1}
+			if e.Parent != t.self {
 				p.Top, p.Depth = pp.Top, pp.Depth+1
 			}
-			t.procs[ctgid] = p
+			t.procs[e.Tgid] = p
 			t.byTop[p.Top] = append(t.byTop[p.Top], p)
 			ours = true
-		case procEventExec:
-			if len(d) < 8 {
-				continue
-			}
-			if p := t.procs[int(le.Uint32(d[4:]))]; p != nil && p.ExitNs == 0 && p.Tgid != t.self {
-				p.ExecNs = append(p.ExecNs, ts)
+		case benchkit.ProcExec:
+			if p := t.procs[e.Tgid]; p != nil && p.ExitNs == 0 && p.Tgid != t.self {
+				p.ExecNs = append(p.ExecNs, e.Ns)
 				ours = true
 			}
-		case procEventExit:
-			if len(d) < 8 {
-				continue
-			}
-			if p := t.procs[int(le.Uint32(d[4:]))]; p != nil && p.ExitNs == 0 && p.Tgid != t.self {
+		case benchkit.ProcExit:
+			if p := t.procs[e.Tgid]; p != nil && p.ExitNs == 0 && p.Tgid != t.self {
 				if p.threads--; p.threads <= 0 {
-					p.ExitNs = ts
+					p.ExitNs = e.Ns
 				}
 				ours = true
 			}
 		}
-	}
+	})
 	return ours
 }
 

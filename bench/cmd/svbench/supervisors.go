@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/bench/internal/benchkit"
 )
 
@@ -253,8 +254,11 @@ func (in *instance) readStderr(r io.ReadCloser) {
 			in.stderr.WriteByte('\n')
 		}
 		if in.sup.Name == "tend" {
-			var ev struct{ Message, Program, State string }
-			if json.Unmarshal(line, &ev) == nil && ev.Message == "state" && ev.State == "RUNNING" {
+			var ev struct {
+				Message, Program string
+				State            api.State
+			}
+			if json.Unmarshal(line, &ev) == nil && ev.Message == "state" && ev.State == api.Running {
 				in.running[ev.Program] = true
 				if len(in.running) == in.sc.n && in.runningNs == 0 {
 					in.runningNs = now

@@ -4,10 +4,15 @@ import (
 	"encoding/binary"
 	"sync"
 	"testing"
+
+	"tend/bench/internal/benchkit"
 )
 
-// event builds one netlink message of the process-events connector.
+// event builds one netlink message of the process-events connector: a
+// netlink header (16 bytes), a cn_msg (20), the proc_event header (16)
+// and its data.
 func event(what uint32, ts uint64, data ...uint32) []byte {
+	const nlmsgHdrLen, cnMsgLen = 16, 20
 	b := make([]byte, nlmsgHdrLen+cnMsgLen+16+4*len(data))
 	le := binary.LittleEndian
 	le.PutUint32(b[0:], uint32(len(b)))
@@ -21,11 +26,11 @@ func event(what uint32, ts uint64, data ...uint32) []byte {
 }
 
 func fork(ts uint64, parent, child, childTgid uint32) []byte {
-	return event(procEventFork, ts, parent, parent, child, childTgid)
+	return event(benchkit.ProcFork, ts, parent, parent, child, childTgid)
 }
-func execEv(ts uint64, pid uint32) []byte { return event(procEventExec, ts, pid, pid) }
+func execEv(ts uint64, pid uint32) []byte { return event(benchkit.ProcExec, ts, pid, pid) }
 func exitEv(ts uint64, pid, tgid uint32) []byte {
-	return event(procEventExit, ts, pid, tgid, 0, 17, 1, 1)
+	return event(benchkit.ProcExit, ts, pid, tgid, 0, 17, 1, 1)
 }
 
 func TestProcTreeFollowsDescendants(t *testing.T) {

@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // waiter follows the programs an action touched until each reaches the
 // verb's target state, fails, or time runs out.
 type waiter struct {
-	verb  string
+	verb  api.Verb
 	order []string // program names, in the order tend listed them
 	progs map[string]*waitProg
 }
@@ -30,7 +30,7 @@ type waitProg struct {
 	failed bool // reached a state it will not leave by itself
 }
 
-func newWaiter(verb string) *waiter {
+func newWaiter(verb api.Verb) *waiter {
 	return &waiter{verb: verb, progs: map[string]*waitProg{}}
 }
 
@@ -38,7 +38,7 @@ func newWaiter(verb string) *waiter {
 // COMPLETED for a oneshot) after start and restart, any state without a
 // process after stop.
 func (w *waiter) target(state api.State) bool {
-	if w.verb == VerbStop {
+	if w.verb == api.VerbStop {
 		return state.Down()
 	}
 	return state.Up()
@@ -48,7 +48,7 @@ func (w *waiter) target(state api.State) bool {
 // action. STOPPED is not one: a restart passes through it, and a start
 // waits there for its dependencies.
 func (w *waiter) failure(state api.State) bool {
-	if w.verb == VerbStop {
+	if w.verb == api.VerbStop {
 		return false
 	}
 	return state.Failed()
@@ -90,7 +90,7 @@ func (w *waiter) finished() bool {
 }
 
 func (w *waiter) want() string {
-	if w.verb == VerbStop {
+	if w.verb == api.VerbStop {
 		return "stopped"
 	}
 	return string(api.Running)
@@ -100,7 +100,7 @@ func (w *waiter) want() string {
 // events stream before acting, so no change can slip between the action
 // and the watching, then reads events (and one status for what is
 // already there) until every program acted on is where it should be.
-func (c *ctl) actAndWait(ctx, tctx context.Context) int {
+func (c *command) actAndWait(ctx, tctx context.Context) int {
 	stream, err := c.client.Events(tctx, c.args)
 	if err != nil {
 		return c.fail(ctx, err)
@@ -161,19 +161,19 @@ func (c *ctl) actAndWait(ctx, tctx context.Context) int {
 }
 
 // report prints where the programs ended up and returns the exit code.
-func (c *ctl) report(ctx, tctx context.Context, w *waiter) int {
+func (c *command) report(ctx, tctx context.Context, w *waiter) int {
 	var bad []string
 	for _, name := range w.order {
 		p := w.progs[name]
 		switch {
 		case p.failed:
-			bad = append(bad, fmt.Sprintf("%s is %s", printable(name), printable(string(p.state))))
+			bad = append(bad, fmt.Sprintf("%s is %s", api.Printable(name), api.Printable(string(p.state))))
 		case !p.done:
 			st := string(p.state)
 			if st == "" {
 				st = "unknown"
 			}
-			bad = append(bad, fmt.Sprintf("%s is %s, want %s", printable(name), printable(st), w.want()))
+			bad = append(bad, fmt.Sprintf("%s is %s, want %s", api.Printable(name), api.Printable(st), w.want()))
 		}
 	}
 	if len(bad) > 0 {
@@ -197,7 +197,7 @@ func (c *ctl) report(ctx, tctx context.Context, w *waiter) int {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, name := range w.order {
-		fmt.Fprintf(tw, "%s\t%s\n", printable(name), printable(string(w.progs[name].state)))
+		fmt.Fprintf(tw, "%s\t%s\n", api.Printable(name), api.Printable(string(w.progs[name].state)))
 	}
 	tw.Flush()
 	return ExitOK

@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func TestCtlStatusTable(t *testing.T) {
 func TestCtlStatusNamesAndJSON(t *testing.T) {
 	e := newEnv(t)
 	out, _ := e.mustCtl(0, "--json", "status", "web:*", "db")
-	var progs []Status
+	var progs []api.Status
 	if err := json.Unmarshal([]byte(out), &progs); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
@@ -78,9 +78,9 @@ func TestCtlActions(t *testing.T) {
 	for _, tc := range []struct {
 		args   []string
 		code   int
-		out    string // in stdout
-		errOut string // in stderr
-		verb   string // what the loop saw
+		out    string   // in stdout
+		errOut string   // in stderr
+		verb   api.Verb // what the loop saw
 		names  []string
 		signal string
 	}{
@@ -98,7 +98,7 @@ func TestCtlActions(t *testing.T) {
 			if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.errOut) {
 				t.Fatalf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tc.code, tc.out, out, tc.errOut, errOut)
 			}
-			req, ok := e.loop.last(tc.verb)
+			req, ok := e.loop.Last(tc.verb)
 			if !ok || !slices.Equal(req.Names, tc.names) || req.Signal != tc.signal {
 				t.Fatalf("loop saw %+v, want verb %s names %v signal %q", req, tc.verb, tc.names, tc.signal)
 			}
@@ -112,7 +112,7 @@ func TestCtlPauseResume(t *testing.T) {
 	if !strings.Contains(out, "db  PAUSED") {
 		t.Errorf("pause: %q", out)
 	}
-	if s := e.statusOf("db"); s.State != "PAUSED" || !s.Paused {
+	if s := e.statusOf("db"); s.State != api.Paused {
 		t.Errorf("after pause: %+v", s)
 	}
 	out, _ = e.mustCtl(0, "resume", "db")
@@ -175,11 +175,11 @@ func TestCtlUsage(t *testing.T) {
 		}
 	}
 	// "--" ends the flags: a name may then start with a dash.
-	a, err := parseCtl([]string{"stop", "--", "--odd"}, func(string) string { return "" })
+	a, err := parse([]string{"stop", "--", "--odd"}, func(string) string { return "" })
 	if err != nil || a.verb != "stop" || !slices.Equal(a.args, []string{"--odd"}) || a.socket != api.DefaultSocket {
 		t.Errorf("parse stop -- --odd: %+v %v", a, err)
 	}
-	a, err = parseCtl([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })
+	a, err = parse([]string{"status"}, func(k string) string { return map[string]string{"TEND_SOCKET": "/x.sock"}[k] })
 	if err != nil || a.socket != "/x.sock" {
 		t.Errorf("TEND_SOCKET: %+v %v", a, err)
 	}
@@ -206,7 +206,7 @@ func TestCtlWaitReached(t *testing.T) {
 	}
 	// --json after --wait prints the programs as they are now.
 	out, _ := e.mustCtl(0, "--json", "--wait", "stop", "web:0")
-	var progs []Status
+	var progs []api.Status
 	if err := json.Unmarshal([]byte(out), &progs); err != nil || len(progs) != 1 || progs[0].State != "STOPPED" {
 		t.Errorf("--json --wait: %s (%v)", out, err)
 	}
@@ -260,25 +260,5 @@ func TestCtlUnreachable(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Main([]string{"status"}, &out, &errOut); code != 3 || !strings.Contains(errOut.String(), missing) {
 		t.Errorf("TEND_SOCKET: exit %d, stderr %q", code, errOut.String())
-	}
-}
-
-func TestCtlLoopStuck(t *testing.T) {
-	// A loop that takes requests and never answers.
-	stuck := make(chan Request)
-	e2 := newEnvWithReqs(t, stuck, func(o *options) { o.loopTimeout = 200 * time.Millisecond })
-	_, errOut := e2.mustCtl(3, "status")
-	if !strings.Contains(errOut, "did not take the request within 200ms") {
-		t.Errorf("stderr %q", errOut)
-	}
-	go func() { <-stuck }()
-	_, errOut = e2.mustCtl(3, "stop", "db")
-	if !strings.Contains(errOut, "did not answer within 200ms") {
-		t.Errorf("stderr %q", errOut)
-	}
-	// The client's own timeout, shorter than the server's.
-	_, errOut = e2.mustCtl(3, "--timeout", "50ms", "status")
-	if !strings.Contains(errOut, "no answer in time") {
-		t.Errorf("stderr %q", errOut)
 	}
 }

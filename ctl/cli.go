@@ -1,4 +1,8 @@
-package control
+// Package ctl is `tend ctl`: the client of tend's control socket
+// (Client) and the command line around it (Main). What it takes for a
+// verb, its usage line, and whether --wait applies are read from the
+// verb table, api.Routes; what it prints for a verb is ctl.run.
+package ctl
 
 import (
 	"context"
@@ -27,25 +31,25 @@ const (
 	ExitUnreachable = 3 // cannot reach tend: no socket, refused, timed out
 )
 
-// ctlUsage is `tend ctl`'s usage; the verbs' lines come from the verb
-// table (routes).
-func ctlUsage() string {
+// usage is `tend ctl`'s usage; the verbs' lines come from the verb
+// table (api.Routes).
+func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: tend ctl [--socket PATH] [--json] [--timeout D] VERB [ARGS]\n\nverbs:\n")
-	for _, rt := range routes {
-		for i, line := range strings.Split(rt.help, "\n") {
+	for _, rt := range api.Routes {
+		for i, line := range strings.Split(rt.Help, "\n") {
 			first := ""
 			if i == 0 {
-				first = strings.TrimSpace(rt.verb + " " + rt.args)
+				first = strings.TrimSpace(string(rt.Verb) + " " + rt.Args)
 			}
 			fmt.Fprintf(&b, "  %-21s  %s\n", first, line)
 		}
 	}
-	b.WriteString(ctlUsageTail)
+	b.WriteString(usageTail)
 	return b.String()
 }
 
-const ctlUsageTail = `
+const usageTail = `
 NAME is a program name or a glob: web:0, 'web:*', '*' for all (quote globs
 so the shell leaves them alone).
 
@@ -62,14 +66,14 @@ exit codes: 0 done; 1 the action failed or the state was not reached;
 2 usage; 3 cannot reach tend (no socket, connection refused, timed out).
 `
 
-// ctlArgs is a parsed `tend ctl` command line.
-type ctlArgs struct {
+// cmdline is a parsed `tend ctl` command line.
+type cmdline struct {
 	socket  string
 	json    bool
 	wait    bool
 	timeout time.Duration
 	help    bool
-	verb    string
+	verb    api.Verb
 	args    []string
 }
 
@@ -79,27 +83,27 @@ type ctlArgs struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
-	return runCtl(ctx, args, os.Getenv, stdout, stderr)
+	return runMain(ctx, args, os.Getenv, stdout, stderr)
 }
 
-func runCtl(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	a, err := parseCtl(args, getenv)
+func runMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	a, err := parse(args, getenv)
 	if a.help && err == nil {
-		fmt.Fprint(stdout, ctlUsage())
+		fmt.Fprint(stdout, usage())
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, ctlUsage())
+		fmt.Fprintf(stderr, "tend ctl: %v\n\n%s", err, usage())
 		return ExitUsage
 	}
-	c := &ctl{ctlArgs: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
+	c := &command{cmdline: a, client: NewClient(a.socket), stdout: stdout, stderr: stderr}
 	return c.run(ctx)
 }
 
-// parseCtl reads flags anywhere before a "--" and the verb and its
+// parse reads flags anywhere before a "--" and the verb and its
 // arguments, and checks them.
-func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
-	a := ctlArgs{timeout: 30 * time.Second}
+func parse(args []string, getenv func(string) string) (cmdline, error) {
+	a := cmdline{timeout: 30 * time.Second}
 	fs := flag.NewFlagSet("tend ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&a.socket, "socket", "", "")
@@ -145,40 +149,40 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 	if len(pos) == 0 {
 		return a, errors.New("missing VERB")
 	}
-	a.verb, a.args = pos[0], pos[1:]
+	a.verb, a.args = api.Verb(pos[0]), pos[1:]
 
 	// The arguments a verb takes are what its route carries.
-	rt, ok := verbRoute(a.verb)
+	rt, ok := api.RouteOf(a.verb)
 	if !ok {
-		return a, fmt.Errorf("unknown verb %s", printable(a.verb))
+		return a, fmt.Errorf("unknown verb %s", api.Printable(string(a.verb)))
 	}
 	names := a.args
 	switch {
-	case rt.body == bodySignal:
+	case rt.Body == api.BodySignal:
 		if len(names) < 2 {
 			return a, fmt.Errorf("%s needs SIG and at least one NAME", a.verb)
 		}
-		if err := checkSignal(names[0]); err != nil {
+		if err := api.CheckSignal(names[0]); err != nil {
 			return a, err
 		}
 		names = names[1:]
-	case rt.body == bodyNames:
+	case rt.Body == api.BodyNames:
 		if len(names) == 0 {
 			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
 		}
-	case !rt.query:
+	case !rt.Query:
 		if len(names) > 0 {
 			return a, fmt.Errorf("%s takes no arguments", a.verb)
 		}
 	}
-	if err := checkNames(names); err != nil {
+	if err := api.CheckNames(names); err != nil {
 		return a, err
 	}
-	if a.wait && !rt.wait {
+	if a.wait && !rt.Wait {
 		var can []string
-		for _, r := range routes {
-			if r.wait {
-				can = append(can, r.verb)
+		for _, r := range api.Routes {
+			if r.Wait {
+				can = append(can, string(r.Verb))
 			}
 		}
 		return a, fmt.Errorf("--wait is for %s, not %s", strings.Join(can, ", "), a.verb)
@@ -186,21 +190,21 @@ func parseCtl(args []string, getenv func(string) string) (ctlArgs, error) {
 	return a, nil
 }
 
-// ctl runs one parsed command.
-type ctl struct {
-	ctlArgs
+// command runs one parsed command line.
+type command struct {
+	cmdline
 	client         *Client
 	stdout, stderr io.Writer
 }
 
-func (c *ctl) run(ctx context.Context) int {
-	if c.verb == VerbEvents {
+func (c *command) run(ctx context.Context) int {
+	if c.verb == api.VerbEvents {
 		return c.events(ctx)
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	switch c.verb {
-	case VerbStatus:
+	case api.VerbStatus:
 		progs, err := c.client.Status(tctx, c.args)
 		if err != nil {
 			return c.fail(ctx, err)
@@ -210,13 +214,13 @@ func (c *ctl) run(ctx context.Context) int {
 		}
 		printStatus(c.stdout, progs, time.Now())
 		return ExitOK
-	case VerbHealth:
+	case api.VerbHealth:
 		reply, err := c.client.Health(tctx)
 		if err != nil {
 			return c.fail(ctx, err)
 		}
 		if c.json {
-			c.printJSON(healthBody{reply.Healthy, reply.Reason})
+			c.printJSON(api.HealthBody{Healthy: reply.Healthy, Reason: reply.Reason})
 		} else if reply.Healthy {
 			fmt.Fprintln(c.stdout, "healthy")
 		} else {
@@ -231,7 +235,7 @@ func (c *ctl) run(ctx context.Context) int {
 		return c.actAndWait(ctx, tctx)
 	}
 	names, sig := c.args, ""
-	if c.verb == VerbSignal {
+	if c.verb == api.VerbSignal {
 		sig, names = c.args[0], c.args[1:]
 	}
 	reply, err := c.client.Do(tctx, c.verb, names, sig)
@@ -242,26 +246,26 @@ func (c *ctl) run(ctx context.Context) int {
 }
 
 // printActed prints the programs an action touched.
-func (c *ctl) printActed(progs []Status) int {
+func (c *command) printActed(progs []api.Status) int {
 	if c.json {
 		return c.printJSON(progs)
 	}
 	switch c.verb {
-	case VerbShutdown:
+	case api.VerbShutdown:
 		fmt.Fprintln(c.stdout, "tend is shutting down")
-	case VerbReload:
+	case api.VerbReload:
 		fmt.Fprintln(c.stdout, "reloaded")
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range progs {
-		fmt.Fprintf(tw, "%s\t%s\n", printable(p.Name), state(p))
+		fmt.Fprintf(tw, "%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)))
 	}
 	tw.Flush()
 	return ExitOK
 }
 
 // fail prints err and returns its exit code.
-func (c *ctl) fail(ctx context.Context, err error) int {
+func (c *command) fail(ctx context.Context, err error) int {
 	if ctx.Err() != nil {
 		fmt.Fprintf(c.stderr, "tend ctl: %s: interrupted\n", c.verb)
 		return ExitFailed
@@ -278,9 +282,9 @@ func (c *ctl) fail(ctx context.Context, err error) int {
 	return ExitFailed
 }
 
-func (c *ctl) printJSON(v any) int {
-	if progs, ok := v.([]Status); ok && progs == nil {
-		v = []Status{}
+func (c *command) printJSON(v any) int {
+	if progs, ok := v.([]api.Status); ok && progs == nil {
+		v = []api.Status{}
 	}
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -293,7 +297,7 @@ func (c *ctl) printJSON(v any) int {
 
 // events prints every event as a JSON line until interrupted (exit 0),
 // tend ends the stream (exit 0) or drops this reader (exit 1).
-func (c *ctl) events(ctx context.Context) int {
+func (c *command) events(ctx context.Context) int {
 	// Only opening the stream is bounded by --timeout: the request's
 	// context governs the body too, so the timer is stopped once open.
 	octx, cancel := context.WithCancel(ctx)
@@ -333,7 +337,7 @@ func (c *ctl) events(ctx context.Context) int {
 }
 
 // printStatus prints the status table.
-func printStatus(w io.Writer, progs []Status, now time.Time) {
+func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT")
 	for _, p := range progs {
@@ -345,24 +349,14 @@ func printStatus(w io.Writer, progs []Status, now time.Time) {
 			}
 		}
 		if p.Health != "" {
-			health = printable(string(p.Health))
+			health = api.Printable(string(p.Health))
 		}
 		if p.ExitCode != nil {
 			exit = fmt.Sprint(*p.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p.Name), state(p), pid, uptime, health, exit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, exit)
 	}
 	tw.Flush()
-}
-
-// state is p's state as shown, paused noted when the state does not say
-// it already.
-func state(p Status) string {
-	s := printable(string(p.State))
-	if p.Paused && p.State != api.Paused {
-		s += " (paused)"
-	}
-	return s
 }
 
 // age formats a duration the way uptime columns do: 45s, 3m07s, 5h02m,

@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"tend/api"
 	"tend/internal/h1"
 )
 
@@ -54,7 +55,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 type APIError struct {
 	Code  int
 	Msg   string
-	Reply Reply
+	Reply api.Reply
 }
 
 func (e *APIError) Error() string { return e.Msg }
@@ -66,43 +67,43 @@ type DroppedError struct{ Reason string }
 func (e *DroppedError) Error() string { return "tend dropped the events stream: " + e.Reason }
 
 // Status returns the programs matching names (all when none).
-func (c *Client) Status(ctx context.Context, names []string) ([]Status, error) {
-	var reply Reply
+func (c *Client) Status(ctx context.Context, names []string) ([]api.Status, error) {
+	var reply api.Reply
 	err := c.call(ctx, "GET", "/v1/status", nameQuery(names), nil, &reply)
 	return reply.Programs, err
 }
 
 // Health asks whether every critical program is RUNNING and healthy. An
 // unhealthy answer is not an error: see Reply.Healthy and Reply.Reason.
-func (c *Client) Health(ctx context.Context) (Reply, error) {
-	var h healthBody
+func (c *Client) Health(ctx context.Context) (api.Reply, error) {
+	var h api.HealthBody
 	err := c.call(ctx, "GET", "/v1/health", nil, nil, &h)
-	return Reply{Healthy: h.Healthy, Reason: h.Reason}, err
+	return api.Reply{Healthy: h.Healthy, Reason: h.Reason}, err
 }
 
-// Do asks for an action, a verb that POSTs (routes): start, stop,
+// Do asks for an action, a verb that POSTs (api.Routes): start, stop,
 // restart, pause and resume take names; signal takes a signal and
 // names; reload and shutdown take neither. The Reply lists the programs
 // acted on.
-func (c *Client) Do(ctx context.Context, verb string, names []string, signal string) (Reply, error) {
-	rt, ok := verbRoute(verb)
-	if !ok || rt.method != "POST" {
-		return Reply{}, fmt.Errorf("%q is not an action", verb)
+func (c *Client) Do(ctx context.Context, verb api.Verb, names []string, signal string) (api.Reply, error) {
+	rt, ok := api.RouteOf(verb)
+	if !ok || rt.Method != "POST" {
+		return api.Reply{}, fmt.Errorf("%q is not an action", verb)
 	}
 	var body any = struct{}{}
-	switch rt.body {
-	case bodyNames:
+	switch rt.Body {
+	case api.BodyNames:
 		body = struct {
 			Names []string `json:"names"`
 		}{names}
-	case bodySignal:
+	case api.BodySignal:
 		body = struct {
 			Signal string   `json:"signal"`
 			Names  []string `json:"names"`
 		}{signal, names}
 	}
-	var reply Reply
-	err := c.call(ctx, rt.method, rt.path, nil, body, &reply)
+	var reply api.Reply
+	err := c.call(ctx, rt.Method, rt.Path, nil, body, &reply)
 	return reply, err
 }
 
@@ -123,7 +124,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	}
 	// An unhealthy tend answers /v1/health with 503 and a health body,
 	// not an error body.
-	var reply Reply
+	var reply api.Reply
 	errJSON := json.Unmarshal(data, &reply)
 	unhealthy := path == "/v1/health" && resp.Code == h1.StatusServiceUnavailable && errJSON == nil && reply.Err == ""
 	if resp.Code/100 != 2 && !unhealthy {
@@ -185,7 +186,7 @@ func (c *Client) Events(ctx context.Context, names []string) (*EventStream, erro
 	if resp.Code != h1.StatusOK {
 		defer resp.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		var eb errorBody
+		var eb api.ErrorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 			eb.Error = resp.Status + ": " + abbrev(data)
 		}
@@ -207,29 +208,29 @@ type EventStream struct {
 // Next returns the next event. It returns io.EOF when tend ended the
 // stream (it is shutting down), a *DroppedError when tend dropped this
 // reader for falling behind, and the context's error when it is done.
-func (s *EventStream) Next() (Event, error) {
+func (s *EventStream) Next() (api.Event, error) {
 	for s.sc.Scan() {
 		line := s.sc.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var d dropped
+		var d api.Dropped
 		if err := json.Unmarshal(line, &d); err == nil && d.Dropped {
-			return Event{}, &DroppedError{Reason: d.Reason}
+			return api.Event{}, &DroppedError{Reason: d.Reason}
 		}
-		var ev Event
+		var ev api.Event
 		if err := json.Unmarshal(line, &ev); err != nil {
-			return Event{}, fmt.Errorf("events: not an event: %s", abbrev(line))
+			return api.Event{}, fmt.Errorf("events: not an event: %s", abbrev(line))
 		}
 		return ev, nil
 	}
 	if err := s.ctx.Err(); err != nil {
-		return Event{}, err
+		return api.Event{}, err
 	}
 	if err := s.sc.Err(); err != nil {
-		return Event{}, &UnreachableError{Socket: s.socket, Err: fmt.Errorf("events stream: %w", err)}
+		return api.Event{}, &UnreachableError{Socket: s.socket, Err: fmt.Errorf("events stream: %w", err)}
 	}
-	return Event{}, io.EOF
+	return api.Event{}, io.EOF
 }
 
 // Close ends the stream.

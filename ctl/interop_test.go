@@ -1,4 +1,4 @@
-package control
+package ctl
 
 import (
 	"context"
@@ -85,18 +85,18 @@ func TestClientAgainstNetHTTP(t *testing.T) {
 	if h, err := c.Health(ctx); err != nil || h.Healthy || h.Reason != "web is BACKOFF" {
 		t.Errorf("health: %+v %v", h, err)
 	}
-	_, err = c.Do(ctx, VerbStop, []string{"nope"}, "")
+	_, err = c.Do(ctx, api.VerbStop, []string{"nope"}, "")
 	if e, ok := errors.AsType[*APIError](err); !ok || e.Code != 422 || e.Msg != "no program matches nope" {
 		t.Errorf("stop: %v", err)
 	}
-	_, err = c.Do(ctx, VerbRestart, []string{"web"}, "")
+	_, err = c.Do(ctx, api.VerbRestart, []string{"web"}, "")
 	if e, ok := errors.AsType[*APIError](err); !ok || e.Code != 504 {
 		t.Errorf("restart: %v", err)
 	}
-	if reply, err := c.Do(ctx, VerbReload, nil, ""); err != nil || len(reply.Programs) != 201 || reply.Programs[200].Name != "last" {
+	if reply, err := c.Do(ctx, api.VerbReload, nil, ""); err != nil || len(reply.Programs) != 201 || reply.Programs[200].Name != "last" {
 		t.Errorf("reload: %d programs, %v", len(reply.Programs), err)
 	}
-	if _, err := c.Do(ctx, VerbShutdown, nil, ""); err == nil || !strings.Contains(err.Error(), "404 Not Found: ") {
+	if _, err := c.Do(ctx, api.VerbShutdown, nil, ""); err == nil || !strings.Contains(err.Error(), "404 Not Found: ") {
 		t.Errorf("shutdown, which this server does not know: %v", err)
 	}
 

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// What the control API's answers carry, as JSON (docs/control.md).
+
+// Reply is the supervisor's answer to one request.
+type Reply struct {
+	// Err is "" on success; else a one-line reason (unknown program, bad
+	// signal, …).
+	Err string `json:"error,omitempty"`
+	// Programs is, for status, the matched programs; for start, stop,
+	// restart, signal, pause, resume and reload, the programs acted on,
+	// in their state right after the action was taken.
+	Programs []Status `json:"programs,omitempty"`
+	// Healthy is for health: every critical program is RUNNING and
+	// healthy.
+	Healthy bool `json:"healthy,omitempty"`
+	// Reason is for health: one line, e.g. "web is BACKOFF".
+	Reason string `json:"reason,omitempty"`
+}
+
+// Status is one program as `tend ctl status` shows it.
+type Status struct {
+	Name  string `json:"name"`
+	State State  `json:"state"`
+	// Health is "" when the program has no process.
+	Health Health `json:"health,omitempty"`
+	// Pid is the program's process (its group leader); 0 when none.
+	Pid int `json:"pid"`
+	// Since is when the program entered State.
+	Since time.Time `json:"since,omitzero"`
+	// ExitCode is the last run's exit code (128+S when killed by S); nil
+	// before the first exit.
+	ExitCode *int `json:"exit_code,omitempty"`
+	// Restarts counts the starts after the first one.
+	Restarts int  `json:"restarts"`
+	Critical bool `json:"critical,omitempty"`
+}
+
+// MarshalJSON writes s with "paused":true when its state is PAUSED.
+// State says it; the field stays on the wire, after the others, as
+// docs/control.md has always shown it, for the clients that read it.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type status Status // without this method
+	return json.Marshal(struct {
+		status
+		Paused bool `json:"paused,omitempty"`
+	}{status(s), s.State == Paused})
+}
+
+// Event is one state change of one program: the supervisor logs it
+// (one line, with the fixed keys) and streams it to GET /v1/events, or
+// one change of its health (State == From, Health set).
+type Event struct {
+	Program  string    `json:"program"`
+	State    State     `json:"state"`
+	From     State     `json:"from"`
+	Pid      int       `json:"pid"`
+	Time     time.Time `json:"time"`
+	ExitCode *int      `json:"exit_code,omitempty"`
+	Signal   string    `json:"signal,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Health   Health    `json:"health,omitempty"`
+	// Failures (failed starts in a row, for BACKOFF and FATAL) and
+	// RetryIn (BACKOFF's wait) go to tend's log line, not to the stream.
+	Failures int           `json:"-"`
+	RetryIn  time.Duration `json:"-"`
+}
+
+// Dropped is the last line of an events stream whose reader the
+// supervisor dropped for falling behind: {"dropped":true,"reason":"…"}.
+type Dropped struct {
+	Dropped bool   `json:"dropped"`
+	Reason  string `json:"reason"`
+}
+
+// HealthBody is GET /v1/health's answer: healthy is always present.
+type HealthBody struct {
+	Healthy bool   `json:"healthy"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// ErrorBody is every error's answer: {"error":"…"}.
+type ErrorBody struct {
+	Error string `json:"error"`
+}

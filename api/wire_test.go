@@ -1,0 +1,36 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestWire: the JSON of a status and of an event, field by field, as
+// docs/control.md shows them; "paused" is derived from the state.
+func TestWire(t *testing.T) {
+	code := 0
+	since := time.Date(2025, 1, 2, 15, 4, 5, 123e6, time.UTC)
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{Status{Name: "web:0", State: Running, Health: HealthHealthy, Pid: 42, Since: since, ExitCode: &code, Restarts: 1, Critical: true},
+			`{"name":"web:0","state":"RUNNING","health":"healthy","pid":42,"since":"2025-01-02T15:04:05.123Z","exit_code":0,"restarts":1,"critical":true}`},
+		{Status{Name: "db", State: Paused, Pid: 7},
+			`{"name":"db","state":"PAUSED","pid":7,"restarts":0,"paused":true}`},
+		{[]Status{{Name: "x", State: Stopped}},
+			`[{"name":"x","state":"STOPPED","pid":0,"restarts":0}]`},
+		{Reply{Programs: []Status{{Name: "db", State: Paused}}},
+			`{"programs":[{"name":"db","state":"PAUSED","pid":0,"restarts":0,"paused":true}]}`},
+		{Event{Program: "web:0", State: Backoff, From: Starting, Pid: 42, Time: since, ExitCode: &code, Signal: "TERM", Reason: "exited", Failures: 2, RetryIn: time.Second},
+			`{"program":"web:0","state":"BACKOFF","from":"STARTING","pid":42,"time":"2025-01-02T15:04:05.123Z","exit_code":0,"signal":"TERM","reason":"exited"}`},
+		{Event{Program: "web:0", State: Running, From: Running, Time: since, Health: HealthUnhealthy},
+			`{"program":"web:0","state":"RUNNING","from":"RUNNING","pid":0,"time":"2025-01-02T15:04:05.123Z","health":"unhealthy"}`},
+	} {
+		got, err := json.Marshal(tc.v)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%+v:\n got %s (%v)\nwant %s", tc.v, got, err, tc.want)
+		}
+	}
+}
