@@ -21,6 +21,10 @@ type Reply struct {
 	Healthy bool `json:"healthy,omitempty"`
 	// Reason is for health: one line, e.g. "web is BACKOFF".
 	Reason string `json:"reason,omitempty"`
+	// Freezes and FrozenSeconds are, for status, how many times tend
+	// found the container had been frozen, and for how long in all.
+	Freezes       int     `json:"freezes,omitempty"`
+	FrozenSeconds float64 `json:"frozen_seconds,omitempty"`
 }
 
 // Status is one program as `tend ctl status` shows it.
@@ -69,6 +73,55 @@ type Event struct {
 	// RetryIn (BACKOFF's wait) go to tend's log line, not to the stream.
 	Failures int           `json:"-"`
 	RetryIn  time.Duration `json:"-"`
+	// Kind is set for an event of tend's own rather than of a program
+	// (Program is then ""): EventThaw, EventDraining. Such an event is
+	// {"event":KIND,"time":…} with its own fields, and passes every
+	// name filter of the stream.
+	Kind string `json:"-"`
+	// FrozenS is, for EventThaw, how long the container was frozen.
+	FrozenS float64 `json:"-"`
+}
+
+// Kinds of tend's own events.
+const (
+	// EventThaw: tend found the container had been frozen (docker
+	// pause), for FrozenS seconds, and ran every probe at once.
+	EventThaw = "thaw"
+	// EventDraining: a shutdown with [tend] drain began; tend is not
+	// ready, and stops its programs once the drain is over.
+	EventDraining = "draining"
+)
+
+// MarshalJSON writes a program's change with every field of Event, and
+// one of tend's own events ({"event":"thaw","time":…,"frozen_s":…})
+// with only those that mean something for it.
+func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Kind != "" {
+		return json.Marshal(struct {
+			Kind    string    `json:"event"`
+			Time    time.Time `json:"time"`
+			FrozenS float64   `json:"frozen_s,omitempty"`
+			Reason  string    `json:"reason,omitempty"`
+		}{e.Kind, e.Time, e.FrozenS, e.Reason})
+	}
+	type plain Event // without this method
+	return json.Marshal(plain(e))
+}
+
+// UnmarshalJSON reads either form MarshalJSON writes.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event // without this method
+	var v struct {
+		plain
+		Kind    string  `json:"event"`
+		FrozenS float64 `json:"frozen_s"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = Event(v.plain)
+	e.Kind, e.FrozenS = v.Kind, v.FrozenS
+	return nil
 }
 
 // Dropped is the last line of an events stream whose reader the

@@ -27,10 +27,25 @@ func TestWire(t *testing.T) {
 			`{"program":"web:0","state":"BACKOFF","from":"STARTING","pid":42,"time":"2025-01-02T15:04:05.123Z","exit_code":0,"signal":"TERM","reason":"exited"}`},
 		{Event{Program: "web:0", State: Running, From: Running, Time: since, Health: HealthUnhealthy},
 			`{"program":"web:0","state":"RUNNING","from":"RUNNING","pid":0,"time":"2025-01-02T15:04:05.123Z","health":"unhealthy"}`},
+		{Event{Kind: EventThaw, Time: since, FrozenS: 20.5, Program: "ignored"},
+			`{"event":"thaw","time":"2025-01-02T15:04:05.123Z","frozen_s":20.5}`},
+		{Event{Kind: EventDraining, Time: since, Reason: "signal TERM"},
+			`{"event":"draining","time":"2025-01-02T15:04:05.123Z","reason":"signal TERM"}`},
+		{Reply{Freezes: 1, FrozenSeconds: 2.5}, `{"freezes":1,"frozen_seconds":2.5}`},
 	} {
 		got, err := json.Marshal(tc.v)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%+v:\n got %s (%v)\nwant %s", tc.v, got, err, tc.want)
+		}
+		// An event read back (tend ctl events reads and writes each)
+		// is written the same.
+		if _, ok := tc.v.(Event); ok {
+			var ev Event
+			if err := json.Unmarshal(got, &ev); err != nil {
+				t.Errorf("read back %s: %v", got, err)
+			} else if again, _ := json.Marshal(ev); string(again) != tc.want {
+				t.Errorf("read back and written again:\n got %s\nwant %s", again, tc.want)
+			}
 		}
 	}
 }

@@ -79,7 +79,7 @@ func (s *server) handleMetrics(x *exchange) {
 			return
 		}
 		var b bytes.Buffer
-		writeMetrics(&b, status.Programs, health.Healthy)
+		writeMetrics(&b, status, health.Healthy)
 		s.writeText(x, h1.StatusOK, metricsType, b.Bytes())
 	}
 }
@@ -111,7 +111,8 @@ func labelValue(s string) string {
 // writeMetrics writes the programs and tend's health in the Prometheus
 // text exposition format, one family after another, the programs in the
 // loop's order.
-func writeMetrics(b *bytes.Buffer, progs []api.Status, healthy bool) {
+func writeMetrics(b *bytes.Buffer, status api.Reply, healthy bool) {
+	progs := status.Programs
 	family := func(name, typ, help string, each func(p api.Status) (value string, ok bool)) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, p := range progs {
@@ -129,6 +130,10 @@ func writeMetrics(b *bytes.Buffer, progs []api.Status, healthy bool) {
 
 	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING and healthy: tend ctl health exits 0.\n"+
 		"# TYPE tend_healthy gauge\ntend_healthy %s\n", bit(healthy))
+	fmt.Fprintf(b, "# HELP tend_freezes_total Times tend found the container had been frozen (docker pause), not counting stalls of the host.\n"+
+		"# TYPE tend_freezes_total counter\ntend_freezes_total %d\n", status.Freezes)
+	fmt.Fprintf(b, "# HELP tend_frozen_seconds_total How long the container was frozen, in all.\n"+
+		"# TYPE tend_frozen_seconds_total counter\ntend_frozen_seconds_total %s\n", strconv.FormatFloat(status.FrozenSeconds, 'f', 3, 64))
 	family("tend_program_up", "gauge", "1 when the program is RUNNING.",
 		func(p api.Status) (string, bool) { return bit(p.State == api.Running), true })
 	fmt.Fprintf(b, "# HELP tend_program_state The program's state, as tend ctl status shows it: one series, of value 1, per program.\n"+

@@ -52,7 +52,7 @@ func get(t *testing.T, method, url, body string) (int, string, string) {
 
 // sampleLine is a sample of the families writeMetrics writes: a name, a
 // program label (and a state label for tend_program_state), a number.
-var sampleLine = regexp.MustCompile(`^(tend_healthy|(tend_program_[a-z_]+)\{program="([^"\\\n]|\\.)*"(,state="[A-Z]+")?\}) -?[0-9]+(\.[0-9]+)?$`)
+var sampleLine = regexp.MustCompile(`^(tend_healthy|tend_freezes_total|tend_frozen_seconds_total|(tend_program_[a-z_]+)\{program="([^"\\\n]|\\.)*"(,state="[A-Z]+")?\}) -?[0-9]+(\.[0-9]+)?$`)
 
 // checkExposition checks text against the text format as writeMetrics
 // uses it: every sample's family announced by HELP and TYPE just before,
@@ -190,8 +190,8 @@ func TestMetricsReadOnly(t *testing.T) {
 func TestWriteMetricsEscapes(t *testing.T) {
 	var b bytes.Buffer
 	code := 137
-	writeMetrics(&b, []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
-		{Name: "é", State: "BACKOFF", Restarts: 4}}, false)
+	writeMetrics(&b, api.Reply{Freezes: 2, FrozenSeconds: 7.5, Programs: []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
+		{Name: "é", State: "BACKOFF", Restarts: 4}}}, false)
 	checkExposition(t, b.String())
 	for _, want := range []string{
 		`tend_program_up{program="a\"b\\c\nd"} 1`,
@@ -201,6 +201,8 @@ func TestWriteMetricsEscapes(t *testing.T) {
 		`tend_program_state{program="é",state="BACKOFF"} 1`,
 		`tend_program_restarts_total{program="é"} 4`,
 		"tend_healthy 0",
+		"tend_freezes_total 2",
+		"tend_frozen_seconds_total 7.500",
 	} {
 		if !strings.Contains(b.String(), want+"\n") {
 			t.Errorf("lacks %q:\n%s", want, b.String())

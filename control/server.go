@@ -520,7 +520,7 @@ func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 				}
 				return
 			}
-			if len(filter) > 0 && !matchAny(filter, ev.Program) {
+			if len(filter) > 0 && ev.Kind == "" && !matchAny(filter, ev.Program) {
 				continue
 			}
 			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))

@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"math"
+
 	"slices"
+	"tend/api"
 	"time"
 )
 
@@ -92,6 +94,7 @@ func (s *Supervisor) onLate(late time.Duration) {
 	s.thawed = true
 	s.log.Info().Str("frozen", late.Round(time.Millisecond).String()).
 		Msgf("the container was frozen for %s: deadlines leave that time out; every health check runs now", late.Round(time.Millisecond))
+	s.publish(api.Event{Kind: api.EventThaw, Time: time.Now(), FrozenS: late.Round(time.Millisecond).Seconds()})
 }
 
 // markDelay reads the run delay before the loop waits, at most once per

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tend/api"
 )
 
 // Health checks under fake time, with exec probes (fake processes that
@@ -98,13 +100,35 @@ healthcheck = { exec = ["cq"], interval = "60s" }
 	scripts := map[string]script{"p": forever, "q": forever, "cp": {runFor: 0}, "cq": {runFor: 0}}
 	synctest.Test(t, func(t *testing.T) {
 		var log lockedBuffer
-		l := startLoopLog(t, zerolog.New(&log), cfg, nil, scripts)
+		reqs := make(chan api.Request)
+		l := startLoopOpts(t, Options{Log: zerolog.New(&log), Requests: reqs}, cfg, nil, scripts)
+		events := make(chan api.Event, 16)
+		sub := api.Request{Verb: api.VerbEvents, Reply: make(chan api.Reply, 1), Events: events, Done: make(chan struct{})}
+		reqs <- sub
+		<-sub.Reply
 		time.Sleep(5 * time.Second)
 		l.f.freeze(20 * time.Second)
 		time.Sleep(6 * time.Second)
 		l.want("10s spawn cp", "10s spawn cq")
 		if !strings.Contains(log.String(), "the container was frozen for 20s") {
 			t.Errorf("no line for the freeze:\n%s", log.String())
+		}
+		thaws := 0
+		for len(events) > 0 {
+			if ev := <-events; ev.Kind == api.EventThaw {
+				thaws++
+				if ev.FrozenS != 20 {
+					t.Errorf("thaw event says frozen %vs, want 20", ev.FrozenS)
+				}
+			}
+		}
+		if thaws != 1 {
+			t.Errorf("%d thaw events, want 1", thaws)
+		}
+		st := api.Request{Verb: api.VerbStatus, Reply: make(chan api.Reply, 1)}
+		reqs <- st
+		if r := <-st.Reply; r.Freezes != 1 || r.FrozenSeconds != 20 {
+			t.Errorf("status says %d freezes, %vs, want 1, 20s", r.Freezes, r.FrozenSeconds)
 		}
 		l.stop()
 	})

@@ -95,7 +95,7 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 }
 
 func (s *Supervisor) reply(ps []*program, err error) api.Reply {
-	r := api.Reply{}
+	r := api.Reply{Freezes: s.freezes, FrozenSeconds: s.frozenTotal.Seconds()}
 	if err != nil {
 		r.Err = err.Error()
 	}

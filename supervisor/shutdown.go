@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/api"
 	"tend/config"
 	"tend/reaper"
 	"tend/signals"
@@ -49,6 +50,7 @@ func (s *Supervisor) drainThenShutdown(reason string) {
 	}
 	s.draining, s.drainEnd, s.drainWhy = true, s.now().Add(d), reason
 	s.tellStopping()
+	s.publish(api.Event{Kind: api.EventDraining, Time: time.Now(), Reason: reason})
 	s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	s.log.Info().Str("reason", reason).Str("drain", d.String()).Msg("draining: not ready; the programs stop when the drain is over")
 }
