@@ -43,6 +43,9 @@ type Status struct {
 	// Restarts counts the starts after the first one.
 	Restarts int  `json:"restarts"`
 	Critical bool `json:"critical,omitempty"`
+	// NextRun is, for a scheduled oneshot whose timetable runs, when it
+	// runs next (wall clock, as tend expects it now).
+	NextRun time.Time `json:"next_run,omitzero"`
 }
 
 // MarshalJSON writes s with "paused":true when its state is PAUSED.

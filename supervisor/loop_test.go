@@ -1128,6 +1128,11 @@ type = "oneshot"
 schedule = "* * * * *"
 `, nil, map[string]script{"job": {runFor: time.Second}})
 		time.Sleep(150 * time.Second)
+		st := api.Request{Verb: api.VerbStatus, Names: []string{"job"}, Reply: make(chan api.Reply, 1)}
+		reqs <- st
+		if r := <-st.Reply; len(r.Programs) != 1 || !r.Programs[0].NextRun.Equal(time.Date(2000, 1, 1, 0, 3, 0, 0, time.UTC)) {
+			t.Errorf("status at 2m30s: %+v, want next_run 00:03:00", r.Programs)
+		}
 		ask(api.VerbStop)
 		time.Sleep(100 * time.Second)
 		ask(api.VerbStart)

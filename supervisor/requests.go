@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"tend/api"
 	"tend/signals"
@@ -100,13 +101,14 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 		r.Err = err.Error()
 	}
 	for _, p := range ps {
-		r.Programs = append(r.Programs, p.status())
+		r.Programs = append(r.Programs, p.status(s.now()))
 	}
 	return r
 }
 
 // status is what `tend ctl status` shows of p.
-func (p *program) status() api.Status {
+func (p *program) status(now time.Time) api.Status {
 	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
-		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical}
+		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,
+		NextRun: p.nextRunWall(now)}
 }

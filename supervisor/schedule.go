@@ -80,3 +80,12 @@ func (s *Supervisor) schedulesDue(now time.Time) {
 		s.startProgram(p, scheduleReason)
 	}
 }
+
+// nextRunWall is p's next scheduled run on the wall clock, with now
+// tend time, as tend expects it now (a freeze from here on would move it); zero: none.
+func (p *program) nextRunWall(now time.Time) time.Time {
+	if p.sched.next.IsZero() {
+		return time.Time{}
+	}
+	return time.Now().Add(p.sched.next.Sub(now)).Round(time.Second)
+}
