@@ -2,6 +2,7 @@ package docker
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,4 +61,71 @@ func TestDockerPauseDoesNotCount(t *testing.T) {
 	if !strings.Contains(logs, "saved") || strings.Contains(logs, "SIGKILL") {
 		t.Errorf("slow did not save, or was SIGKILLed:\n%s", logs)
 	}
+}
+
+// thawConfig: hourly has a health check due only in an hour; often one
+// due every second, so that one of tend's timers falls in the pause.
+const thawConfig = `
+[tend]
+socket = "/tmp/tend.sock"
+[programs.hourly]
+command = "while :; do sleep 1 & wait $!; done"
+startsecs = 0
+healthcheck = { exec = ["true"], interval = "1h" }
+[programs.often]
+command = "while :; do sleep 1 & wait $!; done"
+startsecs = 0
+healthcheck = { exec = ["true"], interval = "1s" }
+`
+
+// TestDockerPauseThaw: after docker pause and unpause, tend says once
+// that the container was frozen (a log line and one thaw event on the
+// events stream), and runs every health check at once: hourly's first
+// probe, due in an hour, passes right after the unpause.
+func TestDockerPauseThaw(t *testing.T) {
+	requireDocker(t)
+	e := &env{root: repoRoot(t), id: runID(t)}
+	e.tend = buildTend(t, e.root)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(strings.Replace(pauseDockerfile,
+		`"/bin/busybox --install -s /bin"`, `"/bin/busybox --install -s /bin && mkdir -p /tmp"`, 1)), 0o644)
+	conf := filepath.Join(dir, "tend.toml")
+	os.WriteFile(conf, []byte(thawConfig), 0o644)
+	e.image = e.build(t, "thaw", dir, map[string]string{"tend": e.tend, "busybox": busybox(t), "tend.toml": conf})
+
+	name := e.start(t, nil, "--log-format", "json")
+	w := e.follow(t, name)
+	w.waitFor(t, `"program":"often","state":"RUNNING"`)
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := exec.Command("docker", "exec", name, "tend", "ctl", "--socket", "/tmp/tend.sock", "events")
+	events.Stdout = wr
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	ev, done := watch(r)
+	t.Cleanup(func() {
+		events.Process.Kill()
+		events.Wait()
+		<-done
+	})
+	w.waitFor(t, `"health":"healthy"`) // often's first probe: the stream is open by now
+	mustDocker(t, "pause", name)
+	time.Sleep(3 * time.Second) // the freeze is what is under test, not a wait for a condition
+	mustDocker(t, "unpause", name)
+	ev.waitFor(t, `"event":"thaw"`)
+	w.waitFor(t, `"program":"hourly","pid"`) // its health line: the probe ran
+	if !strings.Contains(w.String(), `"health":"healthy","reason":"probe passed"`) {
+		t.Errorf("hourly's probe did not pass:\n%s", w.String())
+	}
+	if n := strings.Count(w.String(), "the container was frozen for"); n != 1 {
+		t.Errorf("%d freeze lines in the log, want 1:\n%s", n, w.String())
+	}
+	if n := strings.Count(ev.String(), `"event":"thaw"`); n != 1 {
+		t.Errorf("%d thaw events, want 1:\n%s", n, ev.String())
+	}
+	mustDocker(t, "stop", name)
 }
