@@ -73,6 +73,8 @@ INI = [
     "[a]\nk=v ;comment\nj=v;not\nm=v #c\nn=v#not\n",
     "[a]\nk = a#b #c ;d\n",
     "[a]\nk = a;b ;c #d\n",
+    "[a]\nk = a#b #c\n",
+    "[a]\nk = x;y;z ;w\n",
     "; top comment\n# another\n[a]\nk=1\n",
     "[a]\nk = first\n  second\n\n  third\n\nj = 2\n",
     "[a]\nk = first\n  # a comment line\n  second\n",
