@@ -176,8 +176,9 @@ type cli struct {
 
 // entrypointTools are the tools that may follow tend's own flags: an
 // image's ENTRYPOINT holds the flags, and `docker run IMAGE check`
-// appends the tool.
-var entrypointTools = []string{"check", "version"}
+// appends the tool (`docker run IMAGE import supervisord FILE` reads
+// the image's own supervisord.conf).
+var entrypointTools = []string{"check", "version", "import"}
 
 // parseArgs reads tend's flags, which all come before "--"; everything
 // after it is the main program's argv.

@@ -40,6 +40,11 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--help"}, none, with(func(c *cli) { c.help = true })},
 		{[]string{"-c", "f.toml", "check", "--strict"}, none, with(func(c *cli) { c.config = "f.toml"; c.tool = "check"; c.toolArgs = []string{"--strict"} })},
 		{[]string{"version"}, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml"; c.tool = "version"; c.toolArgs = []string{} })},
+		{[]string{"-c", "f.toml", "import", "supervisord", "/etc/s.conf"}, none, with(func(c *cli) {
+			c.config = "f.toml"
+			c.tool = "import"
+			c.toolArgs = []string{"supervisord", "/etc/s.conf"}
+		})},
 		{[]string{"--drain", "3s", "--", "a"}, none, with(func(c *cli) { c.drain = 3 * time.Second; c.cmd = []string{"a"} })},
 		{[]string{"--rewrite", "TERM:QUIT", "--rewrite=sigusr1:12", "--rewrite", "2:9", "--", "a"}, none, with(func(c *cli) {
 			c.rewrite = map[syscall.Signal]syscall.Signal{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: unix.SIGUSR2, unix.SIGINT: unix.SIGKILL}
