@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -96,4 +97,53 @@ func allocated() uint64 {
 // which has its own bound).
 func allocBound(n int) uint64 {
 	return uint64(min(48<<20+2048*n, 128<<20))
+}
+
+// FuzzINI feeds any text to the INI reader alone: it must never panic,
+// every value must carry a line of the text, every key be lower case,
+// and what it allocates stay within a small multiple of the input.
+func FuzzINI(f *testing.F) {
+	c := loadPyCasesF(f)
+	for _, raw := range c.INI {
+		var in string
+		if err := json.Unmarshal(raw[0], &in); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		lines := 1 + strings.Count(text, "\n") + strings.Count(text, "\r")
+		before := allocated()
+		d := newINI()
+		bad := 0
+		d.read("f.conf", "/", text, func(line int, msg string) {
+			if line < 1 || line > lines || msg == "" {
+				t.Fatalf("bad line %d %q", line, msg)
+			}
+			bad++
+		})
+		if alloc, limit := allocated()-before, uint64(1<<20+64*len(text)); alloc > limit {
+			t.Fatalf("read allocated %d bytes for %d bytes of text, more than %d", alloc, len(text), limit)
+		}
+		for _, s := range append([]*section{d.defaults}, d.sections...) {
+			for k, v := range s.vals {
+				if k != strings.ToLower(k) || v.line < 1 || v.line > lines {
+					t.Fatalf("[%s] %q at line %d", s.name, k, v.line)
+				}
+			}
+		}
+	})
+}
+
+// loadPyCasesF is loadPyCases for a fuzz target's seeds.
+func loadPyCasesF(f *testing.F) pyCases {
+	data, err := os.ReadFile("testdata/pycases.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var c pyCases
+	if err := json.Unmarshal(data, &c); err != nil {
+		f.Fatal(err)
+	}
+	return c
 }
