@@ -39,6 +39,19 @@ func (c *conv) priorities() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if len(keys) == 1 {
+		// One priority set: it put these programs before (or after) the
+		// ones at the default, an order depends_on would keep only by
+		// making them wait.
+		for _, p := range c.progs {
+			if !p.disabled && p.autostart && p.levelV == nil && p.level != keys[0] {
+				first := levels[keys[0]][0]
+				c.warn(first, first.levelV, "priority", "puts it in the start order against the programs at the default "+
+					"priority, %d; tend starts them all at once: to keep an order, add depends_on", p.level)
+				break
+			}
+		}
+	}
 	if len(keys) < 2 {
 		return
 	}

@@ -296,7 +296,7 @@ func (c *conv) program(s *section, name string, g *groupInfo) {
 	p.level, p.levelV = pre.priority, pre.prioV
 	if g != nil {
 		p.level, p.levelV = g.priority, g.prioV
-		if pre.prioV != nil && g.prioV != nil && pre.priority != g.priority {
+		if pre.prioV != nil && (g.prioV == nil || pre.priority != g.priority) {
 			c.warn(p, pre.prioV, "priority", "orders %s only among the programs of [group:%s], which start in the order of the group's priority: "+
 				"tend starts them together", name, g.name)
 		}

@@ -385,7 +385,7 @@ func (c *conv) groupSections() {
 			c.is.errorf(s.src, s.line, s.name, "", "a group name with a space, : or /: supervisord refuses it")
 			continue
 		}
-		sc := &scope{vals: map[string]any{}}
+		sc := &scope{vals: map[string]any{}, env: c.svEnvMap}
 		for _, key := range c.doc.keysOf(s) {
 			if key != "programs" && key != "priority" && s.get(key) != nil {
 				c.warnSection(s, key, "not a [group:x] setting: supervisord ignores it")

@@ -183,6 +183,10 @@ autostart = false
 				want(t, "c deps", len(c.Lookup("c").DependsOn), 1)
 				want(t, "d deps", len(c.Lookup("d").DependsOn), 0)
 			}},
+		{name: "one priority", ini: "[program:a]\ncommand=a\npriority=1\n[program:b]\ncommand=b\n[group:g]\nprograms=c\n[program:c]\ncommand=c\npriority=3\n",
+			not: []string{"depends_on ="},
+			warns: []string{"[program:a] priority: puts it in the start order against the programs at the default priority, 999",
+				"[program:c] priority: orders c only among the programs of [group:g]"}},
 		{name: "a program in two groups", ini: "[group:g1]\nprograms=a\n[group:g2]\nprograms=a\n[program:a]\ncommand=a %(group_name)s\n",
 			want: []string{"[programs.a]", `command = ["a", "g1"]`, "[programs.g2_a]", `command = ["a", "g2"]`}},
 		{name: "DEFAULT", ini: "[DEFAULT]\nautorestart = false\nbogus = 1\n[program:a]\ncommand = a\n[program:b]\ncommand = b\nautorestart = true\n",
