@@ -49,9 +49,7 @@ type prog struct {
 	autostart bool
 	level     int    // the priority that orders it: its group's, or its own
 	levelV    *value // where that priority is set; nil: the default
-	ownPrio   int
-	ownPrioV  *value
-	ordered   bool // in the start order priorities make
+	ordered   bool   // in the start order priorities make
 	stopwait  int
 	cmdText   string // the command, for the pid file check
 }
@@ -250,7 +248,6 @@ type preKeys struct {
 	prioV           *value
 	autostart       bool
 	autostartSet    bool
-	stopwait        int
 	redirect        bool
 	numprocs, start int
 	processName     string
@@ -291,8 +288,11 @@ func (c *conv) program(s *section, name string, g *groupInfo) {
 		}
 	}
 	var pre preKeys
-	pre.priority, pre.prioV, _ = r.integer("priority", 999)
-	p.ownPrio, p.ownPrioV = pre.priority, pre.prioV
+	var prioSet bool
+	pre.priority, pre.prioV, prioSet = r.integer("priority", 999)
+	if !prioSet {
+		pre.prioV = nil // not set, or not a number tend can take: the default
+	}
 	p.level, p.levelV = pre.priority, pre.prioV
 	if g != nil {
 		p.level, p.levelV = g.priority, g.prioV

@@ -301,9 +301,11 @@ func (c *conv) supervisordSection() {
 		}
 		return text, v, true
 	}
+	// fixed is a value known now: what a boolean or a number must be.
+	fixed := func(text string) bool { return c.refNames(text) == "" }
 	// nodaemon first: what umask means depends on it.
 	nodaemon := true
-	if text, v, ok := get("nodaemon"); ok {
+	if text, v, ok := get("nodaemon"); ok && fixed(text) {
 		nodaemon, _ = c.boolText(text, v, s.name, "nodaemon")
 	}
 	for _, key := range c.doc.keysOf(s) {
@@ -359,6 +361,9 @@ func (c *conv) supervisordSection() {
 					"set them where the container starts (docker run --ulimit)", map[string]string{"minfds": "NOFILE", "minprocs": "NPROC"}[key], text)
 			}
 		case "strip_ansi":
+			if !fixed(text) {
+				break
+			}
 			if b, ok := c.boolText(text, v, s.name, key); ok && b {
 				c.warnSection(s, key, "tend does not strip ANSI escapes from program output")
 			}
@@ -395,6 +400,8 @@ func (c *conv) groupSections() {
 			sc.vals["here"] = v.dir
 			if text, err := expand(v.text, sc, &c.refs, &c.budget); err != nil {
 				c.is.errorf(v.src, v.line, s.name, "priority", "%v", err)
+			} else if names := c.refNames(text); names != "" {
+				c.warnSection(s, "priority", "depends on %s when supervisord starts; tend needs a fixed value here: left at the default, 999", names)
 			} else if n, ok := c.intText(text, v, s.name, "priority"); ok {
 				g.priority, g.prioV = n, v
 			}

@@ -251,8 +251,11 @@ environment = A="x\y"
 				"[program:c] exitcodes: empty"}},
 		{name: "stopwaitsecs sets shutdown_timeout", ini: "[program:a]\ncommand=a\nstopwaitsecs=100\n[program:b]\ncommand=b\n",
 			want: []string{`shutdown_timeout = "105s"`}},
-		{name: "numbers from the environment", ini: "[program:a]\ncommand=a\nstartsecs=%(ENV_SECS)s\nnumprocs=%(ENV_N)s\n",
-			warns: []string{"[program:a] startsecs: depends on $SECS", "[program:a] numprocs: depends on $N"}},
+		{name: "numbers from the environment", ini: "[program:a]\ncommand=a\nstartsecs=%(ENV_SECS)s\nnumprocs=%(ENV_N)s\npriority=%(ENV_P)s\n" +
+			"[group:g]\nprograms=a\npriority=%(ENV_GP)s\n[supervisord]\nnodaemon=%(ENV_ND)s\n",
+			not: []string{"startsecs =", "depends_on ="},
+			warns: []string{"[program:a] startsecs: depends on $SECS", "[program:a] numprocs: depends on $N",
+				"[program:a] priority: depends on $P", "[group:g] priority: depends on $GP"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
