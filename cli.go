@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/importer"
 	"tend/signals"
 )
 
@@ -30,6 +31,9 @@ const usage = `usage:
   tend check [--strict] -c FILE          validate a config; warn of what would
                                          fail at run time (--strict: exit 1)
   tend ctl [--socket PATH] VERB [ARGS]   talk to a running tend
+  tend import supervisord [--root DIR] FILE
+                                         convert a supervisord.conf to tend TOML
+                                         on stdout; warnings on stderr
   tend version
 
 flags:
@@ -100,6 +104,55 @@ func warningLine(w config.Error) string {
 	return fmt.Sprintf("%s:%d: warning: %s", w.File, w.Line, msg)
 }
 
+// runImport is `tend import supervisord [--root DIR] FILE`: the TOML on
+// stdout, each warning on stderr as FILE:LINE: warning: ..., and exit 0;
+// or every error on stderr and exit 2 (a file supervisord would refuse,
+// or one that cannot be read).
+func runImport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tend import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	root := fs.String("root", "", "")
+	var err error
+	switch {
+	case len(args) == 0:
+		err = errors.New("import needs a format: tend import supervisord FILE")
+	case args[0] != "supervisord":
+		err = fmt.Errorf("unknown format %q: tend imports supervisord", args[0])
+	default:
+		err = fs.Parse(args[1:])
+		if err == nil && fs.NArg() != 1 {
+			err = errors.New("import supervisord needs one FILE")
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tend import: %v\n\n%s", err, usage)
+		return exitUsage
+	}
+	res, err := importer.Supervisord(fs.Arg(0), importer.Options{Root: *root})
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	for _, w := range res.Warnings.List {
+		fmt.Fprintln(stderr, importWarning(w))
+	}
+	if n := res.Warnings.Dropped; n > 0 {
+		fmt.Fprintf(stderr, "tend import: and %d more warnings\n", n)
+	}
+	stdout.Write(res.TOML)
+	return 0
+}
+
+// importWarning formats w as compilers do: FILE:LINE: warning: [SECTION] KEY: MSG.
+func importWarning(w importer.Issue) string {
+	loc := w.File
+	if w.Line > 0 {
+		loc += ":" + strconv.Itoa(w.Line)
+	}
+	s := w.String()
+	return loc + ": warning: " + s[len(loc)+2:]
+}
+
 // cli is the parsed command line.
 type cli struct {
 	config    string
@@ -123,8 +176,9 @@ type cli struct {
 
 // entrypointTools are the tools that may follow tend's own flags: an
 // image's ENTRYPOINT holds the flags, and `docker run IMAGE check`
-// appends the tool.
-var entrypointTools = []string{"check", "version"}
+// appends the tool (`docker run IMAGE import supervisord FILE` reads
+// the image's own supervisord.conf).
+var entrypointTools = []string{"check", "version", "import"}
 
 // parseArgs reads tend's flags, which all come before "--"; everything
 // after it is the main program's argv.

@@ -40,6 +40,11 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--help"}, none, with(func(c *cli) { c.help = true })},
 		{[]string{"-c", "f.toml", "check", "--strict"}, none, with(func(c *cli) { c.config = "f.toml"; c.tool = "check"; c.toolArgs = []string{"--strict"} })},
 		{[]string{"version"}, env(map[string]string{"TEND_CONFIG": "e.toml"}), with(func(c *cli) { c.config = "e.toml"; c.tool = "version"; c.toolArgs = []string{} })},
+		{[]string{"-c", "f.toml", "import", "supervisord", "/etc/s.conf"}, none, with(func(c *cli) {
+			c.config = "f.toml"
+			c.tool = "import"
+			c.toolArgs = []string{"supervisord", "/etc/s.conf"}
+		})},
 		{[]string{"--drain", "3s", "--", "a"}, none, with(func(c *cli) { c.drain = 3 * time.Second; c.cmd = []string{"a"} })},
 		{[]string{"--rewrite", "TERM:QUIT", "--rewrite=sigusr1:12", "--rewrite", "2:9", "--", "a"}, none, with(func(c *cli) {
 			c.rewrite = map[syscall.Signal]syscall.Signal{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: unix.SIGUSR2, unix.SIGINT: unix.SIGKILL}
@@ -128,5 +133,53 @@ func TestCheckExitCodes(t *testing.T) {
 	var stdout, stderr strings.Builder
 	if code := runCheck([]string{"--strict"}, func(k string) string { return map[string]string{"TEND_CONFIG": warned}[k] }, &stdout, &stderr); code != 1 {
 		t.Errorf("tend check --strict with TEND_CONFIG: %d, want 1; %s", code, stderr.String())
+	}
+}
+
+// TestImportCLI runs tend import on real files: the TOML on stdout and
+// warnings on stderr (exit 0); errors with file and line, and usage
+// errors, on stderr (exit 2).
+func TestImportCLI(t *testing.T) {
+	root := filepath.Join("importer", "testdata")
+	cases := []struct {
+		args           []string
+		code           int
+		stdout, stderr string // prefixes; stdout "" wants nothing
+	}{
+		{[]string{"supervisord", "--root", filepath.Join(root, "trafex-php-nginx"), "/etc/supervisor/conf.d/supervisord.conf"}, 0,
+			"# Converted by `tend import supervisord` from /etc/supervisor/conf.d/supervisord.conf.", ""},
+		{[]string{"supervisord", "--root", filepath.Join(root, "mailcow-sogo"), "/etc/supervisor/supervisord.conf"}, 0,
+			"# Converted by", "/etc/supervisor/supervisord.conf:10: warning: [program:syslog-ng] stdout_syslog: tend does not copy output to syslog\n"},
+		{[]string{"supervisord", "--root", filepath.Join(root, "ubuntu-vnc-desktop-rootfs"), "/etc/supervisor/conf.d/supervisord.conf"}, 2,
+			"", "/etc/supervisor/conf.d/supervisord.conf:43: [program:cloud9] user: %U: a % that is not %(NAME)s nor %%"},
+		{[]string{"supervisord", filepath.Join(root, "missing.conf")}, 2, "", filepath.Join(root, "missing.conf") + ": open: no such file or directory"},
+		{nil, 2, "", "tend import: import needs a format"},
+		{[]string{"systemd", "x"}, 2, "", `tend import: unknown format "systemd"`},
+		{[]string{"supervisord"}, 2, "", "tend import: import supervisord needs one FILE"},
+		{[]string{"supervisord", "a", "b"}, 2, "", "tend import: import supervisord needs one FILE"},
+		{[]string{"supervisord", "--bogus", "a"}, 2, "", "tend import: flag provided but not defined: -bogus"},
+	}
+	for _, c := range cases {
+		var stdout, stderr strings.Builder
+		code := runImport(c.args, &stdout, &stderr)
+		if code != c.code || !strings.HasPrefix(stdout.String(), c.stdout) || (c.stdout == "") != (stdout.Len() == 0) ||
+			!strings.HasPrefix(stderr.String(), c.stderr) || c.stderr == "" && stderr.Len() > 0 {
+			t.Errorf("tend import %q = %d\nstdout %q\nstderr %q\nwant %d, %q, %q", c.args, code, stdout.String(), stderr.String(), c.code, c.stdout, c.stderr)
+		}
+	}
+	// What it writes, tend check takes.
+	var stdout, stderr strings.Builder
+	if code := runImport([]string{"supervisord", "--root", filepath.Join(root, "docker-mailserver"), "/etc/supervisor/supervisord.conf"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr.String())
+	}
+	out := filepath.Join(t.TempDir(), "tend.toml")
+	if err := os.WriteFile(out, []byte(stdout.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	var checked strings.Builder
+	if code := runCheck([]string{"-c", out}, func(string) string { return "" }, &checked, &stderr); code != 0 ||
+		!strings.HasPrefix(checked.String(), out+": ok, 17 programs") {
+		t.Errorf("tend check of the import: %d %s %s", code, checked.String(), stderr.String())
 	}
 }

@@ -46,7 +46,8 @@ func main() {
 	os.Exit(run(os.Args[1:], sub))
 }
 
-// tool runs tend version, check or ctl, and says whether args named one.
+// tool runs tend version, check, ctl or import, and says whether args
+// named one.
 func tool(args []string) (int, bool) {
 	if len(args) == 0 {
 		return 0, false
@@ -59,6 +60,8 @@ func tool(args []string) (int, bool) {
 		return runCheck(args[1:], os.Getenv, os.Stdout, os.Stderr), true
 	case "ctl":
 		return ctl.Main(args[1:], os.Stdout, os.Stderr), true
+	case "import":
+		return runImport(args[1:], os.Stdout, os.Stderr), true
 	}
 	return 0, false
 }
