@@ -15,8 +15,10 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,10 +37,14 @@ const MaxInstances = 1000
 type Config struct {
 	// File is the name the configuration was read from, as given.
 	File string
-	// Dir is the absolute directory that relative paths in the file
-	// (socket, directory, stdout, stderr) were resolved against: the
-	// directory of File.
+	// Dir is the absolute directory of File, that relative paths in it
+	// (socket, directory, stdout, stderr, env_file, include) were
+	// resolved against. Those in an included file are relative to that
+	// file's own directory.
 	Dir string
+	// Files are File and the files its [tend] include names, in the
+	// order they were merged. A reload reads them all again.
+	Files []string
 	// Tend holds the [tend] table.
 	Tend Tend
 	// Programs are the expanded [programs.NAME] tables, one per instance,
@@ -81,6 +87,10 @@ type Tend struct {
 	// Metrics (metrics, default "": off) is the host:port serving
 	// /metrics, /healthz and /readyz.
 	Metrics string `key:"metrics" reload:"start"`
+	// EnvFile (env_file, default nil) is read for every program, before
+	// the program's own env_file and environment: each Program's
+	// EnvFiles starts with it.
+	EnvFile *EnvFile `key:"env_file" reload:"live"`
 }
 
 // Every field of Tend is tagged with its key and with when tend reads
@@ -301,8 +311,17 @@ type Program struct {
 	// User (user, default nil: tend's own user).
 	User *User
 	// Environment (environment, default empty) is added to tend's own
-	// environment. Values may be written as strings, numbers or booleans.
+	// environment, over the variables of EnvFiles. Values may be written
+	// as strings, numbers or booleans.
 	Environment map[string]string
+	// EnvFiles are the env files whose variables the program gets, in
+	// order, a later one winning: [tend] env_file, then its own
+	// env_file. Shared with the other programs that read the same file.
+	EnvFiles []*EnvFile
+	// ClearEnv (clear_env, default false) starts the program's
+	// environment from nothing but PATH, HOME and USER instead of tend's
+	// whole environment; its own variables (Env) come on top.
+	ClearEnv bool
 	// Umask (umask, default nil: inherit tend's) is the file mode
 	// creation mask, written "022" or 0o022.
 	Umask *os.FileMode
@@ -359,6 +378,34 @@ type Program struct {
 	HookTimeout time.Duration
 }
 
+// Env is the program's own variables: those of its EnvFiles, in order,
+// then Environment, a later one winning. It may be p.Environment itself:
+// read it, never change it.
+func (p *Program) Env() map[string]string {
+	if len(p.EnvFiles) == 0 {
+		return p.Environment
+	}
+	env := map[string]string{}
+	for _, f := range p.EnvFiles {
+		maps.Copy(env, f.Vars)
+	}
+	maps.Copy(env, p.Environment)
+	return env
+}
+
+// LookupEnv is Env()[name], without building the map.
+func (p *Program) LookupEnv(name string) (string, bool) {
+	if v, ok := p.Environment[name]; ok {
+		return v, true
+	}
+	for _, f := range slices.Backward(p.EnvFiles) {
+		if v, ok := f.Vars[name]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // Schedule is when a scheduled oneshot runs: at the times of a cron
 // line (schedule = "*/5 * * * *") or every so long (every = "10m"). A
 // scheduled program's first run is its first time in the timetable,
@@ -384,7 +431,8 @@ func (s *Schedule) Next(t time.Time) time.Time {
 
 // Error is one problem in a configuration file.
 type Error struct {
-	// File is the configuration's name as given to Parse or Load.
+	// File is the file the problem is in: the configuration's name as
+	// given to Parse or Load, or that of a file it includes.
 	File string
 	// Line is the 1-based line of the offending key (or, for a missing
 	// key, of its table); 0 when unknown.
@@ -412,8 +460,9 @@ func (e Error) Error() string {
 	return b.String()
 }
 
-// Errors is every problem found in one configuration file, sorted by
-// line. Parse and Load return it as *Errors.
+// Errors is every problem found in one configuration, sorted by file
+// (the main file, then those it includes, in order) and line. Parse and
+// Load return it as *Errors.
 type Errors []Error
 
 // Error prints one problem per line.

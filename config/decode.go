@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,42 +56,28 @@ func readLimited(path string) ([]byte, int64, error) {
 }
 
 // Parse parses the configuration in data; name is the file it came from,
-// used in error messages and to resolve relative paths. ${VAR} is
-// expanded with env; a nil env has no variables set. Every problem is
-// returned at once, as *Errors (at most maxErrors of them, then a line
-// saying how many more there are).
+// used in error messages and to resolve relative paths, and the files it
+// includes are read from the system. ${VAR} is expanded with env; a nil
+// env has no variables set. Every problem is returned at once, as
+// *Errors (at most maxErrors of them, then a line saying how many more
+// there are).
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	c, _, err := parse(name, data, env)
+	c, _, err := parse(name, data, env, osFiles{})
 	return c, err
 }
 
-// parse is Parse, also returning the decoder, whose lines the warnings
-// need.
-func parse(name string, data []byte, env func(string) (string, bool)) (*Config, *decoder, error) {
+// parse is Parse, reading included files and env files from fsys, and
+// also returning the decoder, whose lines the warnings need.
+func parse(name string, data []byte, env func(string) (string, bool), fsys files) (*Config, *decoder, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
-	dir, err := filepath.Abs(filepath.Dir(name))
-	if err != nil {
-		dir = filepath.Dir(name)
-	}
-	d := &decoder{file: name, dir: dir, env: env}
-	// The limits first, so that the parser never sees a file over them.
-	if len(data) > MaxSize {
-		d.add(*tooLarge(data, -1))
+	d := &decoder{main: newSource(name, 0), env: env, fsys: fsys}
+	b := new(budget)
+	raw := d.read(d.main, data, -1, b)
+	if raw == nil || !d.includes(raw, b, len(data)) {
 		return nil, d, d.result()
 	}
-	src := string(data)
-	if e := prescan(src); e != nil {
-		d.add(*e)
-		return nil, d, d.result()
-	}
-	var raw map[string]any
-	if _, err := toml.Decode(src, &raw); err != nil {
-		d.syntax(src, err)
-		return nil, d, d.result()
-	}
-	d.lines = keyLines(src)
 	c := d.config(raw)
 	if err := d.result(); err != nil {
 		return nil, d, err
@@ -100,14 +85,47 @@ func parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	return c, d, nil
 }
 
+// read checks data, the contents of the file s (size bytes, -1 when not
+// known), against the limits, then parses it and finds the line of each
+// of its keys. It returns nil, with the errors recorded, when the file
+// passes a limit or is not TOML: the limits first, so that the parser
+// never sees a file over them.
+func (d *decoder) read(s *source, data []byte, size int64, b *budget) map[string]any {
+	fail := func(e Error) map[string]any {
+		e.File = s.file
+		d.add(e)
+		return nil
+	}
+	if len(data) > MaxSize {
+		return fail(*tooLarge(data, size))
+	}
+	src := string(data)
+	if e := b.prescan(src); e != nil {
+		return fail(*e)
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(src, &raw); err != nil {
+		return fail(syntaxError(src, err))
+	}
+	s.lines = keyLines(src)
+	return raw
+}
+
 // decoder turns the generic map BurntSushi/toml produces into a Config
 // key by key, so that a wrong type in one key does not hide the others.
 type decoder struct {
-	file  string
-	dir   string
-	env   func(string) (string, bool)
-	lines *lineIndex // from keyLines
-	errs  Errors
+	// main is the file given; sources are those it includes, in order.
+	main    *source
+	sources []*source
+	// origins says which file set which key, when the main file
+	// includes others; nil otherwise.
+	origins *origin
+	env     func(string) (string, bool)
+	fsys    files
+	// envFiles are the env files read, by absolute path: one that
+	// several programs name is read once.
+	envFiles envFiles
+	errs     Errors
 	// dropped counts the errors left out past maxErrors.
 	dropped int
 	// expanded counts the bytes ${VAR} expansion added, against
@@ -132,7 +150,6 @@ const (
 
 // add records e, keeping no more than about 2*maxErrors in memory.
 func (d *decoder) add(e Error) {
-	e.File = d.file
 	e.Msg = shorten(e.Msg, maxMsg)
 	d.errs = append(d.errs, e)
 	if len(d.errs) >= 2*maxErrors {
@@ -140,11 +157,13 @@ func (d *decoder) add(e Error) {
 	}
 }
 
-// trim sorts the errors by line and keeps the first maxErrors.
+// trim sorts the errors by file (the main file first, then the others in
+// the order they were merged) and line, and keeps the first maxErrors.
 func (d *decoder) trim() {
+	byFile := d.byFile()
 	slices.SortStableFunc(d.errs, func(a, b Error) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
+		if c := byFile(a, b); c != 0 {
+			return c
 		}
 		if c := strings.Compare(a.Key, b.Key); c != 0 {
 			return c
@@ -156,6 +175,21 @@ func (d *decoder) trim() {
 		d.dropped += len(d.errs) - maxErrors
 		clear(d.errs[maxErrors:])
 		d.errs = d.errs[:maxErrors]
+	}
+}
+
+// byFile compares errors by file, then by line: the main file first,
+// then the others in the order they were merged.
+func (d *decoder) byFile() func(a, b Error) int {
+	rank := map[string]int{}
+	for _, s := range d.sources {
+		rank[s.file] = s.rank
+	}
+	return func(a, b Error) int {
+		if ra, rb := rank[a.File], rank[b.File]; ra != rb {
+			return ra - rb
+		}
+		return a.Line - b.Line
 	}
 }
 
@@ -208,44 +242,31 @@ func (l loc) child(k string) loc {
 // elem is the location of element i of the array at l.
 func (l loc) elem(i int) loc { return loc{key: l.key, item: i} }
 
-// errorf records a problem at l. Its line is that of the array element,
-// the key, or the nearest table that exists in the file; its key is the
-// key (messages name the bad element by its value).
+// errorf records a problem at l, in the file that set l's key last. Its
+// line is that of the array element, the key, or the nearest table that
+// exists in the file; its key is the key (messages name the bad element
+// by its value).
 func (d *decoder) errorf(l loc, format string, args ...any) {
-	d.add(Error{Line: d.lineOf(l), Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
+	d.errorIn(d.sourceOf(l.key), l, format, args...)
 }
 
-// lineOf is the line of l: that of the array element, the key, or the
-// nearest table that exists in the file.
-func (d *decoder) lineOf(l loc) int {
-	line := 0
-	if l.item >= 0 {
-		line = d.lines.elemLine(l.key, l.item)
-	}
-	for n := len(l.key); n > 0 && line == 0; n-- {
-		line = d.lines.line(l.key[:n])
-	}
-	return line
-}
-
-// syntax records a TOML syntax error.
-func (d *decoder) syntax(data string, err error) {
+// syntaxError is the error for a TOML syntax error in src.
+func syntaxError(src string, err error) Error {
 	var pe toml.ParseError
 	if !errors.As(err, &pe) {
-		d.add(Error{Line: 1, Msg: "invalid TOML: " + err.Error()})
-		return
+		return Error{Line: 1, Msg: "invalid TOML: " + err.Error()}
 	}
 	// The parser's line is that of where it stopped, except at the end
 	// of the input, where it can be one short or 0; Start is the offending
 	// token's offset, in the input without its byte order mark. The later
 	// of the two is the right line.
-	data = trimBOM(data)
+	src = trimBOM(src)
 	line := pe.Position.Line
-	if start := pe.Position.Start; start >= 0 && start <= len(data) {
-		line = max(line, 1+strings.Count(data[:start], "\n"))
+	if start := pe.Position.Start; start >= 0 && start <= len(src) {
+		line = max(line, 1+strings.Count(src[:start], "\n"))
 	}
-	line = min(max(line, 1), 1+strings.Count(data, "\n"))
-	d.add(Error{Line: line, Msg: "invalid TOML: " + printable(shorten(pe.Message, maxMsg))})
+	line = min(max(line, 1), 1+strings.Count(src, "\n"))
+	return Error{Line: line, Msg: "invalid TOML: " + printable(shorten(pe.Message, maxMsg))}
 }
 
 // printable escapes control characters in s (the parser quotes the
@@ -270,7 +291,7 @@ func (d *decoder) result() error {
 	d.trim()
 	if d.dropped > 0 {
 		last := d.errs[len(d.errs)-1]
-		d.errs = append(d.errs, Error{File: d.file, Line: last.Line,
+		d.errs = append(d.errs, Error{File: last.File, Line: last.Line,
 			Msg: fmt.Sprintf("%d more errors after this line are not shown", d.dropped)})
 		d.dropped = 0
 	}
@@ -300,7 +321,10 @@ func (d *decoder) fields(l loc, m map[string]any, handlers map[string]func(loc, 
 
 // config decodes the whole file.
 func (d *decoder) config(raw map[string]any) *Config {
-	c := &Config{File: d.file, Dir: d.dir, Tend: defaultTend()}
+	c := &Config{File: d.main.file, Dir: d.main.dir, Files: []string{d.main.file}, Tend: defaultTend()}
+	for _, s := range d.sources {
+		c.Files = append(c.Files, s.file)
+	}
 	groups := map[string]*group{}
 	fits := true
 	d.fields(at(), raw, map[string]func(loc, any){
@@ -310,12 +334,19 @@ func (d *decoder) config(raw map[string]any) *Config {
 			if !ok || !d.countPrograms(l, m, func(string) int { return 1 }) {
 				return
 			}
-			for name, v := range m {
-				groups[name] = d.program(l.child(name), name, v)
+			// In order, so that budgets shared by the programs (env
+			// files, ${VAR}) run out at the same one each time.
+			for _, name := range slices.Sorted(maps.Keys(m)) {
+				groups[name] = d.program(l.child(name), name, m[name])
 			}
 			fits = d.countPrograms(l, m, func(name string) int { return groups[name].instances })
 		},
 	})
+	if f := c.Tend.EnvFile; f != nil {
+		for _, g := range groups {
+			g.prog.EnvFiles = append([]*EnvFile{f}, g.prog.EnvFiles...)
+		}
+	}
 	if fits { // 4,000 groups of 1,000 instances would take gigabytes
 		c.Programs = d.link(groups)
 	}
@@ -334,8 +365,14 @@ func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string
 		return true
 	}
 	names := slices.Collect(maps.Keys(programs))
-	line := func(name string) int { return d.lines.line([]string{"programs", name}) }
-	slices.SortFunc(names, func(a, b string) int { return line(a) - line(b) })
+	slices.SortFunc(names, func(a, b string) int {
+		la, lb := at("programs", a), at("programs", b)
+		sa, sb := d.sourceOf(la.key), d.sourceOf(lb.key)
+		if sa.rank != sb.rank {
+			return sa.rank - sb.rank
+		}
+		return sa.lineOf(la) - sb.lineOf(lb)
+	})
 	total = 0
 	for _, name := range names {
 		if total += size(name); total > MaxPrograms {
@@ -431,6 +468,10 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 				t.Metrics = s
 			}
 		},
+		// Read, and its files merged, before anything else is decoded
+		// (includes); Config.Files lists them.
+		"include":  func(loc, any) {},
+		"env_file": func(l loc, v any) { t.EnvFile = d.envFile(l, v) },
 	})
 	if t.Drain > 0 && t.Drain >= t.ShutdownTimeout {
 		d.errorf(l.child("drain"), "%s is not shorter than shutdown_timeout (%s), which it counts inside", t.Drain, t.ShutdownTimeout)
@@ -484,6 +525,12 @@ func (d *decoder) program(l loc, name string, v any) *group {
 		},
 		"user":        func(l loc, v any) { p.User = d.user(l, v) },
 		"environment": func(l loc, v any) { p.Environment = d.environment(l, v) },
+		"env_file": func(l loc, v any) {
+			if f := d.envFile(l, v); f != nil {
+				p.EnvFiles = []*EnvFile{f}
+			}
+		},
+		"clear_env": func(l loc, v any) { p.ClearEnv, _ = d.boolean(l, v) },
 		"umask": func(l loc, v any) {
 			if m, ok := d.mode(l, v); ok {
 				p.Umask = &m

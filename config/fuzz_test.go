@@ -74,7 +74,7 @@ func FuzzParse(f *testing.F) {
 		// within a bound that grows with the input, up to 64 MiB: a
 		// cost that grows faster than the input shows here first.
 		before := allocated()
-		c, err := Parse("f.toml", data, env)
+		c, _, err := parse("f.toml", data, env, mapFiles{}) // an include reads nothing: FuzzInclude has files
 		if alloc, limit := allocated()-before, allocBound(len(data)); alloc > limit {
 			t.Fatalf("Parse allocated %d bytes for %d bytes of input, more than %d", alloc, len(data), limit)
 		}
@@ -173,6 +173,61 @@ func treeDepth(v any) int {
 		d++
 	}
 	return d
+}
+
+// FuzzInclude: a main file and the files it may include or read as env
+// files, cut from the input at "\n---\n": /c/t.toml, then /c/d/1.toml
+// (also /c/1.env), /c/d/2.toml (and /c/2.env)… Whatever they hold, parse
+// answers within the memory bound of their total size, with errors that
+// each name one of the files and a line in it.
+func FuzzInclude(f *testing.F) {
+	for _, src := range []string{
+		"[tend]\ninclude = \"d/*.toml\"\n[programs.a]\ncommand = \"a\"\n---\n[programs.a]\nstopwaitsecs = 1\n---\n[programs.b]\ncommand = 1\n",
+		"[tend]\ninclude = [\"d/2.toml\", \"d/1.toml\", \"/c/t.toml\"]\nenv_file = \"1.env\"\n---\nA=1\nB=\"x\"\n---\n[programs.p]\ncommand = \"p\"\nenv_file = \"../2.env\"\n",
+		"[tend]\ninclude = \"d/*\"\n---\n[tend]\ninclude = \"x\"\n---\n[programs.p\n",
+		"[tend]\ninclude = \"d/1.toml\"\n[programs.a]\ncommand = \"a\"\ndepends_on = [\"b\"]\n---\n[programs.b]\ncommand = \"b\"\ndepends_on = [\"a\"]\n",
+		"[tend]\ninclude = \"d/*.toml\"\n---\ntend = 1\nprograms = 2\n---\n[programs.x.healthcheck]\ntcp = 1\n",
+	} {
+		f.Add([]byte(src))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hang := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("parse hangs on %q", data)) })
+		defer hang.Stop()
+		parts := strings.Split(string(data), "\n---\n")
+		if len(parts) > 8 {
+			return
+		}
+		fsys := mapFiles{}
+		lines := map[string]int{"/c/t.toml": 1 + strings.Count(parts[0], "\n")}
+		for i, p := range parts[1:] {
+			toml, env := fmt.Sprintf("/c/d/%d.toml", i+1), fmt.Sprintf("/c/%d.env", i+1)
+			fsys[toml], fsys[env] = p, p
+			lines[toml] = 1 + strings.Count(p, "\n")
+			lines[env] = lines[toml] // include = "*" reads it as TOML
+		}
+		before := allocated()
+		c, _, err := parse("/c/t.toml", []byte(parts[0]), nil, fsys)
+		if alloc, limit := allocated()-before, allocBound(len(data)); alloc > limit {
+			t.Fatalf("parse allocated %d bytes for %d bytes of input, more than %d", alloc, len(data), limit)
+		}
+		if err == nil {
+			for _, p := range c.Programs {
+				if p.Name == "" || len(p.Command) == 0 || p.Command[0] == "" {
+					t.Fatalf("invalid program accepted: %+v", p)
+				}
+			}
+			return
+		}
+		var es *Errors
+		if c != nil || !errors.As(err, &es) || len(*es) == 0 {
+			t.Fatalf("parse = %v, %T %v; want nil and a non-empty *Errors", c, err, err)
+		}
+		for _, e := range *es {
+			if n, ok := lines[e.File]; !ok || e.Line <= 0 || e.Line > n || e.Msg == "" {
+				t.Fatalf("bad error entry %#v in\n%v", e, err)
+			}
+		}
+	})
 }
 
 // FuzzCron: whatever a schedule line holds, parseCron returns (the

@@ -57,9 +57,22 @@ const (
 // deeper than prescan counted; on input it rejects, the two agree up to
 // the point where the parser stops. Its recursion is bounded by
 // MaxDepth, and it stops at the first limit passed, which it returns.
-func prescan(src string) *Error {
-	p := &pre{src: trimBOM(src), line: 1}
+func prescan(src string) *Error { return new(budget).prescan(src) }
+
+// budget is what the files of one configuration have used of MaxItems
+// and MaxKeyBytes so far: a file and those it includes are held to the
+// limits together, as if they were one file, so that 256 included files
+// cost the parser no more than one.
+type budget struct {
+	items, bytes int
+}
+
+// prescan is prescan for one more file of the configuration, counting
+// what it holds against what the files before it left of the limits.
+func (b *budget) prescan(src string) *Error {
+	p := &pre{src: trimBOM(src), line: 1, items: b.items, bytes: b.bytes}
 	p.document()
+	b.items, b.bytes = p.items, p.bytes
 	return p.err
 }
 

@@ -458,22 +458,17 @@ func (d *decoder) hostPort(l loc, s string, minPort int) {
 	}
 }
 
-// path resolves a path relative to the configuration's directory, and
-// reports a NUL byte in it: no system call takes one, so the file could
-// never be opened.
+// path resolves a path relative to the directory of the file that set
+// l, and reports a NUL byte in it: no system call takes one, so the file
+// could never be opened.
 func (d *decoder) path(l loc, p string) string {
 	if strings.ContainsRune(p, 0) {
 		d.errorf(l, "path holds a NUL byte")
 	}
-	return d.abs(p)
-}
-
-// abs resolves a path relative to the configuration's directory.
-func (d *decoder) abs(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
-	return filepath.Join(d.dir, p)
+	return filepath.Join(d.sourceOf(l.key).dir, p)
 }
 
 // describe names v's TOML type, with the value for a scalar.

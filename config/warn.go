@@ -33,7 +33,7 @@ func Check(path string) (*Config, []Error, error) {
 		e.File = path
 		return nil, nil, &Errors{*e}
 	}
-	c, d, err := parse(path, data, os.LookupEnv)
+	c, d, err := parse(path, data, os.LookupEnv, osFiles{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +46,8 @@ func Check(path string) (*Config, []Error, error) {
 func (d *decoder) warnings(c *Config, environ []string) []Error {
 	var ws []Error
 	warn := func(l loc, format string, args ...any) {
-		ws = append(ws, Error{File: d.file, Line: d.lineOf(l), Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
+		s := d.sourceOf(l.key)
+		ws = append(ws, Error{File: s.file, Line: s.lineOf(l), Key: keyString(l.key), Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, p := range c.Programs {
 		if p.Instance > 0 {
@@ -82,7 +83,7 @@ func (d *decoder) warnings(c *Config, environ []string) []Error {
 			}
 		}
 	}
-	slices.SortStableFunc(ws, func(a, b Error) int { return a.Line - b.Line })
+	slices.SortStableFunc(ws, d.byFile())
 	return ws
 }
 
@@ -121,7 +122,7 @@ func (d *decoder) lookCommand(p *Program, argv []string, shell bool, environ []s
 		}
 		return ""
 	}
-	path, ok := p.Environment["PATH"]
+	path, ok := p.LookupEnv("PATH")
 	if !ok {
 		path = execpath.Env(environ, "PATH")
 	}

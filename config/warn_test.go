@@ -119,3 +119,40 @@ func writeFile(t *testing.T, path string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestWarningsInIncludes: a warning names the file that set the key,
+// and a program's PATH may come from its env file.
+func TestWarningsInIncludes(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	mkdir(t, bin)
+	writeFile(t, filepath.Join(bin, "app"), 0o755)
+	mkdir(t, filepath.Join(dir, "d"))
+	t.Setenv("PATH", "/usr/bin:/bin")
+	files := map[string]string{
+		"tend.toml": "[tend]\ninclude = \"d/*.toml\"\n[programs.web]\ncommand = [\"app\"]\n[programs.api]\ncommand = [\"app\"]\n",
+		// web's PATH from an env file: found; api's directory, set here.
+		"d/a.toml": "[programs.web]\nenv_file = \"../web.env\"\n\n[programs.api]\ndirectory = \"gone\"\n",
+		"web.env":  "PATH=" + bin + "\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ws, err := Check(filepath.Join(dir, "tend.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		dir + `/tend.toml:6: programs.api.command: command "app" not found in PATH (PATH=/usr/bin:/bin)`,
+		dir + `/d/a.toml:5: programs.api.directory: directory "` + dir + `/d/gone" does not exist`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -215,7 +215,11 @@ func (s *Supervisor) command(p *program) (Command, error) {
 		return c, nil
 	}
 	c.Stdin = s.devNull
-	c.Env = mergeEnv(s.environ(), p.cfg.Environment, p.cfg)
+	base := s.environ()
+	if p.cfg.ClearEnv {
+		base = cleanEnv(base, p.cfg.User)
+	}
+	c.Env = mergeEnv(base, p.cfg.Env(), p.cfg)
 	if p.cfg.Umask != nil {
 		c.Umask = int(*p.cfg.Umask)
 	}
