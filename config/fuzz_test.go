@@ -34,6 +34,8 @@ func FuzzParse(f *testing.F) {
 		"[programs.p]\ncommand = \"p\"\nstopsignal = \"RTMIN+3\"\nstdout = \"log/p.log\"\nstdout_maxbytes = \"1MiB\"\n",
 		"[programs.p]\ncommand = [\n  \"a\",\n  1,\n]\nbackoff = { initial = \"2s\",\n  max = 1 }\n",
 		"[tend]\nshutdown_timeout = \"1s\"\n[programs]\n",
+		"[programs.p]\ncommand = \"p\"\nrestart_limit = { count = 3, window = \"10s\" }\nbackoff = { reset = \"1m\" }\n",
+		"[programs.p]\ncommand = \"p\"\n[programs.p.restart_limit]\nwindow = 1e400\ncount = [1]\n",
 		"programs.p.command = \"x\"\nprograms.p.healthcheck.tcp = \"h:1\"\n",
 		"[programs.p]\ncommand = \"${\"\n",
 		"[programs.p\ncommand = 1",
