@@ -116,6 +116,11 @@ type Status struct {
 	Restarts int  `json:"restarts"`
 	Critical bool `json:"critical,omitempty"`
 	Paused   bool `json:"paused,omitempty"`
+	// Reason is why the program entered State, as the log line says.
+	Reason string `json:"reason,omitempty"`
+	// NextStart is when a program in BACKOFF starts again; zero in any
+	// other state.
+	NextStart time.Time `json:"next_start,omitzero"`
 }
 
 // Event is one state change, as streamed by GET /v1/events.
@@ -129,6 +134,8 @@ type Event struct {
 	Signal   string     `json:"signal,omitempty"`
 	Reason   string     `json:"reason,omitempty"`
 	Health   api.Health `json:"health,omitempty"`
+	// NextStart is when a change to BACKOFF starts the program again.
+	NextStart time.Time `json:"next_start,omitzero"`
 }
 
 // dropped is the last line of an events stream whose subscriber the

@@ -63,21 +63,46 @@ func descendants(root int) []int {
 	return out
 }
 
-// parentOf reads the ppid from /proc/PID/stat. The command name in field 2
-// may hold spaces and parentheses, so the fields are counted from the
-// last ')'.
-func parentOf(pid int) (int, error) {
+// GroupSize counts the processes in process group pgid, zombies
+// included, from /proc: how many a program's main process left behind
+// (the supervisor logs it). 0 when /proc cannot be read.
+func GroupSize(pgid int) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := statField(pid, 2); err == nil && g == pgid {
+			n++
+		}
+	}
+	return n
+}
+
+// parentOf reads the ppid from /proc/PID/stat.
+func parentOf(pid int) (int, error) { return statField(pid, 1) }
+
+// statField reads a numeric field of /proc/PID/stat, counted from the
+// one after the command name: 0 is the state, 1 the ppid, 2 the process
+// group. The command name may hold spaces and parentheses, so the fields
+// are counted from the last ')'.
+func statField(pid, i int) (int, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
+	j := bytes.LastIndexByte(b, ')')
+	if j < 0 {
 		return 0, errors.New("malformed stat")
 	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
+	f := bytes.Fields(b[j+1:])
+	if len(f) <= i {
 		return 0, errors.New("malformed stat")
 	}
-	return strconv.Atoi(string(f[1]))
+	return strconv.Atoi(string(f[i]))
 }

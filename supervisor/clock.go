@@ -23,8 +23,9 @@ import (
 // two cores). A docker pause lasts seconds.
 // To bound what a freeze that begins between two wakeups can cost, the
 // timer is capped at heartbeat while a time-sensitive deadline is
-// pending (a program STARTING or STOPPING, the grace period, the
-// shutdown). Idle, with every program RUNNING, tend still never wakes.
+// pending (a program STARTING or STOPPING, a crashed program's
+// backoff.reset, the grace period, the shutdown). Idle, with every
+// program RUNNING and up for backoff.reset, tend still never wakes.
 const (
 	heartbeat       = 250 * time.Millisecond
 	freezeTolerance = time.Second
@@ -63,7 +64,8 @@ func (s *Supervisor) sensitive() bool {
 		return true
 	}
 	return slices.ContainsFunc(s.programs, func(p *program) bool {
-		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero()
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() ||
+			(p.state == Running && !p.due.IsZero()) // backoff.reset (watchReset)
 	})
 }
 

@@ -22,6 +22,9 @@ func (s *Supervisor) publish(c Change) {
 	}
 	ev := control.Event{Program: c.Program, State: c.State, From: c.From, Pid: c.Pid,
 		Time: c.Time, ExitCode: c.ExitCode, Signal: c.Signal, Reason: c.Reason, Health: api.Health(c.Health)}
+	if c.State == Backoff && c.Health == "" {
+		ev.NextStart = c.Time.Add(c.RetryIn)
+	}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
 		select {

@@ -109,5 +109,6 @@ func (s *Supervisor) reply(ps []*program, err error) control.Reply {
 // status is what `tend ctl status` shows of p.
 func (p *program) status() control.Status {
 	return control.Status{Name: p.cfg.Name, State: p.state, Health: api.Health(p.probe.health), Pid: p.pid,
-		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical, Paused: p.state == Paused}
+		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical, Paused: p.state == Paused,
+		Reason: p.reason, NextStart: p.retryAt}
 }

@@ -115,6 +115,9 @@ type osOps struct {
 	kill      func(pid int, sig syscall.Signal) error
 	drain     func(func(reaper.Exit)) (bool, error)
 	leftovers func(init bool, sig syscall.Signal) bool
+	// groupSize counts the processes in a process group, zombies
+	// included; 0 when it cannot tell.
+	groupSize func(pgid int) int
 	subreaper func() error
 	now       func() time.Time
 	// muteChild mutes SIGCHLD (true) or gives it back its handler.
@@ -131,6 +134,7 @@ var realOS = osOps{
 	kill:      unix.Kill,
 	drain:     reaper.Drain,
 	leftovers: reaper.SignalLeftovers,
+	groupSize: reaper.GroupSize,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 	muteChild: func(on bool) error {
@@ -269,6 +273,7 @@ func (s *Supervisor) safely(step func()) {
 func (s *Supervisor) advance() {
 	for {
 		ph := s.phase
+		s.settleEnds()
 		switch s.phase {
 		case running:
 			s.startReady()
