@@ -297,8 +297,13 @@ func renderCrashLoop(b *strings.Builder, res *results) {
 			ratio(r, "supervisord"), ratio(r, "s6"))
 	}
 	// Past the ladder's climb, tend starts the program once per
-	// backoff.max plus its run; the others as fast as the runs end.
-	fmt.Fprintf(b, "\nOnce its ladder reaches `max` (30 s by default, after 6 crashes), tend starts this program every %.1f s + %.1f s, "+
+	// backoff.max plus its run; the others as fast as the runs end. The
+	// defaults: initial 1 s, factor 2, max 30 s.
+	n := 2 // the crash whose wait is initial
+	for d := 1.0; d < 30; d *= 2 {
+		n++
+	}
+	fmt.Fprintf(b, "\nFrom its %dth crash on, tend waits `max` (30 s by default) and starts this program every %.1f s + %.1f s, "+
 		"%.1f times a minute (computed, not measured); supervisord and s6 go on at the rate above.\n",
-		30.0, life, 60/(30+life))
+		n, 30.0, life, 60/(30+life))
 }
