@@ -46,6 +46,11 @@ type Status struct {
 	// NextRun is, for a scheduled oneshot whose timetable runs, when it
 	// runs next (wall clock, as tend expects it now).
 	NextRun time.Time `json:"next_run,omitzero"`
+	// Reason is why the program entered State, as the log line says.
+	Reason string `json:"reason,omitempty"`
+	// NextStart is when a program in BACKOFF starts again; zero in any
+	// other state.
+	NextStart time.Time `json:"next_start,omitzero"`
 }
 
 // MarshalJSON writes s with "paused":true when its state is PAUSED.
@@ -72,6 +77,8 @@ type Event struct {
 	Signal   string    `json:"signal,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Health   Health    `json:"health,omitempty"`
+	// NextStart is when a change to BACKOFF starts the program again.
+	NextStart time.Time `json:"next_start,omitzero"`
 	// Failures (failed starts in a row, for BACKOFF and FATAL) and
 	// RetryIn (BACKOFF's wait) go to tend's log line, not to the stream.
 	Failures int           `json:"-"`

@@ -2,7 +2,7 @@
 # Benchmarks tend in supervisor mode against supervisord and s6, in one
 # run, and writes the tables into docs/benchmarks-supervisor.md.
 #
-#   bash bench/supervisor.sh           full run (about five minutes); updates docs/benchmarks-supervisor.md
+#   bash bench/supervisor.sh           full run (about six minutes); updates docs/benchmarks-supervisor.md
 #   bash bench/supervisor.sh --quick   smoke test (under a minute): every measurement,
 #                                      20 programs, small counts; writes bench/out/supervisor/ only
 #

@@ -215,7 +215,9 @@ type User struct {
 	GID int
 }
 
-// Backoff is the delay between failed starts: Initial * Factor^(n-1),
+// Backoff is the delay before a restart: after the n-th failed start in
+// a row, or the n-th unexpected exit in a row of runs shorter than
+// Reset (the first of those restarts at once), Initial * Factor^(n-1),
 // capped at Max, with jitter added by the supervisor.
 type Backoff struct {
 	// Initial (default 1s) is the delay after the first failed start.
@@ -224,6 +226,24 @@ type Backoff struct {
 	Max time.Duration
 	// Factor (default 2.0, >= 1) multiplies the delay after each failure.
 	Factor float64
+	// Reset (reset, default Max): a run that lasts this long (tend
+	// time) clears the ladder of unexpected exits; 0 clears it after
+	// every run, so a crash always restarts at once.
+	Reset time.Duration
+}
+
+// MaxRestartLimit bounds RestartLimit.Count: the supervisor keeps the
+// time of up to Count+1 restarts per program.
+const MaxRestartLimit = 10_000
+
+// RestartLimit is the restart_limit table: more than Count automatic
+// restarts within Window is FATAL.
+type RestartLimit struct {
+	// Count (count, required, 0 to MaxRestartLimit) is how many
+	// restarts the window may hold.
+	Count int
+	// Window (window, default 60s, > 0) is how far back restarts count.
+	Window time.Duration
 }
 
 // OnUnhealthy is what happens when a health check declares a program
@@ -339,8 +359,12 @@ type Program struct {
 	// StartRetries (startretries, default 3) counts retries after the
 	// first failed start: 1+StartRetries failed starts in a row is FATAL.
 	StartRetries int
-	// Backoff (backoff) is the delay between failed starts.
+	// Backoff (backoff) is the delay between failed starts, and between
+	// restarts after unexpected exits of runs that were up.
 	Backoff Backoff
+	// RestartLimit (restart_limit, default nil: none) makes too many
+	// automatic restarts in a window FATAL.
+	RestartLimit *RestartLimit
 	// StopSignal (stopsignal, default SIGTERM) is sent to the process
 	// group to stop the program.
 	StopSignal syscall.Signal
@@ -496,7 +520,7 @@ func defaultProgram(name string) Program {
 		Autostart:    true,
 		ExitCodes:    []int{0},
 		StartRetries: 3,
-		Backoff:      Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2},
+		Backoff:      Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2, Reset: 30 * time.Second},
 		StopSignal:   syscall.SIGTERM,
 		StopWaitSecs: 10 * time.Second,
 		HookTimeout:  10 * time.Second,

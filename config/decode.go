@@ -547,7 +547,8 @@ func (d *decoder) program(l loc, name string, v any) *group {
 			n, _ := d.integer(l, v, 0, math.MaxInt32)
 			p.StartRetries = int(n)
 		},
-		"backoff": func(l loc, v any) { d.backoff(l, v, &p.Backoff) },
+		"backoff":       func(l loc, v any) { d.backoff(l, v, &p.Backoff) },
+		"restart_limit": func(l loc, v any) { p.RestartLimit = d.restartLimit(l, v) },
 		"stopsignal": func(l loc, v any) {
 			if sig, ok := d.signal(l, v); ok {
 				p.StopSignal = sig
@@ -707,9 +708,11 @@ func (d *decoder) backoff(l loc, v any, b *Backoff) {
 	if !ok {
 		return
 	}
+	resetSet := false
 	d.fields(l, m, map[string]func(loc, any){
 		"initial": func(l loc, v any) { b.Initial = d.durationOr(l, v, b.Initial) },
 		"max":     func(l loc, v any) { b.Max = d.durationOr(l, v, b.Max) },
+		"reset":   func(l loc, v any) { b.Reset, resetSet = d.durationOr(l, v, b.Reset), true },
 		"factor": func(l loc, v any) {
 			f, ok := d.number(l, v)
 			if ok && (f < 1 || f > 1000) {
@@ -724,6 +727,33 @@ func (d *decoder) backoff(l loc, v any, b *Backoff) {
 	if b.Max < b.Initial {
 		d.errorf(l.child("max"), "max (%s) is less than initial (%s)", b.Max, b.Initial)
 	}
+	if !resetSet {
+		b.Reset = b.Max // documented: reset defaults to max, as set here
+	}
+}
+
+// restartLimit decodes restart_limit = { count = N, window = "60s" }.
+func (d *decoder) restartLimit(l loc, v any) *RestartLimit {
+	m, ok := d.table(l, v)
+	if !ok {
+		return nil
+	}
+	r := &RestartLimit{Count: -1, Window: time.Minute}
+	d.fields(l, m, map[string]func(loc, any){
+		"count": func(l loc, v any) {
+			if n, ok := d.integer(l, v, 0, MaxRestartLimit); ok {
+				r.Count = int(n)
+			}
+		},
+		"window": func(l loc, v any) { r.Window = d.positive(l, v, r.Window) },
+	})
+	if _, ok := m["count"]; !ok {
+		d.errorf(l.child("count"), "required key is missing")
+	}
+	if r.Count < 0 {
+		return nil // an error is reported
+	}
+	return r
 }
 
 // deps decodes depends_on: a list of names, or a table of name =

@@ -36,6 +36,8 @@ func FuzzParse(f *testing.F) {
 		"[tend]\nshutdown_timeout = \"1s\"\n[programs]\n",
 		"[programs.j]\ncommand = \"j\"\ntype = \"oneshot\"\nschedule = \"CRON_TZ=UTC 0 3 * * *\"\n",
 		"[programs.j]\ncommand = \"j\"\ntype = \"oneshot\"\nschedule = \"TZ=\"\n",
+		"[programs.p]\ncommand = \"p\"\nrestart_limit = { count = 3, window = \"10s\" }\nbackoff = { reset = \"1m\" }\n",
+		"[programs.p]\ncommand = \"p\"\n[programs.p.restart_limit]\nwindow = 1e400\ncount = [1]\n",
 		"programs.p.command = \"x\"\nprograms.p.healthcheck.tcp = \"h:1\"\n",
 		"[programs.p]\ncommand = \"${\"\n",
 		"[programs.p\ncommand = 1",

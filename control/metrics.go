@@ -149,6 +149,10 @@ func writeMetrics(b *bytes.Buffer, status api.Reply, healthy bool) {
 		func(p api.Status) (string, bool) {
 			return strconv.FormatFloat(float64(p.Since.UnixMilli())/1e3, 'f', 3, 64), !p.Since.IsZero()
 		})
+	family("tend_program_next_start_seconds", "gauge", "When a program in BACKOFF starts again, in seconds since the Unix epoch; absent in any other state.",
+		func(p api.Status) (string, bool) {
+			return strconv.FormatFloat(float64(p.NextStart.UnixMilli())/1e3, 'f', 3, 64), !p.NextStart.IsZero()
+		})
 	family("tend_program_exit_code", "gauge", "The exit code of the program's last run (128+N if signal N killed it); absent before its first exit.",
 		func(p api.Status) (string, bool) {
 			if p.ExitCode == nil {

@@ -191,7 +191,7 @@ func TestWriteMetricsEscapes(t *testing.T) {
 	var b bytes.Buffer
 	code := 137
 	writeMetrics(&b, api.Reply{Freezes: 2, FrozenSeconds: 7.5, Programs: []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
-		{Name: "é", State: "BACKOFF", Restarts: 4}}}, false)
+		{Name: "é", State: "BACKOFF", Restarts: 4, NextStart: time.Unix(1700000030, 500e6)}}}, false)
 	checkExposition(t, b.String())
 	for _, want := range []string{
 		`tend_program_up{program="a\"b\\c\nd"} 1`,
@@ -200,6 +200,7 @@ func TestWriteMetricsEscapes(t *testing.T) {
 		`tend_program_state_since_seconds{program="a\"b\\c\nd"} 1700000000.250`,
 		`tend_program_state{program="é",state="BACKOFF"} 1`,
 		`tend_program_restarts_total{program="é"} 4`,
+		`tend_program_next_start_seconds{program="é"} 1700000030.500`,
 		"tend_healthy 0",
 		"tend_freezes_total 2",
 		"tend_frozen_seconds_total 7.500",
@@ -210,5 +211,8 @@ func TestWriteMetricsEscapes(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), "tend_program_state_since_seconds{"); n != 1 {
 		t.Errorf("%d state_since samples, want 1 (the second program has no Since)", n)
+	}
+	if n := strings.Count(b.String(), "tend_program_next_start_seconds{"); n != 1 {
+		t.Errorf("%d next_start samples, want 1 (the first program is not in BACKOFF)", n)
 	}
 }

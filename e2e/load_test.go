@@ -101,15 +101,19 @@ func statusBurst(n int, ask func() ([]api.Status, error)) []error {
 
 func loadStatus(t *testing.T, bin string, checkRSS bool) {
 	cfg, _, sock := ctlConfig(t, `
+# reset = 0: the crash ladder off, every crash restarts at once, so
+# that the loop stays busy with them during the load.
 [programs.crash1]
 command = "sleep 0.05; exit 1"
 autorestart = "always"
 startsecs = 0.01
+backoff = { reset = "0s" }
 
 [programs.crash2]
 command = "sleep 0.05; exit 1"
 autorestart = "always"
 startsecs = 0.01
+backoff = { reset = "0s" }
 `, false)
 	s := startCtlWith(t, cfg, ctlRun{bin: bin})
 	s.tl.waitState("crash1", "RUNNING")

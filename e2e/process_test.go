@@ -110,6 +110,10 @@ func replacePwd(s string) string {
 // to stderr with stdout = stderr = "prefix", and leaves a grandchild that
 // writes after its parent has exited. Every line reaches tend's stdout
 // (or stderr) exactly once, whole, behind "name | ", before tend exits.
+// The grandchild is in the program's process group, which tend stops
+// once the parent has exited (the program is one unit): it ignores
+// stopsignal (from its fork on: the parent sets it), and has its
+// stopwaitsecs to write and exit.
 func TestPrefixNoLineLost(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -124,6 +128,7 @@ stderr = "prefix"
 command = '''
 i=0; while [ $i -lt 10000 ]; do echo "line $i of 10000, padded to make it longer"; i=$((i+1)); done
 echo "to stderr" >&2
+trap '' TERM
 (sleep 0.3; echo "from the grandchild") &
 '''
 `), 0o644)

@@ -164,3 +164,24 @@ func readStat(pid int) (stat, error) {
 	}
 	return st, nil
 }
+
+// GroupSize counts the processes in process group pgid, zombies
+// included, from /proc: how many a program's main process left behind
+// (the supervisor logs it). 0 when /proc cannot be read.
+func GroupSize(pgid int) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.pgid == pgid {
+			n++
+		}
+	}
+	return n
+}

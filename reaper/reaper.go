@@ -1,6 +1,7 @@
 // Package reaper is where tend reaps: the only place that calls wait4
 // (Drain), when to call it (Schedule), and the walk that finds what is
-// left to stop once the programs are down (SignalLeftovers).
+// left to stop once the programs are down (SignalLeftovers) or of a
+// program's process group (GroupSize).
 //
 // Only this package calls wait4.
 //

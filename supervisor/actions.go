@@ -63,6 +63,7 @@ func (s *Supervisor) startProgram(p *program, reason string) {
 	if p.cfg.Schedule != nil && reason != scheduleReason {
 		p.sched.on = true // ctl start: runs now, and on its timetable again
 	}
+	p.crashes, p.recent = 0, nil
 	if p.state != Stopped {
 		s.changed(p, Change{State: Stopped, From: p.state, Reason: reason})
 	}
@@ -130,7 +131,7 @@ func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
 	if !p.alive() {
 		return fmt.Errorf("%s is %s: no process to signal", p.cfg.Name, p.state)
 	}
-	if err := s.os.kill(-p.pid, sig); err != nil {
+	if err := s.os.kill(-p.pgid(), sig); err != nil {
 		return fmt.Errorf("signal %s %s: %w", signals.Name(sig), p.cfg.Name, err)
 	}
 	return nil
@@ -258,7 +259,7 @@ func (s *Supervisor) reload(reason string) error {
 func (s *Supervisor) adopt(p *program) {
 	if p.next != nil {
 		p.cfg, p.next = p.next, nil
-		p.failures, p.waitSaid = 0, false
+		p.failures, p.waitSaid, p.crashes, p.recent = 0, false, 0, nil
 		p.sched = schedState{on: p.cfg.Schedule != nil && p.cfg.Autostart}
 	}
 }

@@ -25,8 +25,9 @@ import (
 // two cores). A docker pause lasts seconds.
 // To bound what a freeze that begins between two wakeups can cost, the
 // timer is capped at heartbeat while a time-sensitive deadline is
-// pending (a program STARTING or STOPPING, the grace period, the
-// shutdown). Idle, with every program RUNNING, tend still never wakes.
+// pending (a program STARTING or STOPPING, a crashed program's
+// backoff.reset, the grace period, the shutdown). Idle, with every
+// program RUNNING and up for backoff.reset, tend still never wakes.
 const (
 	heartbeat       = 250 * time.Millisecond
 	freezeTolerance = time.Second
@@ -115,7 +116,8 @@ func (s *Supervisor) sensitive() bool {
 		return true
 	}
 	return slices.ContainsFunc(s.programs, func(p *program) bool {
-		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() || p.hook != nil
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() || p.hook != nil ||
+			(p.state == Running && !p.due.IsZero()) // backoff.reset (watchReset)
 	})
 }
 

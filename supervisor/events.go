@@ -22,6 +22,9 @@ func (s *Supervisor) publish(c Change) {
 	if len(s.subscribers) == 0 {
 		return
 	}
+	if c.State == Backoff && c.Health == "" {
+		c.NextStart = c.Time.Add(c.RetryIn)
+	}
 	kept := s.subscribers[:0]
 	for _, sub := range s.subscribers {
 		select {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,15 @@ type script struct {
 	runFor time.Duration // how long it runs before exiting on its own; <0: forever
 	code   int           // its exit code then
 	onTerm time.Duration // how long it takes to exit on its stop signal; <0: ignores it
+	// workers are processes it starts in its process group, named
+	// NAME.w, that run until a signal ends them (they outlive it);
+	// workerTerm is how long one takes to exit on TERM (<0: ignores it).
+	workers    int
+	workerTerm time.Duration
+	firstOnly  bool // workers in the first run only
+	// lives, when set, replaces runFor: the n-th start runs lives[n],
+	// the last one repeating.
+	lives []time.Duration
 }
 
 var forever = script{runFor: -1, onTerm: 0}
@@ -49,6 +59,8 @@ type fakeOS struct {
 	nextPid int
 	names   map[int]string
 	alive   map[int]bool
+	group   map[int]int // pid → process group
+	spawns  map[string]int
 	pending []reaper.Exit
 	events  []event
 	chld    chan os.Signal
@@ -77,7 +89,7 @@ type fakeOS struct {
 
 func newFakeOS(scripts map[string]script) *fakeOS {
 	return &fakeOS{t0: time.Now(), scripts: scripts, nextPid: 100,
-		names: map[int]string{}, alive: map[int]bool{}, chld: make(chan os.Signal, 1),
+		names: map[int]string{}, alive: map[int]bool{}, group: map[int]int{}, spawns: map[string]int{}, chld: make(chan os.Signal, 1),
 		handled: map[syscall.Signal]int{}}
 }
 
@@ -92,6 +104,11 @@ func (f *fakeOS) ops() osOps {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			return f.runDelay, true
+		},
+		groupSize: func(pgid int) int {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return len(f.members(pgid, true))
 		},
 		subreaper: func() error { return nil },
 		muteChild: f.muteChild,
@@ -152,34 +169,85 @@ func (f *fakeOS) spawn(c Command) (int, error) {
 	}
 	f.nextPid++
 	pid := f.nextPid
-	f.names[pid], f.alive[pid] = name, true
+	f.names[pid], f.alive[pid], f.group[pid] = name, true, pid
 	f.record("spawn " + name)
-	if sc.runFor >= 0 {
-		time.AfterFunc(sc.runFor, func() { f.exit(pid, unix.WaitStatus(sc.code<<8)) })
+	runFor := sc.runFor
+	if len(sc.lives) > 0 {
+		runFor = sc.lives[min(f.spawns[name], len(sc.lives)-1)]
+	}
+	f.spawns[name]++
+	if runFor >= 0 {
+		time.AfterFunc(runFor, func() { f.exit(pid, unix.WaitStatus(sc.code<<8)) })
+	}
+	workers := sc.workers
+	if sc.firstOnly && f.spawns[name] > 1 {
+		workers = 0
+	}
+	for range workers {
+		f.nextPid++
+		f.names[f.nextPid], f.alive[f.nextPid], f.group[f.nextPid] = name+".w", true, pid
 	}
 	return pid, nil
+}
+
+// members lists the processes of group pgid: the live ones, and the
+// zombies not yet reaped too when zombies is set (the kernel counts
+// them until they are reaped).
+func (f *fakeOS) members(pgid int, zombies bool) []int {
+	var out []int
+	for pid, g := range f.group {
+		if g == pgid && f.alive[pid] {
+			out = append(out, pid)
+		}
+	}
+	if zombies {
+		for _, e := range f.pending {
+			if f.group[e.Pid] == pgid {
+				out = append(out, e.Pid)
+			}
+		}
+	}
+	return out
 }
 
 func (f *fakeOS) kill(pid int, sig syscall.Signal) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	targets := []int{pid}
 	if pid < 0 {
-		pid = -pid
+		targets = f.members(-pid, sig == 0)
+		slices.Sort(targets)
+	} else if !f.alive[pid] {
+		targets = nil
 	}
-	if !f.alive[pid] {
+	if len(targets) == 0 {
 		return unix.ESRCH
 	}
+	if sig == 0 {
+		return nil
+	}
+	for _, pid := range targets {
+		f.signal(pid, sig)
+	}
+	return nil
+}
+
+// signal delivers sig to the live process pid, as its script says.
+func (f *fakeOS) signal(pid int, sig syscall.Signal) {
 	name := f.names[pid]
 	f.record(fmt.Sprintf("kill %s %s", name, signals.Name(sig)))
-	switch sc := f.scripts[name]; {
+	onTerm := f.scripts[name].onTerm
+	if worker, ok := strings.CutSuffix(name, ".w"); ok {
+		onTerm = f.scripts[worker].workerTerm
+	}
+	switch {
 	case sig == unix.SIGKILL:
 		go f.exit(pid, unix.WaitStatus(unix.SIGKILL))
 	case sig != unix.SIGTERM && sig != unix.SIGINT && sig != unix.SIGQUIT:
 		// STOP, CONT, USR1…: recorded, and the fake process carries on.
-	case sc.onTerm >= 0:
-		time.AfterFunc(sc.onTerm, func() { f.exit(pid, unix.WaitStatus(sig)) })
+	case onTerm >= 0:
+		time.AfterFunc(onTerm, func() { f.exit(pid, unix.WaitStatus(sig)) })
 	}
-	return nil
 }
 
 func (f *fakeOS) muteChild(on bool) error {

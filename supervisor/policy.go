@@ -42,6 +42,48 @@ func backoffDelay(b config.Backoff, n int, jitter float64) time.Duration {
 	return time.Duration(d)
 }
 
+// crashes is the count of unexpected exits in a row after one more, of
+// a run that lasted ran: a run of backoff.reset clears the ladder, so
+// its exit is the first again.
+func crashes(b config.Backoff, before int, ran time.Duration) int {
+	if ran >= b.Reset {
+		return 1
+	}
+	return before + 1
+}
+
+// crashDelay is how long a program waits to restart after the n-th
+// unexpected exit in a row (n >= 1) of a run that was up: not at all
+// after the first, then initial, initial * factor, … capped at max, with
+// jitter as backoffDelay's.
+func crashDelay(b config.Backoff, n int, jitter float64) time.Duration {
+	if n <= 1 {
+		return 0
+	}
+	return backoffDelay(b, n-1, jitter)
+}
+
+// recordRestart adds a restart at now to times (the restarts still in
+// restart_limit's window, oldest first) and reports whether the window
+// now holds more than the limit allows. Without a limit nothing is kept.
+// times never holds more than Count+1 entries.
+func recordRestart(times []time.Time, now time.Time, l *config.RestartLimit) ([]time.Time, bool) {
+	if l == nil {
+		return nil, false
+	}
+	cut := now.Add(-l.Window)
+	i := 0
+	for i < len(times) && !times[i].After(cut) {
+		i++
+	}
+	times = append(times[:0], times[i:]...)
+	if len(times) > l.Count {
+		times = times[len(times)-l.Count:] // room for now, at Count+1
+	}
+	times = append(times, now)
+	return times, len(times) > l.Count
+}
+
 // outcome is what a program's exit leads to.
 type outcome int
 
@@ -49,7 +91,8 @@ const (
 	// failedStart: the run ended before startsecs (or a oneshot failed
 	// and may retry): BACKOFF, or FATAL/FAILED once retries are spent.
 	failedStart outcome = iota
-	// restart at once: a RUNNING longrun that autorestart brings back.
+	// restart: a RUNNING longrun that autorestart brings back, at once
+	// or after a wait (crashDelay).
 	restart
 	// exited: a longrun that ended and stays EXITED.
 	exited

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -22,12 +23,18 @@ type program struct {
 	isMain bool
 
 	state    State
-	pid      int
+	pid      int             // the main process; 0 once it has exited
 	started  time.Time       // when the current run began
 	failures int             // failed starts in a row
+	crashes  int             // unexpected exits in a row of runs shorter than backoff.reset
+	recent   []time.Time     // automatic restarts still in restart_limit's window (tend time)
+	end      *ending         // the run whose main process exited, while its group is not gone
+	killed   bool            // this run's group has had SIGKILL
 	due      time.Time       // the state's deadline (startsecs, backoff, stopwaitsecs); zero: none
 	waitSaid bool            // "waiting for a dead dependency" was logged
 	since    time.Time       // wall clock of the last state change
+	reason   string          // the reason of the last state change, for status
+	retryAt  time.Time       // wall clock of BACKOFF's next start, for status; zero: none
 	probe    probe           // health checking
 	intent   intent          // what tend means to do with it
 	next     *config.Program // the config a reload gave it, taken once it is down
@@ -38,8 +45,19 @@ type program struct {
 	hook     *hook           // a lifecycle hook in flight; nil: none
 }
 
-// alive reports whether the program has a process.
-func (p *program) alive() bool { return p.pid != 0 }
+// alive reports whether the program has processes: its main process,
+// or what is left of its process group after the main process exited
+// (group.go).
+func (p *program) alive() bool { return p.pid != 0 || p.end != nil }
+
+// pgid is the program's process group: its main process's pid, which
+// stays the group's id after the main process is gone.
+func (p *program) pgid() int {
+	if p.end != nil {
+		return p.end.pgid
+	}
+	return p.pid
+}
 
 // intent is what tend means to do with a program: whether startReady
 // starts it, and what its process's exit leads to. It is set by the
@@ -85,19 +103,25 @@ func (p *program) restartOnceDown() {
 // startReady starts every wanted program whose dependencies are met, and
 // the main program once every sidecar has settled.
 func (s *Supervisor) startReady() {
-	for _, p := range s.programs {
-		if p.isMain || !p.wanted() || p.state != Stopped {
-			continue
-		}
-		switch check, dep := s.deps(p); check {
-		case depMet:
-			s.start(p)
-		case depDead:
-			if !p.waitSaid {
-				p.waitSaid = true
-				s.log.Warn().Str("program", p.cfg.Name).Str("state", string(p.state)).
-					Str("reason", "dependency "+dep.cfg.Name+" is "+string(dep.state)).
-					Msg("not starting while a dependency cannot be met")
+	// Until nothing more starts: a program with startsecs = 0 is RUNNING
+	// as it starts, which may meet the dependencies of one before it.
+	for more := true; more; {
+		more = false
+		for _, p := range s.programs {
+			if p.isMain || !p.wanted() || p.state != Stopped {
+				continue
+			}
+			switch check, dep := s.deps(p); check {
+			case depMet:
+				s.start(p)
+				more = true
+			case depDead:
+				if !p.waitSaid {
+					p.waitSaid = true
+					s.log.Warn().Str("program", p.cfg.Name).Str("state", string(p.state)).
+						Str("reason", "dependency "+dep.cfg.Name+" is "+string(dep.state)).
+						Msg("not starting while a dependency cannot be met")
+				}
 			}
 		}
 	}
@@ -185,7 +209,7 @@ func (s *Supervisor) start(p *program) {
 		s.failedStart(p, c, exitInfo{code: code})
 		return
 	}
-	p.pid, p.started = pid, now
+	p.pid, p.started, p.killed = pid, now, false
 	s.byPid[pid] = p
 	if p.starts++; p.starts > 1 {
 		p.restarts++
@@ -200,8 +224,19 @@ func (s *Supervisor) start(p *program) {
 	}
 	if p.cfg.Type == config.Longrun {
 		p.failures = 0 // a run of startsecs (here 0) resets the count; a oneshot's resets on COMPLETED
+		s.watchReset(p)
 	}
 	s.changed(p, Change{State: Running, From: from, Pid: pid, Reason: "started"})
+}
+
+// watchReset makes the moment p's run has lasted backoff.reset the
+// deadline of RUNNING while the crash ladder is not clear: the loop
+// then watches the clock as for startsecs, so a freeze does not pass
+// for time the program was up.
+func (s *Supervisor) watchReset(p *program) {
+	if p.crashes > 0 {
+		p.due = p.started.Add(p.cfg.Backoff.Reset)
+	}
 }
 
 // command is what spawn runs for p.
@@ -271,10 +306,12 @@ func cutEnv(kv string) (string, string, bool) {
 	return kv, "", false
 }
 
-// exited handles the exit of p's process.
+// exited handles the exit of p's main process. What it leads to waits
+// until the rest of the program's process group is gone too (settle,
+// group.go): the loop checks that after this turn's reaps.
 func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	from := p.state
-	p.pid, p.due = 0, time.Time{}
+	p.pid = 0
 	s.cancelProbe(p)
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled()}
 	p.lastCode = &info.code
@@ -284,6 +321,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 		c.Reason = "killed by signal " + c.Signal
 	}
 	if p.isMain {
+		p.due = time.Time{}
 		c.State = Exited
 		s.changed(p, c)
 		code := info.code
@@ -294,8 +332,24 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 		s.shutdown("the main program exited")
 		return
 	}
-	if s.phase != running && from != Stopping {
-		from = Stopping // shutting down: nothing is restarted
+	if from != Stopping {
+		// A stop's deadline stands: it bounds the rest of the group too.
+		p.due = time.Time{}
+	}
+	p.end = &ending{pgid: e.Pid, change: c, info: info, from: from, at: s.now()}
+}
+
+// settle applies the exit of p's last run, now that nothing of its
+// process group is left: restart, back off, or an end state.
+func (s *Supervisor) settle(p *program) {
+	e := p.end
+	p.end, p.due, p.killed = nil, time.Time{}, false
+	c, info, from := e.change, e.info, e.from
+	c.From = p.state // STOPPING if it waited for its group
+	if (s.phase != running || p.intent != intentRun) && from != Stopping {
+		// Shutting down, or stopped while its group drained (ctl stop,
+		// restart, a reload): nothing is restarted on its own.
+		from = Stopping
 	}
 	switch classify(p.cfg, from, info) {
 	case stopped:
@@ -307,9 +361,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	case failedStart:
 		s.failedStart(p, c, info)
 	case restart:
-		c.State, c.Reason = Exited, c.Reason+"; autorestart="+string(p.cfg.Autorestart)
-		s.changed(p, c)
-		s.start(p)
+		s.crashed(p, c, info, e.at.Sub(p.started))
 	case exited:
 		c.State = Exited
 		s.changed(p, c)
@@ -331,6 +383,45 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	}
 }
 
+// crashed restarts a run that was up (RUNNING, at least startsecs) and
+// exited as autorestart restarts, after ran: at once the first time,
+// then on the backoff ladder while each run is shorter than
+// backoff.reset; FATAL only when restart_limit is set and passed.
+func (s *Supervisor) crashed(p *program, c Change, info exitInfo, ran time.Duration) {
+	p.crashes = crashes(p.cfg.Backoff, p.crashes, ran)
+	c.Reason += "; autorestart=" + string(p.cfg.Autorestart)
+	if s.overLimit(p, &c) {
+		s.changed(p, c)
+		s.finalState(p, info)
+		return
+	}
+	if p.crashes == 1 {
+		c.State = Exited
+		s.changed(p, c)
+		s.start(p)
+		return
+	}
+	c.State = Backoff
+	c.RetryIn = crashDelay(p.cfg.Backoff, p.crashes, s.rand())
+	c.Reason += fmt.Sprintf("; exit %d in a row of a run shorter than backoff.reset (%s)", p.crashes, p.cfg.Backoff.Reset)
+	p.due = s.now().Add(c.RetryIn)
+	s.changed(p, c)
+}
+
+// overLimit records an automatic restart of p against restart_limit.
+// Past the limit it makes c FATAL, with the reason, and reports true.
+func (s *Supervisor) overLimit(p *program, c *Change) bool {
+	var over bool
+	p.recent, over = recordRestart(p.recent, s.now(), p.cfg.RestartLimit)
+	if !over {
+		return false
+	}
+	l := p.cfg.RestartLimit
+	c.State, c.RetryIn = Fatal, 0
+	c.Reason += fmt.Sprintf("; restart_limit: more than %d restarts in %s", l.Count, l.Window)
+	return true
+}
+
 // failedStart counts a failed start and goes to BACKOFF, or to FATAL
 // (FAILED for a oneshot) once retries are spent. c describes the exit.
 func (s *Supervisor) failedStart(p *program, c Change, info exitInfo) {
@@ -338,7 +429,7 @@ func (s *Supervisor) failedStart(p *program, c Change, info exitInfo) {
 	c.State = afterFailedStart(p.cfg, p.failures)
 	c.Failures = p.failures
 	c.Reason += " before startsecs"
-	if c.State == Backoff {
+	if c.State == Backoff && !s.overLimit(p, &c) {
 		c.RetryIn = backoffDelay(p.cfg.Backoff, p.failures, s.rand())
 		p.due = s.now().Add(c.RetryIn)
 	}
@@ -363,20 +454,39 @@ func (s *Supervisor) onDue(p *program) {
 	switch p.state {
 	case Starting:
 		p.failures = 0
+		s.watchReset(p)
 		s.changed(p, Change{State: Running, From: Starting, Pid: p.pid, Reason: "up for startsecs"})
+	case Running:
+		p.crashes = 0
+		s.log.Debug().Str("program", p.cfg.Name).Int("pid", p.pid).Str("reset", p.cfg.Backoff.Reset.String()).
+			Msg("up for backoff.reset: the next crash restarts at once")
 	case Backoff:
 		if p.wanted() && s.phase == running {
 			s.start(p)
 		}
 	case Stopping:
-		s.log.Warn().Str("program", p.cfg.Name).Int("pid", p.pid).Str("stopwaitsecs", p.cfg.StopWaitSecs.String()).
+		if p.killed {
+			// Only a process in uninterruptible sleep outlives SIGKILL
+			// this long; the program's next run must not wait on it.
+			s.log.Warn().Str("program", p.cfg.Name).Int("pgid", p.pgid()).Str("wait", killWait.String()).
+				Msg("processes of its group outlived SIGKILL; going on without them")
+			if p.end != nil {
+				s.settle(p)
+			}
+			return
+		}
+		s.log.Warn().Str("program", p.cfg.Name).Int("pid", p.pid).Int("pgid", p.pgid()).Str("stopwaitsecs", p.cfg.StopWaitSecs.String()).
 			Msg("did not stop in time: SIGKILL to its process group")
 		s.killGroup(p)
+		if p.end != nil {
+			p.due = s.now().Add(killWait)
+		}
 	}
 }
 
 // stop sends p its stop signal, and SIGCONT so a stopped process can act
-// on it, and gives it stopwaitsecs before SIGKILL.
+// on it, and gives it stopwaitsecs before SIGKILL. A program already
+// stopping keeps its deadline and is not signalled again.
 func (s *Supervisor) stop(p *program, reason string) {
 	if p.intent == intentRun {
 		p.intent = intentStop
@@ -387,11 +497,14 @@ func (s *Supervisor) stop(p *program, reason string) {
 		}
 		return
 	}
+	if p.state == Stopping {
+		return
+	}
 	sig := p.cfg.StopSignal
-	s.os.kill(-p.pid, sig)
-	s.os.kill(-p.pid, unix.SIGCONT)
+	s.os.kill(-p.pgid(), sig)
+	s.os.kill(-p.pgid(), unix.SIGCONT)
 	if s.phase != running {
-		s.noteStopSent(p.pid) // the sweep passes its group over
+		s.noteStopSent(p.pgid()) // the sweep passes its group over
 	}
 	p.due = s.now().Add(p.cfg.StopWaitSecs)
 	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
@@ -401,9 +514,15 @@ func (s *Supervisor) stop(p *program, reason string) {
 // asked.
 const killSignal = unix.SIGKILL
 
+// killGroup sends SIGKILL to p's process group. It counts for tend's
+// exit code (1: something had to be killed) when it ends a stop, not
+// when it clears what a crashed run left behind.
 func (s *Supervisor) killGroup(p *program) {
-	s.os.kill(-p.pid, killSignal)
-	s.killedAny = true
+	s.os.kill(-p.pgid(), killSignal)
+	p.killed = true
+	if p.end == nil || p.end.from == Stopping || s.phase != running {
+		s.killedAny = true
+	}
 }
 
 // changed moves p to c.State, logs the change with the fixed keys, and
@@ -411,7 +530,10 @@ func (s *Supervisor) killGroup(p *program) {
 // tend is as quiet as tini.
 func (s *Supervisor) changed(p *program, c Change) {
 	c.Program, c.Time = p.cfg.Name, time.Now()
-	p.state, p.since = c.State, c.Time
+	p.state, p.since, p.reason, p.retryAt = c.State, c.Time, c.Reason, time.Time{}
+	if c.State == Backoff {
+		p.retryAt = c.Time.Add(c.RetryIn)
+	}
 	ev := s.log.Info()
 	if p.isMain {
 		ev = s.log.Debug()

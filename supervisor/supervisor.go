@@ -142,6 +142,9 @@ type osOps struct {
 	leftovers func(init bool, sig syscall.Signal, skip reaper.Skip) (reaper.Swept, error)
 	// bootTicks is the clock /proc/PID/stat's start time is on.
 	bootTicks func() uint64
+	// groupSize counts the processes in a process group, zombies
+	// included; 0 when it cannot tell.
+	groupSize func(pgid int) int
 	subreaper func() error
 	now       func() time.Time
 	// runDelay is how long tend's threads have waited for a CPU.
@@ -162,6 +165,7 @@ var realOS = osOps{
 	leftovers: reaper.SignalLeftovers,
 	bootTicks: reaper.BootTicks,
 	runDelay:  runDelay,
+	groupSize: reaper.GroupSize,
 	subreaper: reaper.BecomeSubreaper,
 	now:       time.Now,
 	muteChild: func(on bool) error {
@@ -309,6 +313,7 @@ func (s *Supervisor) safely(step func()) {
 func (s *Supervisor) advance() {
 	for {
 		ph := s.phase
+		s.settleEnds()
 		switch s.phase {
 		case running:
 			s.startReady()

@@ -63,7 +63,10 @@ func render(res *results) string {
 		b.WriteString("CPU in use on the whole machine during each step (every process, the run's own included; " +
 			"in the idle and restart steps the run itself uses next to nothing): ")
 		var parts []string
-		for _, k := range []string{"start and stop", "idle wake-ups and memory", "output throughput", "restart floor", "crash-to-restart latency"} {
+		for _, k := range []string{"start and stop", "idle wake-ups and memory", "output throughput", "restart floor", "crash-to-restart latency", "crash loop"} {
+			if _, ok := res.BusyPct[k]; !ok {
+				continue // a results file from before the step existed
+			}
 			parts = append(parts, fmt.Sprintf("%s %.0f%%", k, res.BusyPct[k]))
 		}
 		b.WriteString(strings.Join(parts, ", ") + ".  \n")
@@ -217,6 +220,8 @@ func render(res *results) string {
 			cpuMed(k, func(s logSample) float64 { return s.WriterCPUMs }), cpuMed(k, func(s logSample) float64 { return s.CopierCPUMs }))
 	}
 
+	renderCrashLoop(&b, res)
+
 	// Targets.
 	sp := med("tend", func(s lifecycleSample) float64 { return s.SpawnMs }).Median
 	st := med("tend", func(s lifecycleSample) float64 { return s.StopMs }).Median
@@ -255,4 +260,50 @@ func render(res *results) string {
 		fmt.Fprintf(&b, "\nThe process-events socket overflowed %d times during the run; samples that saw an overflow were taken again.\n", res.LostEvents)
 	}
 	return b.String()
+}
+
+// renderCrashLoop writes the crash-loop table: how often each restarts a
+// program that crashes 0.3 s after startsecs, each in its default
+// configuration but for restarting always.
+func renderCrashLoop(b *strings.Builder, res *results) {
+	cl := res.CrashLoop
+	if len(cl) == 0 {
+		return
+	}
+	w := cl["tend"].WindowSec
+	life := float64(res.Params.CrashLoopLifeMs) / 1000
+	fmt.Fprintf(b, "\nCrash loop: `svchild crashloop` exits 1 exactly %.1f s after each start, 0.3 s past the default `startsecs` "+
+		"of tend and supervisord (1 s), so every run counts as up; the three run at once for %.0f s, each in its default "+
+		"configuration but for restarting always (tend: `autorestart = \"always\"`, default `backoff`; supervisord: "+
+		"`autorestart=true`; s6: as it is). Starts are svchild's own timestamps.", life, w)
+	if w < 60 {
+		fmt.Fprintf(b, " **The window is %.0f s: per minute is extrapolated (× %.1f)**, and tend's ladder is still climbing in it.", w, 60/w)
+	}
+	b.WriteString("\n\n| metric | tend | supervisord | s6 | tend/supervisord | tend/s6 |\n|---|--:|--:|--:|--:|--:|\n")
+	gap := func(q func(benchkit.Summary) float64) func(string) float64 {
+		return func(k string) float64 { return q(benchkit.Summarize(cl[k].GapMs)) }
+	}
+	rows := []benchkit.Row{
+		benchkit.NumRow(fmt.Sprintf("**starts in %.0f s** (the first included)", w), "%.0f",
+			benchkit.Each(names, func(k string) float64 { return float64(len(cl[k].StartMs)) })),
+		benchkit.NumRow("starts per minute", "%.1f", benchkit.Each(names, func(k string) float64 { return cl[k].perMinute() })),
+		benchkit.NumRow("exit → next start, median (ms)", "%.0f", benchkit.Each(names, gap(func(s benchkit.Summary) float64 { return s.Median }))),
+		benchkit.NumRow("exit → next start, the longest (ms)", "%.0f", benchkit.Each(names, gap(func(s benchkit.Summary) float64 { return s.Max }))),
+		benchkit.NumRow(fmt.Sprintf("CPU of the supervising processes, launch to the end of the %.0f s (ms)", w), "%.0f",
+			benchkit.Each(names, func(k string) float64 { return cl[k].CPUMs })),
+	}
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", r.Label, r.Cells["tend"], r.Cells["supervisord"], r.Cells["s6"],
+			ratio(r, "supervisord"), ratio(r, "s6"))
+	}
+	// Past the ladder's climb, tend starts the program once per
+	// backoff.max plus its run; the others as fast as the runs end. The
+	// defaults: initial 1 s, factor 2, max 30 s.
+	n := 2 // the crash whose wait is initial
+	for d := 1.0; d < 30; d *= 2 {
+		n++
+	}
+	fmt.Fprintf(b, "\nFrom its %dth crash on, tend waits `max` (30 s by default) and starts this program every %.1f s + %.1f s, "+
+		"%.1f times a minute (computed, not measured); supervisord and s6 go on at the rate above.\n",
+		n, 30.0, life, 60/(30+life))
 }

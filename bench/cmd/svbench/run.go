@@ -22,7 +22,11 @@ type params struct {
 	RestartSamples int `json:"restart_samples"`
 	RestartLifeMs  int `json:"restart_life_ms"`
 	FloorSamples   int `json:"floor_samples"`
-	Nice           int `json:"nice"`
+	// CrashLoopSec is the crash-loop window, of a program that exits 1
+	// CrashLoopLifeMs after each start.
+	CrashLoopSec    float64 `json:"crash_loop_s"`
+	CrashLoopLifeMs int     `json:"crash_loop_life_ms"`
+	Nice            int     `json:"nice"`
 }
 
 var (
@@ -31,12 +35,14 @@ var (
 		IdleSettleSec: 3, IdleWindowSec: 20,
 		LogBytes: 1 << 30, LogRuns: 7,
 		RestartSamples: 40, RestartLifeMs: 1200, FloorSamples: 40,
+		CrashLoopSec: 60, CrashLoopLifeMs: 1300,
 	}
 	quick = params{
 		Mode: "quick", Programs: 20, LifecycleRuns: 1, SettleSec: 0.3,
 		IdleSettleSec: 1.5, IdleWindowSec: 2,
 		LogBytes: 64 << 20, LogRuns: 1,
 		RestartSamples: 3, RestartLifeMs: 1100, FloorSamples: 3,
+		CrashLoopSec: 20, CrashLoopLifeMs: 1300,
 	}
 )
 
@@ -48,6 +54,7 @@ type results struct {
 	Idle        map[string]idleResult        `json:"idle"`
 	Logs        map[string][]logSample       `json:"logs"`
 	Restart     map[string]restartResult     `json:"restart"`
+	CrashLoop   map[string]crashLoopResult   `json:"crash_loop,omitempty"`
 	FloorMs     []float64                    `json:"floor_ms"`
 	// BusyPct is the share of the machine's CPU in use during each step,
 	// by every process, svbench's included: in the idle and restart
@@ -87,6 +94,7 @@ func measure(f benchkit.Flags, h benchkit.Header[params]) (*results, error) {
 		{Name: "output throughput", Run: func() (err error) { res.Logs, err = measureLogs(tree, sups, p); return }},
 		{Name: "restart floor", Run: func() (err error) { res.FloorMs, err = measureFloor(p.FloorSamples); return }},
 		{Name: "crash-to-restart latency", Run: func() (err error) { res.Restart, err = measureRestart(tree, sups, p); return }},
+		{Name: "crash loop", Run: func() (err error) { res.CrashLoop, err = measureCrashLoop(tree, sups, p); return }},
 	})
 	res.LostEvents = tree.lostEvents()
 	res.Seconds = h.Elapsed()

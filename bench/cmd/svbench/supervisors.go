@@ -42,7 +42,7 @@ type supervisor struct {
 
 // scenario is what the supervisor is asked to run.
 type scenario struct {
-	kind string // "sleep", "write" or "crash"
+	kind string // "sleep", "write", "crash" or "crashloop"
 	// sleep: n programs `sleep 3600`; startsecs0 sets startsecs = 0 for
 	// tend and supervisord, so that "started" means "spawned".
 	n          int
@@ -53,7 +53,9 @@ type scenario struct {
 	// file path; s6 always inherits. svchild records its timing in file.
 	output string
 	bytes  int64
-	// crash: svchild records to file and exits after lifeMs.
+	// crash: svchild records to file and exits after lifeMs (plus up to
+	// a fifth). crashloop: the same, after exactly lifeMs, each
+	// supervisor in its default configuration but for restarting always.
 	file   string
 	lifeMs int
 }
@@ -82,7 +84,13 @@ func writeTend(dir string, sc scenario) ([]string, error) {
 		fmt.Fprintf(&b, "[programs.w]\ncommand = [%q, \"write\", \"%d\", %q]\nautorestart = \"never\"\nstartsecs = 0\nstdout = %q\n",
 			childPath, sc.bytes, sc.file, sc.output)
 	case "crash":
-		fmt.Fprintf(&b, "[programs.crash]\ncommand = [%q, \"crash\", %q, \"%d\"]\nautorestart = \"always\"\n",
+		// backoff.reset of 1 s: each run (1.2 s and more) clears the crash
+		// ladder, so every restart is a first one, at once: this measures
+		// the restart itself, not the backoff (crashloop does).
+		fmt.Fprintf(&b, "[programs.crash]\ncommand = [%q, \"crash\", %q, \"%d\"]\nautorestart = \"always\"\nbackoff = { reset = \"1s\" }\n",
+			childPath, sc.file, sc.lifeMs)
+	case "crashloop":
+		fmt.Fprintf(&b, "[programs.crash]\ncommand = [%q, \"crashloop\", %q, \"%d\"]\nautorestart = \"always\"\n",
 			childPath, sc.file, sc.lifeMs)
 	}
 	cfg := filepath.Join(dir, "tend.toml")
@@ -116,9 +124,9 @@ func writeSupervisord(dir string, sc scenario) ([]string, error) {
 			// A file, rotated by supervisord's defaults (50 MB, 10 backups).
 			fmt.Fprintf(&b, "stdout_logfile=%s\n", sc.output)
 		}
-	case "crash":
-		fmt.Fprintf(&b, "[program:crash]\ncommand=%s crash %s %d\nautorestart=true\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
-			childPath, sc.file, sc.lifeMs)
+	case "crash", "crashloop":
+		fmt.Fprintf(&b, "[program:crash]\ncommand=%s %s %s %d\nautorestart=true\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
+			childPath, sc.kind, sc.file, sc.lifeMs)
 	}
 	cfg := filepath.Join(dir, "supervisord.conf")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
@@ -163,8 +171,8 @@ func writeS6(dir string, sc scenario) ([]string, error) {
 	case "write":
 		// finish exiting 125 tells s6-supervise not to start it again.
 		err = service("w", "", []string{"write", strconv.FormatInt(sc.bytes, 10), sc.file}, "#!/bin/sh\nexit 125\n")
-	case "crash":
-		err = service("crash", "", []string{"crash", sc.file, strconv.Itoa(sc.lifeMs)}, "")
+	case "crash", "crashloop":
+		err = service("crash", "", []string{sc.kind, sc.file, strconv.Itoa(sc.lifeMs)}, "")
 	}
 	if err != nil {
 		return nil, err

@@ -14,6 +14,8 @@
 //	                           fifth more, at random, so that the three
 //	                           supervisors run concurrently do not exit in
 //	                           step), append "exit T PID", and exit 1.
+//	svchild crashloop FILE MS  the same as crash, without the random fifth:
+//	                           exit 1 exactly MS milliseconds after it started.
 //	svchild once FILE          append "start T PID" to FILE and exit 0: the
 //	                           floor, the driver starting svchild itself.
 //
@@ -47,7 +49,7 @@ func main() {
 		args = strings.Fields(string(b))
 	}
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: svchild write BYTES FILE | crash FILE MS | once FILE")
+		fmt.Fprintln(os.Stderr, "usage: svchild write BYTES FILE | crash FILE MS | crashloop FILE MS | once FILE")
 		os.Exit(2)
 	}
 	var err error
@@ -55,7 +57,9 @@ func main() {
 	case "write":
 		err = write(args[1:])
 	case "crash":
-		err = crash(t, args[1:])
+		err = crash(t, args[1:], true)
+	case "crashloop":
+		err = crash(t, args[1:], false)
 	case "once":
 		err = record(args[1], "start", t)
 	default:
@@ -93,7 +97,9 @@ func record(file, what string, t int64) error {
 	return err
 }
 
-func crash(start int64, args []string) error {
+// crash records its start, runs MS milliseconds (plus up to a fifth at
+// random when jitter is set), records its exit and exits 1.
+func crash(start int64, args []string, jitter bool) error {
 	if len(args) < 2 {
 		return fmt.Errorf("crash wants FILE MS")
 	}
@@ -105,7 +111,10 @@ func crash(start int64, args []string) error {
 		return err
 	}
 	d := time.Duration(ms) * time.Millisecond
-	time.Sleep(d + rand.N(d/5+1))
+	if jitter {
+		d += rand.N(d/5 + 1)
+	}
+	time.Sleep(time.Duration(start+int64(d)-monotonic()) * time.Nanosecond) // MS from its first instruction
 	if err := record(args[0], "exit", monotonic()); err != nil {
 		return err
 	}
