@@ -41,6 +41,15 @@ func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(o
 		then(true)
 		return
 	}
+	if h := p.hook; h != nil {
+		// One hook at a time: a pre_stop run at a drain's start may still
+		// be going when a crash's post_stop or a restart's pre_start
+		// comes. The new one is left out, not queued: its step goes on.
+		s.log.Warn().Str("program", p.cfg.Name).Str("hook", kind).Str("running", h.kind).
+			Msg("hook not run: another hook of the program is still running")
+		then(true)
+		return
+	}
 	cmd, err := s.command(p)
 	var finish func(ok bool)
 	if err == nil {
@@ -103,4 +112,28 @@ func (s *Supervisor) killHook(p *program) {
 		h.end, h.killed = time.Time{}, true
 		s.os.kill(-h.pid, unix.SIGKILL)
 	}
+}
+
+// preStopAll runs, at a drain's start, the pre_stop hook of every
+// program about to stop: the drain is the time the hooks' work
+// (deregistering from service discovery) needs to take effect while the
+// programs still serve. Each then stops without running it again.
+func (s *Supervisor) preStopAll() {
+	for _, p := range s.programs {
+		if len(p.cfg.PreStop) == 0 || p.isMain || p.pid == 0 || p.preStopped || p.hook != nil {
+			continue
+		}
+		p.preStopped = true
+		s.runHook(p, hookPreStop, p.cfg.PreStop, func(bool) {})
+	}
+}
+
+// hooksRunning reports whether any program has a hook in flight.
+func (s *Supervisor) hooksRunning() bool {
+	for _, p := range s.programs {
+		if p.hook != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +44,9 @@ type program struct {
 	lastCode *int            // exit code of the last process
 	sched    schedState      // a scheduled oneshot's timetable
 	hook     *hook           // a lifecycle hook in flight; nil: none
+	// preStopped: this run's pre_stop has run (at a drain's start, or
+	// when its stop began).
+	preStopped bool
 }
 
 // alive reports whether the program has processes: its main process,
@@ -175,9 +179,34 @@ func (s *Supervisor) sidecarsSettled() bool {
 	return true
 }
 
-// start spawns p. A spawn that fails counts as a failed start.
+// start starts a run of p: its pre_start hook first, if it has one
+// (STARTING meanwhile; a hook that fails or times out is a failed
+// start), then the program itself.
 func (s *Supervisor) start(p *program) {
+	if len(p.cfg.PreStart) == 0 || p.isMain {
+		s.spawnRun(p, p.state)
+		return
+	}
 	from := p.state
+	s.changed(p, Change{State: Starting, From: from, Reason: "running pre_start"})
+	began := s.now()
+	s.runHook(p, hookPreStart, p.cfg.PreStart, func(ok bool) {
+		switch {
+		case !p.wanted() || s.phase != running:
+			s.changed(p, Change{State: Stopped, From: p.state, Reason: "stopped during pre_start"})
+		case ok:
+			s.spawnRun(p, Starting)
+		default:
+			p.started = began
+			code := 1
+			s.failedStart(p, Change{From: Starting, ExitCode: &code, Reason: "pre_start failed"}, exitInfo{code: code})
+		}
+	})
+}
+
+// spawnRun spawns p, which was in state from. A spawn that fails counts
+// as a failed start.
+func (s *Supervisor) spawnRun(p *program, from State) {
 	cmd, err := s.command(p)
 	var finish func(ok bool)
 	if err == nil {
@@ -209,7 +238,7 @@ func (s *Supervisor) start(p *program) {
 		s.failedStart(p, c, exitInfo{code: code})
 		return
 	}
-	p.pid, p.started, p.killed = pid, now, false
+	p.pid, p.started, p.killed, p.preStopped = pid, now, false, false
 	s.byPid[pid] = p
 	if p.starts++; p.starts > 1 {
 		p.restarts++
@@ -340,10 +369,27 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 }
 
 // settle applies the exit of p's last run, now that nothing of its
-// process group is left: restart, back off, or an end state.
+// process group is left: its post_stop hook first, if it has one, then
+// restart, back off, or an end state.
 func (s *Supervisor) settle(p *program) {
 	e := p.end
 	p.end, p.due, p.killed = nil, time.Time{}, false
+	if len(p.cfg.PostStop) == 0 {
+		s.applyExit(p, e)
+		return
+	}
+	if p.state != Stopping {
+		c := e.change
+		c.State, c.From = Stopping, p.state
+		c.Reason += "; running post_stop"
+		s.changed(p, c)
+	}
+	s.runHook(p, hookPostStop, p.cfg.PostStop, func(bool) { s.applyExit(p, e) })
+}
+
+// applyExit applies e, the exit of p's last run: restart, back off, or
+// an end state.
+func (s *Supervisor) applyExit(p *program, e *ending) {
 	c, info, from := e.change, e.info, e.from
 	c.From = p.state // STOPPING if it waited for its group
 	if (s.phase != running || p.intent != intentRun) && from != Stopping {
@@ -501,13 +547,31 @@ func (s *Supervisor) stop(p *program, reason string) {
 		return
 	}
 	sig := p.cfg.StopSignal
+	if len(p.cfg.PreStop) > 0 && !p.preStopped && p.pid != 0 {
+		// pre_stop first: STOPPING while it runs, and the stop signal
+		// and stopwaitsecs after it, whatever it did.
+		p.preStopped = true
+		s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason + "; running pre_stop"})
+		s.runHook(p, hookPreStop, p.cfg.PreStop, func(bool) {
+			if p.alive() {
+				s.sendStop(p, sig)
+			}
+		})
+		return
+	}
+	s.sendStop(p, sig)
+	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
+}
+
+// sendStop sends sig, then SIGCONT, to p's process group, and gives it
+// stopwaitsecs.
+func (s *Supervisor) sendStop(p *program, sig syscall.Signal) {
 	s.os.kill(-p.pgid(), sig)
 	s.os.kill(-p.pgid(), unix.SIGCONT)
 	if s.phase != running {
 		s.noteStopSent(p.pgid()) // the sweep passes its group over
 	}
 	p.due = s.now().Add(p.cfg.StopWaitSecs)
-	s.changed(p, Change{State: Stopping, From: p.state, Pid: p.pid, Signal: signals.Name(sig), Reason: reason})
 }
 
 // killSignal is SIGKILL, named for the places that stop what cannot be

@@ -50,6 +50,7 @@ func (s *Supervisor) drainThenShutdown(reason string) {
 	}
 	s.draining, s.drainEnd, s.drainWhy = true, s.now().Add(d), reason
 	s.tellStopping()
+	s.preStopAll()
 	s.publish(api.Event{Kind: api.EventDraining, Time: time.Now(), Reason: reason})
 	s.shutdownDue = s.now().Add(s.opts.Config.Tend.ShutdownTimeout)
 	s.log.Info().Str("reason", reason).Str("drain", d.String()).Msg("draining: not ready; the programs stop when the drain is over")
@@ -149,6 +150,7 @@ func (s *Supervisor) onShutdownTimeout() {
 		if p.alive() {
 			s.killGroup(p)
 		}
+		s.killHook(p)
 	}
 	// The programs just killed are children until a reap says otherwise:
 	// the last drain's answer is stale, and leaving now would skip their

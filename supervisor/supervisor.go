@@ -320,7 +320,7 @@ func (s *Supervisor) advance() {
 			s.armSchedules()
 		case stopping:
 			s.stopReady()
-			if !slices.ContainsFunc(s.programs, (*program).alive) {
+			if !slices.ContainsFunc(s.programs, (*program).alive) && !s.hooksRunning() {
 				s.stopLeftovers()
 			}
 		case leftovers, killing:
