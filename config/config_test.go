@@ -126,7 +126,7 @@ func TestFull(t *testing.T) {
 		ExitCodes: []int{0, 2}, StartSecs: 2500 * time.Millisecond, StartRetries: 5,
 		Backoff:      Backoff{Initial: 250 * time.Millisecond, Max: time.Minute, Factor: 1.5, Reset: 5 * time.Minute},
 		RestartLimit: &RestartLimit{Count: 10, Window: 2 * time.Minute},
-		StopSignal: syscall.SIGINT, StopWaitSecs: 30 * time.Second, HookTimeout: 10 * time.Second,
+		StopSignal:   syscall.SIGINT, StopWaitSecs: 30 * time.Second, HookTimeout: 10 * time.Second,
 		DependsOn: []Dep{{"migrate", CondDefault}}, Critical: true,
 		Stdout: Output{Mode: Prefix},
 		Stderr: Output{Mode: File, Path: "/var/log/db.err", MaxBytes: 1 << 20, Backups: 2},

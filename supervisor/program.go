@@ -511,6 +511,12 @@ func (s *Supervisor) onDue(p *program) {
 			s.start(p)
 		}
 	case Stopping:
+		if p.end != nil && groupGone(s.os.kill(-p.end.pgid, 0)) {
+			// Gone, and not reaped by tend (no subreaper): nothing to
+			// kill, nothing to wait for.
+			s.settle(p)
+			return
+		}
 		if p.killed {
 			// Only a process in uninterruptible sleep outlives SIGKILL
 			// this long; the program's next run must not wait on it.
