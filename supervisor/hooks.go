@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,6 +63,11 @@ func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(o
 		finish(err == nil)
 	}
 	if err != nil {
+		p.hookCode = 126
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			p.hookCode = ee.Code()
+		}
 		s.log.Error().Str("program", p.cfg.Name).Str("hook", kind).Err(err).Msg("hook cannot start")
 		then(false)
 		return
@@ -79,7 +85,7 @@ func (s *Supervisor) onHookExit(p *program, pid, code int) {
 	if h == nil || h.pid != pid {
 		return // a hook the program no longer waits for
 	}
-	p.hook = nil
+	p.hook, p.hookCode = nil, code
 	ok := code == 0 && !h.killed
 	took := s.now().Sub(h.began).Round(time.Millisecond).String()
 	switch {

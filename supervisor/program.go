@@ -47,6 +47,7 @@ type program struct {
 	// preStopped: this run's pre_stop has run (at a drain's start, or
 	// when its stop began).
 	preStopped bool
+	hookCode   int // exit code of the last hook (128+N if signal N killed it)
 }
 
 // alive reports whether the program has processes: its main process,
@@ -198,7 +199,7 @@ func (s *Supervisor) start(p *program) {
 			s.spawnRun(p, Starting)
 		default:
 			p.started = began
-			code := 1
+			code := p.hookCode
 			s.failedStart(p, Change{From: Starting, ExitCode: &code, Reason: "pre_start failed"}, exitInfo{code: code})
 		}
 	})
