@@ -73,6 +73,10 @@ type Tend struct {
 	// shutdown` or a critical failure. It counts inside ShutdownTimeout,
 	// and must be shorter. Read when a shutdown starts.
 	Drain time.Duration `key:"drain" reload:"live"`
+	// MaxStarting (max_starting, default 0: no bound) is how many
+	// programs may be starting at once (STARTING, a oneshot running, a
+	// hook running); the others wait for a slot, in file order.
+	MaxStarting int `key:"max_starting" reload:"live"`
 	// Socket (socket, default api.DefaultSocket) is the control socket's
 	// path; "" disables it. A relative path is relative to Config.Dir.
 	Socket string `key:"socket" reload:"start"`
@@ -317,6 +321,10 @@ type Program struct {
 	// Instance is this instance's number, 0 to instances-1 (0 when
 	// there is one instance).
 	Instance int
+	// Order is the place of the program's table in the files, main file
+	// first, then the included ones in merge order: the order programs
+	// take start slots in (max_starting).
+	Order int
 
 	// Command (command, required) is the argv to exec. A string command
 	// is stored as ["/bin/sh", "-c", STRING] with Shell set.

@@ -58,7 +58,7 @@ type = "oneshot"
 		t.Errorf("Tend = %+v, want %+v", c.Tend, want)
 	}
 	want := []*Program{{
-		Name: "job", Group: "job", Command: []string{"job"}, Type: Oneshot,
+		Name: "job", Group: "job", Order: 1, Command: []string{"job"}, Type: Oneshot,
 		Environment: map[string]string{}, Autostart: true, Autorestart: RestartNever,
 		ExitCodes: []int{0}, StartSecs: 0, StartRetries: 3,
 		Backoff:    Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2, Reset: 30 * time.Second},
@@ -118,7 +118,7 @@ func TestFull(t *testing.T) {
 	}
 	umask := os.FileMode(0o027)
 	wantDB := &Program{
-		Name: "db", Group: "db",
+		Name: "db", Group: "db", Order: 1,
 		Command: []string{"redis-server", "--save", "60", "1"}, Type: Longrun,
 		Directory: "/data", User: &User{Spec: "999:999", UID: 999, GID: 999},
 		Environment: map[string]string{"MAXMEM": "64mb", "PORT": "6379", "DEBUG": "false"},

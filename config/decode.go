@@ -347,6 +347,9 @@ func (d *decoder) config(raw map[string]any) *Config {
 			g.prog.EnvFiles = append([]*EnvFile{f}, g.prog.EnvFiles...)
 		}
 	}
+	for i, name := range d.fileOrder(slices.Collect(maps.Keys(groups))) {
+		groups[name].prog.Order = i
+	}
 	if fits { // 4,000 groups of 1,000 instances would take gigabytes
 		c.Programs = d.link(groups)
 	}
@@ -364,15 +367,7 @@ func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string
 	if total <= MaxPrograms {
 		return true
 	}
-	names := slices.Collect(maps.Keys(programs))
-	slices.SortFunc(names, func(a, b string) int {
-		la, lb := at("programs", a), at("programs", b)
-		sa, sb := d.sourceOf(la.key), d.sourceOf(lb.key)
-		if sa.rank != sb.rank {
-			return sa.rank - sb.rank
-		}
-		return sa.lineOf(la) - sb.lineOf(lb)
-	})
+	names := d.fileOrder(slices.Collect(maps.Keys(programs)))
 	total = 0
 	for _, name := range names {
 		if total += size(name); total > MaxPrograms {
@@ -382,6 +377,23 @@ func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string
 		}
 	}
 	return false
+}
+
+// fileOrder sorts program names in the order their tables come in the
+// files: the main file first, then the included ones in merge order.
+func (d *decoder) fileOrder(names []string) []string {
+	slices.SortFunc(names, func(a, b string) int {
+		la, lb := at("programs", a), at("programs", b)
+		sa, sb := d.sourceOf(la.key), d.sourceOf(lb.key)
+		if sa.rank != sb.rank {
+			return sa.rank - sb.rank
+		}
+		if c := sa.lineOf(la) - sb.lineOf(lb); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return names
 }
 
 // schedule decodes a cron line (schedule) into *s.
@@ -424,6 +436,10 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 				}
 				t.ShutdownTimeout = dur
 			}
+		},
+		"max_starting": func(l loc, v any) {
+			n, _ := d.integer(l, v, 0, MaxPrograms)
+			t.MaxStarting = int(n)
 		},
 		"drain": func(l loc, v any) {
 			if dur, ok := d.duration(l, v); ok {

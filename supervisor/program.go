@@ -112,14 +112,15 @@ func (s *Supervisor) startReady() {
 	// as it starts, which may meet the dependencies of one before it.
 	for more := true; more; {
 		more = false
-		for _, p := range s.programs {
+		for _, p := range s.startOrder() {
 			if p.isMain || !p.wanted() || p.state != Stopped {
 				continue
 			}
 			switch check, dep := s.deps(p); check {
 			case depMet:
-				s.start(p)
-				more = true
+				if s.start(p); p.state != Stopped {
+					more = true
+				}
 			case depDead:
 				if !p.waitSaid {
 					p.waitSaid = true
@@ -184,6 +185,10 @@ func (s *Supervisor) sidecarsSettled() bool {
 // (STARTING meanwhile; a hook that fails or times out is a failed
 // start), then the program itself.
 func (s *Supervisor) start(p *program) {
+	if !s.slotFree(p) {
+		s.waitSlot(p)
+		return
+	}
 	if len(p.cfg.PreStart) == 0 || p.isMain {
 		s.spawnRun(p, p.state)
 		return
