@@ -379,6 +379,15 @@ func (d *decoder) countPrograms(l loc, programs map[string]any, size func(string
 	return false
 }
 
+// positiveDuration is a duration that must be more than 0s.
+func (d *decoder) positiveDuration(l loc, v any) (time.Duration, bool) {
+	dur, ok := d.duration(l, v)
+	if ok && dur == 0 {
+		d.errorf(l, "must be more than 0s")
+	}
+	return dur, ok
+}
+
 // fileOrder sorts program names in the order their tables come in the
 // files: the main file first, then the included ones in merge order.
 func (d *decoder) fileOrder(names []string) []string {
@@ -430,10 +439,7 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 	}
 	d.fields(l, m, map[string]func(loc, any){
 		"shutdown_timeout": func(l loc, v any) {
-			if dur, ok := d.duration(l, v); ok {
-				if dur == 0 {
-					d.errorf(l, "must be more than 0s")
-				}
+			if dur, ok := d.positiveDuration(l, v); ok {
 				t.ShutdownTimeout = dur
 			}
 		},
@@ -594,16 +600,13 @@ func (d *decoder) program(l loc, name string, v any) *group {
 				g.instances = int(n)
 			}
 		},
-		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
-		"schedule":    func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
-		"pre_start":   func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
-		"pre_stop":    func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
-		"post_stop":   func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
+		"healthcheck":  func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
+		"schedule":     func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
+		"pre_start":    func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
+		"pre_stop":     func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
+		"post_stop":    func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
 		"hook_timeout": func(l loc, v any) {
-			if dur, ok := d.duration(l, v); ok {
-				if dur == 0 {
-					d.errorf(l, "must be more than 0s")
-				}
+			if dur, ok := d.positiveDuration(l, v); ok {
 				p.HookTimeout = dur
 			}
 		},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"tend/bench/internal/benchkit"
@@ -40,25 +38,10 @@ func (r crashLoopResult) perMinute() float64 {
 
 // measureCrashLoop runs the three at once for p.CrashLoopSec.
 func measureCrashLoop(t *procTree, sups []supervisor, p params) (map[string]crashLoopResult, error) {
-	dir, err := os.MkdirTemp("", "svbench-crashloop-")
+	ins, files, cleanup, err := launchEach(t, sups, "svbench-crashloop-", scenario{kind: "crashloop", lifeMs: p.CrashLoopLifeMs})
+	defer cleanup()
 	if err != nil {
 		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	var ins []*instance
-	defer func() {
-		for _, in := range ins {
-			in.kill(t)
-		}
-	}()
-	files := map[string]string{}
-	for _, s := range sups {
-		files[s.Name] = filepath.Join(dir, s.Name+".log")
-		in, err := launch(t, s, scenario{kind: "crashloop", file: files[s.Name], lifeMs: p.CrashLoopLifeMs}, nil)
-		if err != nil {
-			return nil, err
-		}
-		ins = append(ins, in)
 	}
 	window := time.Duration(p.CrashLoopSec * float64(time.Second))
 	time.Sleep(window) // the measurement is what happens in this time

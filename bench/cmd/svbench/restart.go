@@ -36,25 +36,10 @@ type restartResult struct {
 // p.RestartLifeMs (plus up to a fifth) after it starts, until each has
 // restarted p.RestartSamples times.
 func measureRestart(t *procTree, sups []supervisor, p params) (map[string]restartResult, error) {
-	dir, err := os.MkdirTemp("", "svbench-restart-")
+	ins, files, cleanup, err := launchEach(t, sups, "svbench-restart-", scenario{kind: "crash", lifeMs: p.RestartLifeMs})
+	defer cleanup()
 	if err != nil {
 		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	var ins []*instance
-	defer func() {
-		for _, in := range ins {
-			in.kill(t)
-		}
-	}()
-	files := map[string]string{}
-	for _, s := range sups {
-		files[s.Name] = filepath.Join(dir, s.Name+".log")
-		in, err := launch(t, s, scenario{kind: "crash", file: files[s.Name], lifeMs: p.RestartLifeMs}, nil)
-		if err != nil {
-			return nil, err
-		}
-		ins = append(ins, in)
 	}
 	// Poll the files: nothing else runs during this phase, and each line
 	// carries its own time.
@@ -196,4 +181,32 @@ func measureFloor(n int) ([]float64, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return out, nil
+}
+
+// launchEach starts, for each supervisor, one svchild in scenario sc,
+// each writing its records to a file of its own in a new temporary
+// directory (named by prefix). cleanup kills what was launched and
+// removes the directory; it is to be called even on an error.
+func launchEach(t *procTree, sups []supervisor, prefix string, sc scenario) (ins []*instance, files map[string]string, cleanup func(), err error) {
+	files = map[string]string{}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, func() {}, err
+	}
+	cleanup = func() {
+		for _, in := range ins {
+			in.kill(t)
+		}
+		os.RemoveAll(dir)
+	}
+	for _, s := range sups {
+		files[s.Name] = filepath.Join(dir, s.Name+".log")
+		sc.file = files[s.Name]
+		in, err := launch(t, s, sc, nil)
+		if err != nil {
+			return ins, files, cleanup, err
+		}
+		ins = append(ins, in)
+	}
+	return ins, files, cleanup, nil
 }
