@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"tend/internal/sockfile"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +21,7 @@ const DefaultMode os.FileMode = 0o600
 
 // maxSocketPath is the longest path a unix socket can be bound to
 // (sun_path is 108 bytes with its NUL).
-const maxSocketPath = 107
+const maxSocketPath = sockfile.MaxPath
 
 // Listen opens the control socket at path with the given permission
 // bits (0: DefaultMode), owned by group when group is not "" (a name or
@@ -70,47 +71,33 @@ func Listen(path string, mode os.FileMode, group string) (*net.UnixListener, err
 		return nil, err
 	}
 
-	tmpDir, err := os.MkdirTemp(dir, ".tend")
-	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	defer os.RemoveAll(tmpDir)
-	tmp := filepath.Join(tmpDir, "s")
-	bindName := tmp
-	if len(tmp) > maxSocketPath {
-		// Longer than path by the temporary directory's name: bind
-		// through /proc/self/fd instead, a short name for the same place.
-		d, err := os.Open(tmpDir)
-		if err != nil {
-			return nil, fmt.Errorf("control socket %s: %w", path, err)
+	listen := func(name string) (*net.UnixListener, error) {
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+		if err == nil {
+			// The file will live at path, not at name: closing must
+			// not unlink whatever happens to be there.
+			ln.SetUnlinkOnClose(false)
 		}
-		defer d.Close()
-		bindName = fmt.Sprintf("/proc/self/fd/%d/s", d.Fd())
+		return ln, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: bindName, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	// The file now lives at path, not tmp: closing must not unlink
-	// whatever happens to be at tmp.
-	ln.SetUnlinkOnClose(false)
-	fail := func(err error) (*net.UnixListener, error) {
-		ln.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	if gid >= 0 {
-		if err := os.Chown(tmp, -1, gid); err != nil {
-			return fail(err)
+	setup := func(tmp string) error {
+		if gid >= 0 {
+			if err := os.Chown(tmp, -1, gid); err != nil {
+				return err
+			}
 		}
+		return os.Chmod(tmp, mode)
 	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return fail(err)
-	}
-	if err := renameNoReplace(tmp, path); err != nil {
+	place := func(tmp string) error {
+		err := renameNoReplace(tmp, path)
 		if errors.Is(err, fs.ErrExist) {
-			return fail(errors.New("the path appeared while tend was starting: is another tend starting?"))
+			return errors.New("the path appeared while tend was starting: is another tend starting?")
 		}
-		return fail(err)
+		return err
+	}
+	ln, err := sockfile.Bind(dir, ".tend", listen, setup, place)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return ln, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"tend/internal/sockfile"
 
 	"golang.org/x/sys/unix"
 
@@ -21,7 +22,7 @@ const DirMode fs.FileMode = 0o711
 
 // maxSocketPath is the longest path a unix socket can be bound to
 // (sun_path is 108 bytes with its NUL).
-const maxSocketPath = 107
+const maxSocketPath = sockfile.MaxPath
 
 // maxDir is the longest notify directory: its sockets' paths need room
 // for a slash and a cut name with its hash ("x~1a2b3c4d").

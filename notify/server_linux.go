@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"tend/internal/sockfile"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -455,54 +456,38 @@ func fileName(name string, dirLen int) string {
 // one: no umask is changed (it is the process's), and nobody but uid
 // can reach it at any moment.
 func bind(dir, path string, uid, gid int) (*net.UnixConn, error) {
-	tmpDir, err := os.MkdirTemp(dir, bindPrefix)
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmpDir)
-	tmp := filepath.Join(tmpDir, "s")
-	bindName := tmp
-	if len(tmp) > maxSocketPath {
-		d, err := os.Open(tmpDir)
+	listen := func(name string) (*net.UnixConn, error) {
+		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
 		if err != nil {
 			return nil, err
 		}
-		defer d.Close()
-		bindName = fmt.Sprintf("/proc/self/fd/%d/s", d.Fd())
-	}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: bindName, Net: "unixgram"})
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*net.UnixConn, error) {
-		conn.Close()
-		return nil, err
-	}
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return fail(err)
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
-	}); err != nil {
-		return fail(err)
-	}
-	if serr != nil {
-		return fail(fmt.Errorf("SO_PASSCRED: %w", serr))
-	}
-	if uid >= 0 || gid >= 0 {
-		if err := os.Chown(tmp, uid, gid); err != nil {
-			return fail(err)
+		raw, err := conn.SyscallConn()
+		if err != nil {
+			conn.Close()
+			return nil, err
 		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+		}); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if serr != nil {
+			conn.Close()
+			return nil, fmt.Errorf("SO_PASSCRED: %w", serr)
+		}
+		return conn, nil
 	}
-	if err := os.Chmod(tmp, SocketMode); err != nil {
-		return fail(err)
+	setup := func(tmp string) error {
+		if uid >= 0 || gid >= 0 {
+			if err := os.Chown(tmp, uid, gid); err != nil {
+				return err
+			}
+		}
+		return os.Chmod(tmp, SocketMode)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	return conn, nil
+	return sockfile.Bind(dir, bindPrefix, listen, setup, func(tmp string) error { return os.Rename(tmp, path) })
 }
 
 // unreachable is a directory on the way from / to dir that uid (with
