@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -276,28 +277,42 @@ func TestMissingFake(t *testing.T) {
 	}
 }
 
-// TestWaitFrozenWakesOnChange changes a group's cgroup.events after
-// the wait's first look (waitLooked): only the inotify wake-up can end
-// the wait before its deadline.
+// TestWaitFrozenWakesOnChange changes a group's cgroup.events once
+// the wait has had its first look (waitLooked): only the inotify
+// wake-up can end the wait before its minute is up, and a wait that
+// spun instead of sleeping would look more than once.
 func TestWaitFrozenWakesOnChange(t *testing.T) {
 	_, tree := fakeSetup(t, "", "a", "b")
 	a, _ := tree.Group("a")
 	b, _ := tree.Group("b")
 	writeEvents(t, b, "populated 1\nfrozen 1\n")
-	looks := 0
+	var looks atomic.Int32
+	looked := make(chan struct{}, 1)
 	waitLooked = func() {
-		looks++
-		if looks == 1 {
-			writeEvents(t, a, "populated 1\nfrozen 1\n")
+		looks.Add(1)
+		select {
+		case looked <- struct{}{}:
+		default:
 		}
 	}
 	defer func() { waitLooked = nil }()
 	start := time.Now()
-	if err := WaitFrozen(start.Add(time.Minute), a, b); err != nil {
+	errc := make(chan error, 1)
+	go func() { errc <- WaitFrozen(start.Add(time.Minute), a, b) }()
+	<-looked
+	// In place, no truncation: the kernel's file changes in one write
+	// too.
+	f, err := os.OpenFile(filepath.Join(a.Dir(), "cgroup.events"), os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if looks != 1 {
-		t.Errorf("%d looks before the change, want 1", looks)
+	f.WriteString("populated 1\nfrozen 1\n")
+	f.Close()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n := looks.Load(); n != 1 {
+		t.Errorf("%d looks before the change, want 1", n)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the wait took %v: woken by the deadline, not the change", d)

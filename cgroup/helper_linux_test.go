@@ -233,6 +233,27 @@ func reapAtEnd(t *testing.T, cmd *exec.Cmd) {
 	})
 }
 
+// waitExit reaps cmd's process, failing the test if it has not exited
+// within d (it is then killed at the end of the test, by reapAtEnd and
+// the scratch cgroup's cleanup).
+func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) syscall.WaitStatus {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("pid %d still ran %v later", cmd.Process.Pid, d)
+	}
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ws
+}
+
 // cgroupOf is pid's v2 cgroup path.
 func cgroupOf(t *testing.T, pid int) string {
 	t.Helper()

@@ -205,7 +205,10 @@ func flatValue(data []byte, key string) (uint64, bool) {
 			continue
 		}
 		n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
-		return n, err == nil
+		if err != nil {
+			return 0, false
+		}
+		return n, true
 	}
 	return 0, false
 }
@@ -259,7 +262,10 @@ func parseStatm(data []byte) (uint64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(string(f[1]), 10, 64)
-	return n, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // maxNameLen is the longest file name (NAME_MAX).
