@@ -406,3 +406,22 @@ func read(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+func TestReleaseAtLeast(t *testing.T) {
+	tests := []struct {
+		release string
+		want    bool
+	}{
+		{"5.7.0", true},
+		{"5.6.19-arch1", false},
+		{"6.1.0-13-amd64", true},
+		{"4.19.0", false},
+		{"5.10", true},
+		{"junk", false},
+	}
+	for _, tt := range tests {
+		if got := releaseAtLeast(tt.release, 5, 7); got != tt.want {
+			t.Errorf("releaseAtLeast(%q, 5, 7) = %v", tt.release, got)
+		}
+	}
+}
