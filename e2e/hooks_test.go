@@ -16,7 +16,7 @@ func TestHooks(t *testing.T) {
 	t.Parallel()
 	cfg, dir := svConfig(t, `
 [programs.p]
-command = ["sh", "-c", "echo run $(id -u) >>{dir}/log; trap 'echo term >>{dir}/log; exit 0' TERM; while :; do sleep 1 & wait $!; done"]
+command = ["sh", "-c", "trap 'echo term >>{dir}/log; exit 0' TERM; echo run $(id -u) >>{dir}/log; echo ready; while :; do sleep 1 & wait $!; done"]
 user = "nobody"
 startsecs = 0
 pre_start = ["sh", "-c", "echo pre_start $(id -u) >>{dir}/log"]
@@ -31,7 +31,7 @@ stdout = "prefix"
 		}
 	}
 	s := startSv(t, cfg, svOptions{})
-	s.tl.waitState("p", "RUNNING")
+	s.expect("p | ready") // its trap is set, and its line written
 	s.signal(syscall.SIGTERM)
 	if code := s.finish(); code != 0 {
 		t.Errorf("tend exited %d, want 0", code)

@@ -230,7 +230,7 @@ func (s *Supervisor) spawnRun(p *program, from State) {
 		if errors.As(err, &ee) {
 			code = ee.Code()
 		}
-		s.log.Error().Str("program", p.cfg.Name).Err(err).Msg("cannot start")
+		s.log.Error().Str("program", p.cfg.Name).Err(err).Msg("tend cannot start it")
 		c := Change{From: from, ExitCode: &code, Reason: "spawn failed: " + err.Error()}
 		if p.isMain {
 			// The main program gets one try, as in init mode.
