@@ -493,6 +493,25 @@ func (d *decoder) program(l loc, name string, v any) *group {
 			}
 		},
 		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
+
+		"rlimits":      func(l loc, v any) { p.Rlimits = d.rlimits(l, v) },
+		"no_new_privs": func(l loc, v any) { p.NoNewPrivs, _ = d.boolean(l, v) },
+		"capabilities": func(l loc, v any) { p.Capabilities = d.capabilities(l, v) },
+		"oom_score_adj": func(l loc, v any) {
+			if n, ok := d.integer(l, v, -1000, 1000); ok {
+				p.OOMScoreAdj = ptr(int(n))
+			}
+		},
+		"nice": func(l loc, v any) {
+			if n, ok := d.integer(l, v, -20, 19); ok {
+				p.Nice = ptr(int(n))
+			}
+		},
+		"memory_max": func(l loc, v any) { p.MemoryMax = d.memoryMax(l, v) },
+		"cpus":       func(l loc, v any) { p.CPUs = d.cpus(l, v) },
+		"pids_max": func(l loc, v any) {
+			p.PidsMax, _ = d.integer(l, v, 1, maxPids)
+		},
 	})
 	if _, ok := m["command"]; !ok {
 		d.errorf(l.child("command"), "required key is missing")
