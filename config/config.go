@@ -408,6 +408,38 @@ type Program struct {
 	// HookTimeout (hook_timeout, default 10s, > 0) bounds each hook: then
 	// SIGKILL to the hook's group.
 	HookTimeout time.Duration
+
+	// Resources and privileges, set in the child between fork and exec
+	// (docs/supervisor.md), for the program and its exec health checks.
+
+	// Rlimits (rlimits, default none: tend's own) are resource limits,
+	// sorted by name.
+	Rlimits []Rlimit
+	// NoNewPrivs (no_new_privs, default false) sets no_new_privs: setuid
+	// bits and file capabilities grant nothing at exec.
+	NoNewPrivs bool
+	// Capabilities (capabilities, default nil: tend's own), sorted: for a
+	// program running as root, its bounding set (the others are
+	// dropped); for another user, also its ambient set. An empty, non-nil
+	// list keeps none.
+	Capabilities []Capability
+	// OOMScoreAdj (oom_score_adj, default nil: tend's own), -1000 to
+	// 1000.
+	OOMScoreAdj *int
+	// Nice (nice, default nil: tend's own), -20 to 19.
+	Nice *int
+
+	// The program's own cgroup (v2), applied by the cgroup support.
+
+	// MemoryMax (memory_max, default 0: no limit) is memory.max, in
+	// bytes.
+	MemoryMax int64
+	// CPUs (cpus, default 0: no limit) is cpu.max as a number of CPUs,
+	// 0.01 to 10000.
+	CPUs float64
+	// PidsMax (pids_max, default 0: no limit) is pids.max, 1 to
+	// 4194304.
+	PidsMax int64
 }
 
 // Env is the program's own variables: those of its EnvFiles, in order,

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tend/api"
 )
 
@@ -117,6 +119,7 @@ func TestFull(t *testing.T) {
 		t.Fatalf("names = %q, want %q", names, want)
 	}
 	umask := os.FileMode(0o027)
+	oom, nice := 500, 5
 	wantDB := &Program{
 		Name: "db", Group: "db", Order: 1,
 		Command: []string{"redis-server", "--save", "60", "1"}, Type: Longrun,
@@ -135,6 +138,10 @@ func TestFull(t *testing.T) {
 			Interval: 10 * time.Second, Timeout: time.Second, Retries: 5,
 			StartPeriod: 30 * time.Second, OnUnhealthy: UnhealthyIgnore,
 		},
+		Rlimits: []Rlimit{
+			{"core", unix.RLIMIT_CORE, 0, 0}, {"nofile", unix.RLIMIT_NOFILE, 65536, 65536}, {"nproc", unix.RLIMIT_NPROC, 512, 1024}},
+		NoNewPrivs: true, Capabilities: []Capability{unix.CAP_NET_BIND_SERVICE}, OOMScoreAdj: &oom, Nice: &nice,
+		MemoryMax: 512 << 20, CPUs: 0.5, PidsMax: 256,
 	}
 	if got := c.Lookup("db"); !reflect.DeepEqual(got, wantDB) {
 		t.Errorf("db:\n got %+v\nwant %+v", got, wantDB)

@@ -600,11 +600,11 @@ func (d *decoder) program(l loc, name string, v any) *group {
 				g.instances = int(n)
 			}
 		},
-		"healthcheck":  func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
-		"schedule":     func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
-		"pre_start":    func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
-		"pre_stop":     func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
-		"post_stop":    func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
+		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
+		"schedule":    func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
+		"pre_start":   func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
+		"pre_stop":    func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
+		"post_stop":   func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
 		"hook_timeout": func(l loc, v any) {
 			if dur, ok := d.positiveDuration(l, v); ok {
 				p.HookTimeout = dur
@@ -617,6 +617,25 @@ func (d *decoder) program(l loc, name string, v any) *group {
 				}
 				p.Schedule = &Schedule{Every: dur}
 			}
+		},
+
+		"rlimits":      func(l loc, v any) { p.Rlimits = d.rlimits(l, v) },
+		"no_new_privs": func(l loc, v any) { p.NoNewPrivs, _ = d.boolean(l, v) },
+		"capabilities": func(l loc, v any) { p.Capabilities = d.capabilities(l, v) },
+		"oom_score_adj": func(l loc, v any) {
+			if n, ok := d.integer(l, v, -1000, 1000); ok {
+				p.OOMScoreAdj = ptr(int(n))
+			}
+		},
+		"nice": func(l loc, v any) {
+			if n, ok := d.integer(l, v, -20, 19); ok {
+				p.Nice = ptr(int(n))
+			}
+		},
+		"memory_max": func(l loc, v any) { p.MemoryMax = d.memoryMax(l, v) },
+		"cpus":       func(l loc, v any) { p.CPUs = d.cpus(l, v) },
+		"pids_max": func(l loc, v any) {
+			p.PidsMax, _ = d.integer(l, v, 1, maxPids)
 		},
 	})
 	_, hasCron := m["schedule"]

@@ -42,6 +42,10 @@ func FuzzParse(f *testing.F) {
 		"[programs.p]\ncommand = \"${\"\n",
 		"[programs.p\ncommand = 1",
 		"[[programs]]\nname = \"x\"\n",
+		"[programs.p]\ncommand = \"p\"\nrlimits = { nofile = [\"1024\", \"infinity\"], as = \"512MiB\", cpu = \"1h\", rttime = \"5ms\" }\n" +
+			"capabilities = [\"cap_net_raw\", \"CHOWN\", \"NOPE\"]\nnice = -20\noom_score_adj = 1000\nno_new_privs = true\n",
+		"[programs.p]\ncommand = \"p\"\n[programs.p.rlimits]\nnproc = [\n  2,\n  1,\n]\nstack = [\"8MB\", -1]\n" +
+			"memory_max = \"${M:-max}\"\ncpus = 0.005\npids_max = 0\n",
 	} {
 		f.Add([]byte(src))
 	}

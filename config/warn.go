@@ -37,13 +37,13 @@ func Check(path string) (*Config, []Error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, d.warnings(c, os.Environ()), nil
+	return c, d.warnings(c, os.Environ(), readPrivView()), nil
 }
 
 // warnings looks at the system as the supervisor will when it starts
 // each program (see supervisor/spawn_linux.go and supervisor/user.go):
-// environ is tend's environment.
-func (d *decoder) warnings(c *Config, environ []string) []Error {
+// environ is tend's environment, privs what it may do.
+func (d *decoder) warnings(c *Config, environ []string, privs privView) []Error {
 	var ws []Error
 	warn := func(l loc, format string, args ...any) {
 		s := d.sourceOf(l.key)
@@ -72,6 +72,7 @@ func (d *decoder) warnings(c *Config, environ []string) []Error {
 				warn(l.child("user"), "%s", msg)
 			}
 		}
+		resourceWarnings(p, privs, warn)
 		for _, o := range []struct {
 			key string
 			out Output

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,5 +155,73 @@ func TestWarningsInIncludes(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestResourceWarnings: what of the resource keys a system would
+// refuse, against made-up systems: root in Docker (no CAP_SYS_RESOURCE,
+// no CAP_SYS_NICE), root with every capability, and a user without any.
+func TestResourceWarnings(t *testing.T) {
+	all := uint64(1)<<(unix.CAP_LAST_CAP+1) - 1
+	docker := uint64(0)
+	for _, c := range []int{unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER, unix.CAP_MKNOD,
+		unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP, unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE,
+		unix.CAP_SYS_CHROOT, unix.CAP_KILL, unix.CAP_AUDIT_WRITE} {
+		docker |= 1 << c
+	}
+	limits := map[int]unix.Rlimit{
+		unix.RLIMIT_NOFILE: {Cur: 1024, Max: 4096},
+		unix.RLIMIT_NICE:   {Cur: 0, Max: 40},
+		unix.RLIMIT_CORE:   {Cur: 0, Max: unix.RLIM_INFINITY},
+	}
+	rootDocker := privView{root: true, effective: docker, permitted: docker, bounding: docker, rlimits: limits}
+	rootAll := privView{root: true, effective: all, permitted: all, bounding: all, rlimits: limits}
+	user := privView{rlimits: limits, bounding: all}
+	const prog = "[programs.p]\ncommand = \"x\"\n" // lines 1-2
+	cases := []struct {
+		name string
+		v    privView
+		src  string
+		want []string // LINE: KEY: message
+	}{
+		{"within the limits", rootDocker, "rlimits = { nofile = [100, 4096], core = \"infinity\" }\nnice = 5\noom_score_adj = 100", nil},
+		{"hard limit above", rootDocker, "rlimits = { nofile = [1024, 8192] }",
+			[]string{"3: programs.p.rlimits.nofile: hard limit 8192 is above this system's 4096, and raising it takes CAP_SYS_RESOURCE: the program cannot start"}},
+		{"hard limit above, with CAP_SYS_RESOURCE", rootAll, "rlimits = { nofile = [1024, 8192] }", nil},
+		{"nice below", rootDocker, "nice = -5",
+			[]string{"3: programs.p.nice: -5 is below this system's 0, and lowering it takes CAP_SYS_NICE: the program cannot start"}},
+		{"nice below, allowed by the program's own nice limit", rootDocker, "nice = -5\nrlimits = { nice = 25 }", nil},
+		{"nice below, with CAP_SYS_NICE", rootAll, "nice = -20", nil},
+		{"oom below", rootDocker, "oom_score_adj = -500",
+			[]string{"3: programs.p.oom_score_adj: -500 is below this system's 0, and lowering it takes CAP_SYS_RESOURCE: the program may not start"}},
+		{"capabilities root", rootDocker, "capabilities = [\"NET_BIND_SERVICE\", \"CHOWN\"]", nil},
+		{"capabilities not given", rootDocker, "capabilities = [\"NET_BIND_SERVICE\", \"SYS_ADMIN\", \"NET_ADMIN\"]",
+			[]string{"3: programs.p.capabilities: this system does not give CAP_NET_ADMIN, CAP_SYS_ADMIN: the program cannot start"}},
+		{"capabilities as a user, tend root", rootDocker, "user = \"nobody\"\ncapabilities = [\"NET_BIND_SERVICE\"]", nil},
+		{"capabilities without CAP_SETPCAP", user, "capabilities = [\"NET_BIND_SERVICE\"]",
+			[]string{"3: programs.p.capabilities: cutting the bounding set takes CAP_SETPCAP, which this system does not give: the program cannot start"}},
+		{"all at once", user, "nice = -1\nrlimits = { nofile = 5000 }\noom_score_adj = -1",
+			[]string{
+				"3: programs.p.nice: -1 is below this system's 0, and lowering it takes CAP_SYS_NICE: the program cannot start",
+				"4: programs.p.rlimits.nofile: hard limit 5000 is above this system's 4096, and raising it takes CAP_SYS_RESOURCE: the program cannot start",
+				"5: programs.p.oom_score_adj: -1 is below this system's 0, and lowering it takes CAP_SYS_RESOURCE: the program may not start",
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, d, err := parse("t.toml", []byte(prog+c.src+"\n"), nil, mapFiles{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range d.warnings(cfg, []string{"PATH=/usr/bin:/bin"}, c.v) {
+				if !strings.Contains(w.Msg, "command") { // x is not found: not this test's
+					got = append(got, strings.TrimPrefix(w.Error(), "t.toml:"))
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("warnings\n%q\nwant\n%q", got, c.want)
+			}
+		})
 	}
 }

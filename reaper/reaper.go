@@ -65,6 +65,20 @@ func Drain(fn func(Exit)) (childrenLeft bool, err error) {
 	}
 }
 
+// Collect reaps pid, a child that failed before its exec: its spawner
+// (internal/forkexec) read the reason from the child and is the only one
+// who knows the pid, so no owner's status is taken. It blocks, but not
+// for long: such a child exits right after it reports. syscall.ForkExec
+// does the same inside the standard library.
+func Collect(pid int) {
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
 // wait4Nohang is wait4(-1, ws, WNOHANG, NULL) as a raw system call, one
 // the Go scheduler is not told about. unix.Wait4 tells it (entersyscall),
 // and then sysmon hands tend's only P to another thread whenever one

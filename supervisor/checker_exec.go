@@ -11,14 +11,12 @@ type execChecker struct {
 }
 
 func (c *execChecker) start(s *Supervisor, p *program) error {
-	// The probe runs as its program does: same user, directory,
-	// environment and umask (a probe as root for a program that runs as
-	// nobody would be a way up).
-	cmd, err := s.command(p)
+	// The probe runs as its program does (sideCommand): same user,
+	// directory, environment, umask, limits and privileges.
+	cmd, err := s.sideCommand(p, c.argv, s.devNull, s.devNull)
 	if err != nil {
 		return err
 	}
-	cmd.Argv, cmd.Stdout, cmd.Stderr = c.argv, s.devNull, s.devNull
 	pid, err := s.os.spawn(cmd)
 	if err != nil {
 		return err

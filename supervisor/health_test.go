@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -143,6 +144,52 @@ healthcheck = { exec = ["cq"], interval = "60s" }
 		}
 		if s := log.String(); !strings.Contains(s, "tend did not run for 20s") || strings.Contains(s, "frozen") {
 			t.Errorf("a stall must read as one, not as a freeze:\n%s", s)
+		}
+		l.stop()
+	})
+}
+
+// TestProbeRunsAsItsProgram: an exec probe runs with its program's user,
+// directory, environment, umask, limits and privileges: a probe with
+// more than its program would be a way up.
+func TestProbeRunsAsItsProgram(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0
+user = "0:0"
+directory = "/tmp"
+umask = "027"
+environment = { A = "1" }
+rlimits = { nofile = 1024, core = 0 }
+no_new_privs = true
+capabilities = ["NET_BIND_SERVICE"]
+oom_score_adj = 500
+nice = 5
+[programs.p.healthcheck]
+exec = ["check", "arg"]
+interval = "1s"
+`, nil, map[string]script{"p": forever, "check": {runFor: 0, code: 0}})
+		time.Sleep(1500 * time.Millisecond)
+		l.f.mu.Lock()
+		prog, probe := l.f.cmds["p"], l.f.cmds["check"]
+		l.f.mu.Unlock()
+		if len(prog) != 1 || len(probe) != 1 {
+			t.Fatalf("%d spawns of p and %d of check, want 1 each", len(prog), len(probe))
+		}
+		p, c := prog[0], probe[0]
+		if !p.Privileges.set() || p.Privileges.Nice == nil || *p.Privileges.Nice != 5 || !p.Privileges.NoNewPrivs {
+			t.Errorf("p starts with privileges %+v, want the config's", p.Privileges)
+		}
+		if !reflect.DeepEqual(c.Privileges, p.Privileges) {
+			t.Errorf("the probe's privileges %+v differ from its program's %+v", c.Privileges, p.Privileges)
+		}
+		if !reflect.DeepEqual(c.Cred, p.Cred) || c.Dir != p.Dir || c.Umask != p.Umask || !reflect.DeepEqual(c.Env, p.Env) {
+			t.Errorf("the probe runs as %+v, its program as %+v", c, p)
+		}
+		if want := []string{"check", "arg"}; !reflect.DeepEqual(c.Argv, want) || c.Stdout == nil || c.Stdout != c.Stderr {
+			t.Errorf("the probe's argv %q, output %v/%v; want %q to /dev/null", c.Argv, c.Stdout, c.Stderr, want)
 		}
 		l.stop()
 	})

@@ -51,10 +51,11 @@ func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(o
 		then(true)
 		return
 	}
-	cmd, err := s.command(p)
+	// Its output goes where the program's does: tend's own for inherit,
+	// else the pipes openOutputsAs makes (nil here stands for tend's).
+	cmd, err := s.sideCommand(p, argv, nil, nil)
 	var finish func(ok bool)
 	if err == nil {
-		cmd.Argv = argv
 		finish, err = s.openOutputsAs(p, &cmd, fmt.Sprintf("%s(%s)", p.cfg.Name, kind))
 	}
 	pid := 0

@@ -85,12 +85,14 @@ type fakeOS struct {
 	handled    map[syscall.Signal]int
 	// quiet is what the loop asked of the forwarding handler.
 	quiet bool
+	// cmds are the Commands spawned, by name.
+	cmds map[string][]Command
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
 	return &fakeOS{t0: time.Now(), scripts: scripts, nextPid: 100,
 		names: map[int]string{}, alive: map[int]bool{}, group: map[int]int{}, spawns: map[string]int{}, chld: make(chan os.Signal, 1),
-		handled: map[syscall.Signal]int{}}
+		handled: map[syscall.Signal]int{}, cmds: map[string][]Command{}}
 }
 
 func (f *fakeOS) ops() osOps {
@@ -171,6 +173,7 @@ func (f *fakeOS) spawn(c Command) (int, error) {
 	pid := f.nextPid
 	f.names[pid], f.alive[pid], f.group[pid] = name, true, pid
 	f.record("spawn " + name)
+	f.cmds[name] = append(f.cmds[name], c)
 	runFor := sc.runFor
 	if len(sc.lives) > 0 {
 		runFor = sc.lives[min(f.spawns[name], len(sc.lives)-1)]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -300,6 +301,28 @@ func (s *Supervisor) command(p *program) (Command, error) {
 		}
 		c.Cred = cred
 	}
+	c.Privileges = Privileges{
+		Rlimits:      p.cfg.Rlimits,
+		NoNewPrivs:   p.cfg.NoNewPrivs,
+		Capabilities: p.cfg.Capabilities,
+		OOMScoreAdj:  p.cfg.OOMScoreAdj,
+		Nice:         p.cfg.Nice,
+	}
+	return c, nil
+}
+
+// sideCommand is the Command of a process that runs for p without being
+// p: an exec health check, a hook. It runs as p does: p's user,
+// directory, environment, umask, limits and privileges (a check that ran
+// as root, or without no_new_privs, for a program that runs as nobody
+// would be a way up), with argv, stdin /dev/null, and stdout and stderr
+// as given (nil: tend's own).
+func (s *Supervisor) sideCommand(p *program, argv []string, stdout, stderr *os.File) (Command, error) {
+	c, err := s.command(p)
+	if err != nil {
+		return c, err
+	}
+	c.Argv, c.Stdin, c.Stdout, c.Stderr, c.Foreground = argv, s.devNull, stdout, stderr, false
 	return c, nil
 }
 

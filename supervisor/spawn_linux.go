@@ -9,7 +9,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/config"
 	"tend/internal/execpath"
+	"tend/internal/forkexec"
 )
 
 // Command is one process to start.
@@ -29,6 +31,28 @@ type Command struct {
 	Umask int
 	// Cred runs the process as another user when not nil.
 	Cred *syscall.Credential
+	// Privileges are set in the child between fork and exec.
+	Privileges Privileges
+}
+
+// Privileges are a program's resource limits and privileges (the keys
+// of config.Program of the same names). They go to the program and to
+// every process that runs for it (exec health checks, hooks): the zero
+// value leaves tend's own.
+type Privileges struct {
+	Rlimits    []config.Rlimit
+	NoNewPrivs bool
+	// Capabilities, when not nil, is the process's bounding set, and
+	// for a user other than root its ambient set too.
+	Capabilities []config.Capability
+	OOMScoreAdj  *int
+	Nice         *int
+}
+
+// set reports whether pv sets anything: whether the process has to be
+// started by internal/forkexec.
+func (pv Privileges) set() bool {
+	return len(pv.Rlimits) > 0 || pv.NoNewPrivs || pv.Capabilities != nil || pv.OOMScoreAdj != nil || pv.Nice != nil
 }
 
 // ExecError is a failure to start a program, with the exit code a shell
@@ -81,6 +105,9 @@ func spawn(c Command) (int, error) {
 	if err != nil {
 		return 0, &ExecError{Path: c.Argv[0], Err: err}
 	}
+	if c.Privileges.set() && !c.Foreground {
+		return spawnPrivileged(path, env, c)
+	}
 	sys := &syscall.SysProcAttr{Setsid: true, Credential: c.Cred}
 	if c.Foreground {
 		// Setpgid + TIOCSPGRP in the child, with every signal blocked, so
@@ -111,6 +138,94 @@ func spawn(c Command) (int, error) {
 		return 0, &ExecError{Path: path, Err: err}
 	}
 	return pid, nil
+}
+
+// spawnPrivileged is spawn for a Command with Privileges: Go's ForkExec
+// has no field for them, and they must be set in the child between fork
+// and exec, never on the running program, so internal/forkexec (which
+// says why it is built as it is) forks and sets them. Everything else
+// is as spawn's ForkExec would do it, but for the nofile limit: Go
+// raises tend's own soft limit at start and puts the old one back only
+// in the children it forks itself, and the old one is Go's secret. So a
+// program started here inherits tend's raised one unless rlimits names
+// nofile (docs/supervisor.md).
+func spawnPrivileged(path string, env []string, c Command) (int, error) {
+	pv := c.Privileges
+	a := &forkexec.Attr{
+		Dir:         c.Dir,
+		Files:       [3]uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
+		Setsid:      true,
+		Cred:        c.Cred,
+		NoNewPrivs:  pv.NoNewPrivs,
+		Nice:        pv.Nice,
+		OOMScoreAdj: pv.OOMScoreAdj,
+	}
+	if c.Umask >= 0 {
+		a.Umask = &c.Umask // set in the child: no window for tend's own files
+	}
+	for _, r := range pv.Rlimits {
+		a.Rlimits = append(a.Rlimits, forkexec.Rlimit{Resource: r.Resource, Cur: r.Soft, Max: r.Hard})
+	}
+	if pv.Capabilities != nil {
+		// The bounding set, whoever the user: for root it is what exec
+		// grants; for another user it keeps a setuid or file-capability
+		// binary from granting more than the list. And for a user other
+		// than root the list as ambient capabilities, which exec grants
+		// without a file capability: NET_BIND_SERVICE for nobody.
+		a.Bounding = make([]int, len(pv.Capabilities))
+		for i, cp := range pv.Capabilities {
+			a.Bounding[i] = int(cp)
+		}
+		uid := os.Geteuid()
+		if c.Cred != nil {
+			uid = int(c.Cred.Uid)
+		}
+		if uid != 0 {
+			a.Ambient = a.Bounding
+		}
+	}
+	pid, err := forkexec.Start(path, c.Argv, env, a)
+	if err != nil {
+		return 0, privilegeError(path, c, err)
+	}
+	return pid, nil
+}
+
+// privilegeError says which of c's settings the child failed at, in the
+// words of the config: "nice = -5: permission denied".
+func privilegeError(path string, c Command, err error) error {
+	var fe *forkexec.Error
+	if !errors.As(err, &fe) {
+		return &ExecError{Path: path, Err: err}
+	}
+	pv := c.Privileges
+	capability := config.Capability(fe.Index)
+	switch fe.Step {
+	case forkexec.StepExec:
+		return &ExecError{Path: path, Err: fe.Err}
+	case forkexec.StepChdir:
+		return &ExecError{Path: c.Dir, Err: fe.Err, Dir: true}
+	case forkexec.StepRlimit:
+		if fe.Index < len(pv.Rlimits) {
+			r := pv.Rlimits[fe.Index]
+			return fmt.Errorf("rlimits.%s = [%s, %s]: %w", r.Name, config.FormatLimit(r.Soft), config.FormatLimit(r.Hard), fe.Err)
+		}
+	case forkexec.StepNice:
+		return fmt.Errorf("nice = %d: %w", *pv.Nice, fe.Err)
+	case forkexec.StepOOMScoreAdj:
+		return fmt.Errorf("oom_score_adj = %d: %w", *pv.OOMScoreAdj, fe.Err)
+	case forkexec.StepNoNewPrivs:
+		return fmt.Errorf("no_new_privs: %w", fe.Err)
+	case forkexec.StepBounding:
+		return fmt.Errorf("capabilities: cannot drop %s from the bounding set: %w", capability, fe.Err)
+	case forkexec.StepNotBounding:
+		return fmt.Errorf("capabilities: %s is not in tend's bounding set", capability)
+	case forkexec.StepAmbient:
+		return fmt.Errorf("capabilities: cannot raise %s as an ambient capability (tend must hold it): %w", capability, fe.Err)
+	case forkexec.StepCapset, forkexec.StepKeepCaps:
+		return fmt.Errorf("capabilities: %s: %w", fe.Step, fe.Err)
+	}
+	return fe
 }
 
 // enterable reports why dir cannot be a working directory, as far as a

@@ -52,6 +52,10 @@ type lifecycleVariant struct {
 	sc   scenario
 }
 
+// privsVariant is the lifecycle variant of tend whose programs have
+// rlimits and no_new_privs.
+const privsVariant = "tend (rlimits+no_new_privs)"
+
 func lifecycleVariants(sups []supervisor, n int) []lifecycleVariant {
 	var vs []lifecycleVariant
 	for _, s := range sups {
@@ -60,6 +64,9 @@ func lifecycleVariants(sups []supervisor, n int) []lifecycleVariant {
 	// tend as users leave it: startsecs = 1, so RUNNING comes a second
 	// after the spawn.
 	vs = append(vs, lifecycleVariant{"tend (startsecs 1)", sups[0], scenario{kind: "sleep", n: n}})
+	// tend with rlimits and no_new_privs on every program: the same start
+	// through internal/forkexec instead of syscall.ForkExec.
+	vs = append(vs, lifecycleVariant{privsVariant, sups[0], scenario{kind: "sleep", n: n, startsecs0: true, privs: true}})
 	return vs
 }
 

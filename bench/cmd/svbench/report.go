@@ -41,6 +41,28 @@ func pick(xs []lifecycleSample, f func(lifecycleSample) float64) benchkit.Summar
 	return benchkit.Summarize(v)
 }
 
+// privsRatio is the median start of tend with rlimits and no_new_privs
+// over the median start of tend without; false for results that lack
+// the variant.
+func privsRatio(lc map[string][]lifecycleSample) (float64, bool) {
+	spawn := func(s lifecycleSample) float64 { return s.SpawnMs }
+	with, without := pick(lc[privsVariant], spawn), pick(lc["tend"], spawn)
+	if len(lc[privsVariant]) == 0 || without.Median == 0 {
+		return 0, false
+	}
+	return with.Median / without.Median, true
+}
+
+// privsCell is the privileges variant's start, and its ratio.
+func privsCell(lc map[string][]lifecycleSample) string {
+	ratio, ok := privsRatio(lc)
+	if !ok {
+		return "—"
+	}
+	s := pick(lc[privsVariant], func(s lifecycleSample) float64 { return s.SpawnMs })
+	return fmt.Sprintf("%.1f (%.1f–%.1f); ×%.2f", s.Median, s.Min, s.Max, ratio)
+}
+
 func render(res *results) string {
 	var b strings.Builder
 	p, m := res.Params, res.Machine
@@ -121,6 +143,8 @@ func render(res *results) string {
 		text("tend with its default `startsecs = 1`: spawned / all RUNNING, median (ms)",
 			fmt.Sprintf("%.1f / %.1f", pick(t1, func(s lifecycleSample) float64 { return s.SpawnMs }).Median,
 				pick(t1, func(s lifecycleSample) float64 { return s.RunningMs }).Median), "", ""),
+		text(fmt.Sprintf("tend, each program with `%s`: start %d, median (min–max), ms; × tend without them",
+			strings.ReplaceAll(strings.TrimSpace(privsKeys), "\n", "`, `"), n), privsCell(lc), "", ""),
 		spread(fmt.Sprintf("**stop %d**: SIGTERM → the supervisor has exited, median (min–max), ms", n),
 			func(s lifecycleSample) float64 { return s.StopMs }),
 		spread("stop: SIGTERM → the last program has exited, median (min–max), ms",
@@ -235,6 +259,10 @@ func render(res *results) string {
 	}
 	tgt(fmt.Sprintf("start %d ≤ 50 ms (median, ms)", n), "%.1f",
 		func(k string) float64 { return med(k, func(s lifecycleSample) float64 { return s.SpawnMs }).Median }, sp <= 50)
+	if ratio, ok := privsRatio(lc); ok {
+		fmt.Fprintf(&b, "| start %d with rlimits + no_new_privs ≤ 1.1× start %d without (median over median) | %.2f | — | — | %s |\n",
+			n, n, ratio, benchkit.Yes(ratio <= 1.1))
+	}
 	tgt(fmt.Sprintf("stop %d ≤ 50 ms (median, ms)", n), "%.1f",
 		func(k string) float64 { return med(k, func(s lifecycleSample) float64 { return s.StopMs }).Median }, st <= 50)
 	tgt(fmt.Sprintf("RSS ≤ 10 MiB = 10240 KiB with %d programs (VmRSS; s6: svscan + supervise)", n), "%.0f",

@@ -47,6 +47,9 @@ type scenario struct {
 	// tend and supervisord, so that "started" means "spawned".
 	n          int
 	startsecs0 bool
+	// privs (tend only) gives each program rlimits and no_new_privs,
+	// which tend sets between fork and exec on a path of its own.
+	privs bool
 	// write: svchild writes bytes to its stdout, which goes through the
 	// supervisor as output says: for tend "inherit", "prefix" or a file
 	// path; for supervisord "" (its own stdout: it always copies) or a
@@ -80,6 +83,9 @@ func writeTend(dir string, sc scenario) ([]string, error) {
 		if sc.startsecs0 {
 			b.WriteString("startsecs = 0\n")
 		}
+		if sc.privs {
+			b.WriteString(privsKeys)
+		}
 	case "write":
 		fmt.Fprintf(&b, "[programs.w]\ncommand = [%q, \"write\", \"%d\", %q]\nautorestart = \"never\"\nstartsecs = 0\nstdout = %q\n",
 			childPath, sc.bytes, sc.file, sc.output)
@@ -99,6 +105,9 @@ func writeTend(dir string, sc scenario) ([]string, error) {
 	}
 	return []string{tendPath, "--log-format", "json", "-c", cfg}, nil
 }
+
+// privsKeys are the keys of the "rlimits+no_new_privs" variant.
+const privsKeys = "rlimits = { nofile = 4096, core = 0 }\nno_new_privs = true\n"
 
 func writeSupervisord(dir string, sc scenario) ([]string, error) {
 	var b strings.Builder
