@@ -95,7 +95,21 @@ type Tend struct {
 	// the program's own env_file and environment: each Program's
 	// EnvFiles starts with it.
 	EnvFile *EnvFile `key:"env_file" reload:"live"`
+	// Cgroups (cgroups, default CgroupsAuto) says whether tend gives each
+	// program a cgroup (v2) of its own (docs/supervisor.md, "Resources:
+	// cgroups"): CgroupsAuto where tend's cgroup is the container's or
+	// delegated to it, and writable; CgroupsRequired where it is
+	// writable, and a start error (exit 2) where it is not or a key
+	// cannot be honoured; CgroupsOff never.
+	Cgroups string `key:"cgroups" reload:"start"`
 }
+
+// The values of [tend] cgroups.
+const (
+	CgroupsAuto     = "auto"
+	CgroupsRequired = "required"
+	CgroupsOff      = "off"
+)
 
 // Every field of Tend is tagged with its key and with when tend reads
 // it: reload:"start" for a key read once, at tend's start (a reload that
@@ -545,6 +559,7 @@ func defaultTend() Tend {
 		Socket:          api.DefaultSocket,
 		SocketMode:      0o600,
 		LogFormat:       "console",
+		Cgroups:         CgroupsAuto,
 	}
 }
 

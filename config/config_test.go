@@ -106,7 +106,7 @@ func TestFull(t *testing.T) {
 	dir := here(t, "testdata")
 	wantTend := Tend{
 		ShutdownTimeout: 45 * time.Second, Socket: filepath.Join(dir, "run/tend.sock"),
-		SocketMode: 0o660, SocketGroup: "tend", LogFormat: "json", Metrics: "127.0.0.1:9090",
+		SocketMode: 0o660, SocketGroup: "tend", LogFormat: "json", Metrics: "127.0.0.1:9090", Cgroups: "required",
 	}
 	if c.Tend != wantTend {
 		t.Errorf("Tend = %+v, want %+v", c.Tend, wantTend)
@@ -421,14 +421,16 @@ func TestTendKeys(t *testing.T) {
 		src  string
 		want Tend
 	}{
-		{`socket = ""`, Tend{ShutdownTimeout: 30 * time.Second, SocketMode: 0o600, LogFormat: "console"}},
+		{`socket = ""`, Tend{ShutdownTimeout: 30 * time.Second, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto"}},
 		{"socket = \"tend.sock\"\nsocket_mode = 0o660\nsocket_group = \"100\"",
-			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console"}},
+			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console", Cgroups: "auto"}},
 		{"shutdown_timeout = \"1m\"\nmetrics = \"[::1]:9090\"\nlog_format = \"json\"",
-			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Metrics: "[::1]:9090"}},
-		{"drain = \"5s\"\nshutdown_timeout = \"20s\"", Tend{ShutdownTimeout: 20 * time.Second, Drain: 5 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console"}},
-		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: ":9090"}},
-		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Metrics: "127.0.0.1:0"}},
+			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Cgroups: "auto", Metrics: "[::1]:9090"}},
+		{"drain = \"5s\"\nshutdown_timeout = \"20s\"", Tend{ShutdownTimeout: 20 * time.Second, Drain: 5 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto"}},
+		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", Metrics: ":9090"}},
+		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", Metrics: "127.0.0.1:0"}},
+		{`cgroups = "required"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "required"}},
+		{`cgroups = "off"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "off"}},
 	}
 	for _, tt := range tests {
 		want := tt.want

@@ -482,6 +482,11 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 				t.LogFormat = s
 			}
 		},
+		"cgroups": func(l loc, v any) {
+			if s, ok := d.enum(l, v, CgroupsAuto, CgroupsRequired, CgroupsOff); ok {
+				t.Cgroups = s
+			}
+		},
 		"metrics": func(l loc, v any) {
 			if s, ok := d.str(l, v); ok {
 				if s != "" {

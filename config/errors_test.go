@@ -171,6 +171,7 @@ func TestErrors(t *testing.T) {
 		{"drain over timeout", "[tend]\ndrain = \"30s\"", `t.toml:2: tend.drain: 30s is not shorter than shutdown_timeout (30s), which it counts inside`},
 		{"drain negative", "[tend]\nshutdown_timeout = \"1m\"\ndrain = \"-1s\"", `t.toml:3: tend.drain: must not be negative, not -1s`},
 		{"log_format", "[tend]\nlog_format = \"xml\"", `t.toml:2: tend.log_format: "xml" is not one of "console" or "json"`},
+		{"cgroups", "[tend]\ncgroups = \"yes\"", `t.toml:2: tend.cgroups: "yes" is not one of "auto", "required" or "off"`},
 		{"metrics", "[tend]\nmetrics = \"9090\"",
 			`t.toml:2: tend.metrics: "9090" is not a host:port address with a port from 0 to 65535`},
 		{"metrics bad port", "[tend]\nmetrics = \"127.0.0.1:65536\"",
