@@ -101,6 +101,13 @@ func helper(part string) {
 		mem[0]++
 	case "detect":
 		detectHelper()
+	case "owned":
+		// Says what Owned says of its own cgroup, as PID 1 when it is.
+		if err := Detect().Owned(os.Getpid() == 1); err != nil {
+			fmt.Println(err)
+		} else {
+			fmt.Println("owned")
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", part)
 		os.Exit(2)
