@@ -51,6 +51,14 @@ type Status struct {
 	// NextStart is when a program in BACKOFF starts again; zero in any
 	// other state.
 	NextStart time.Time `json:"next_start,omitzero"`
+	// CPUSeconds and MemoryBytes are, for status, what the program's
+	// processes use, read as the request came: summed over its cgroup,
+	// or its process group (docs/supervisor.md, "Usage"). nil when it
+	// has no process, or they could not be read.
+	CPUSeconds  *float64 `json:"cpu_seconds,omitempty"`
+	MemoryBytes *uint64  `json:"memory_bytes,omitempty"`
+	// OOMKills counts the runs the kernel's OOM killer ended.
+	OOMKills int `json:"oom_kills,omitempty"`
 }
 
 // MarshalJSON writes s with "paused":true when its state is PAUSED.

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tend/config"
 	"tend/signals"
 )
@@ -96,13 +94,14 @@ func (s *Supervisor) restartProgram(p *program, reason string) {
 	s.stop(p, reason)
 }
 
-// pause freezes a RUNNING program's process group with SIGSTOP. A PAUSED
+// pause freezes a RUNNING program: its cgroup with the freezer where it
+// has one, else its process group with SIGSTOP (cgroups.go). A PAUSED
 // program is neither restarted nor health-checked.
 func (s *Supervisor) pause(p *program, reason string) error {
 	if p.state != Running {
 		return fmt.Errorf("%s is %s, not RUNNING", p.cfg.Name, p.state)
 	}
-	if err := s.os.kill(-p.pid, unix.SIGSTOP); err != nil {
+	if err := s.freezeOrStop(p); err != nil {
 		return fmt.Errorf("pause %s: %w", p.cfg.Name, err)
 	}
 	s.cancelProbe(p)
@@ -110,13 +109,13 @@ func (s *Supervisor) pause(p *program, reason string) error {
 	return nil
 }
 
-// resume thaws a PAUSED program with SIGCONT; its health checks pick up
-// where they were.
+// resume thaws a PAUSED program (its cgroup, or SIGCONT); its health
+// checks pick up where they were.
 func (s *Supervisor) resume(p *program, reason string) error {
 	if p.state != Paused {
 		return fmt.Errorf("%s is %s, not PAUSED", p.cfg.Name, p.state)
 	}
-	if err := s.os.kill(-p.pid, unix.SIGCONT); err != nil {
+	if err := s.thawOrCont(p); err != nil {
 		return fmt.Errorf("resume %s: %w", p.cfg.Name, err)
 	}
 	s.changed(p, Change{State: Running, From: Paused, Pid: p.pid, Reason: reason})
@@ -190,6 +189,10 @@ func (s *Supervisor) reload(reason string) error {
 			Msg("reload: invalid config, nothing changed")
 		return err
 	}
+	if err := s.reloadCgroups(cfg); err != nil {
+		s.log.Error().Str("config", s.opts.Config.File).Err(err).Msg("reload: nothing changed")
+		return err
+	}
 	var added, changed, removed []string
 	keep := map[string]bool{}
 	var programs []*program
@@ -240,6 +243,7 @@ func (s *Supervisor) reload(reason string) error {
 			programs = append(programs, p) // until it is down
 		} else {
 			delete(s.byName, p.cfg.Name)
+			s.removeCgroup(p)
 		}
 	}
 	if s.main != nil {
@@ -268,4 +272,5 @@ func (s *Supervisor) adopt(p *program) {
 func (s *Supervisor) forget(p *program) {
 	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
 	delete(s.byName, p.cfg.Name)
+	s.removeCgroup(p)
 }

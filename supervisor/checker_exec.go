@@ -17,7 +17,7 @@ func (c *execChecker) start(s *Supervisor, p *program) error {
 	if err != nil {
 		return err
 	}
-	pid, err := s.os.spawn(cmd)
+	pid, err := s.spawn(p, cmd)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (s *Supervisor) settleEnds() {
 // time, it stops what is left of the group.
 func (s *Supervisor) checkGroup(p *program) {
 	e := p.end
-	if groupGone(s.os.kill(-e.pgid, 0)) {
+	if groupGone(s.os.kill(-e.pgid, 0)) && s.cgroupEmpty(p) {
 		s.settle(p)
 		return
 	}
@@ -76,6 +76,7 @@ func (s *Supervisor) checkGroup(p *program) {
 	sig := p.cfg.StopSignal
 	s.os.kill(-e.pgid, sig)
 	s.os.kill(-e.pgid, unix.SIGCONT)
+	s.signalRest(p, e.pgid, sig)
 	p.due = s.now().Add(p.cfg.StopWaitSecs)
 	c := e.change
 	c.State = Stopping

@@ -60,7 +60,7 @@ func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(o
 	}
 	pid := 0
 	if err == nil {
-		pid, err = s.os.spawn(cmd)
+		pid, err = s.spawn(p, cmd)
 		finish(err == nil)
 	}
 	if err != nil {

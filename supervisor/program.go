@@ -48,7 +48,8 @@ type program struct {
 	// preStopped: this run's pre_stop has run (at a drain's start, or
 	// when its stop began).
 	preStopped bool
-	hookCode   int // exit code of the last hook (128+N if signal N killed it)
+	hookCode   int        // exit code of the last hook (128+N if signal N killed it)
+	cg         progCgroup // its cgroup, and its OOM kills (cgroups.go)
 }
 
 // alive reports whether the program has processes: its main process,
@@ -221,7 +222,7 @@ func (s *Supervisor) spawnRun(p *program, from State) {
 	}
 	pid := 0
 	if err == nil {
-		pid, err = s.os.spawn(cmd)
+		pid, err = s.spawn(p, cmd)
 		finish(err == nil)
 	}
 	now := s.now()
@@ -247,6 +248,7 @@ func (s *Supervisor) spawnRun(p *program, from State) {
 	}
 	p.pid, p.started, p.killed, p.preStopped = pid, now, false, false
 	s.byPid[pid] = p
+	s.oomBaseline(p)
 	if p.starts++; p.starts > 1 {
 		p.restarts++
 	}
@@ -308,7 +310,9 @@ func (s *Supervisor) command(p *program) (Command, error) {
 		OOMScoreAdj:  p.cfg.OOMScoreAdj,
 		Nice:         p.cfg.Nice,
 	}
-	return c, nil
+	g, err := s.cgroupOf(p)
+	c.Cgroup = g
+	return c, err
 }
 
 // sideCommand is the Command of a process that runs for p without being
@@ -377,6 +381,9 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	if info.signaled {
 		c.Signal = signals.Name(e.Status.Signal())
 		c.Reason = "killed by signal " + c.Signal
+	}
+	if s.cgroupExited(p, e.Status, from) {
+		c.Reason = oomReason
 	}
 	if p.isMain {
 		p.due = time.Time{}
@@ -540,7 +547,7 @@ func (s *Supervisor) onDue(p *program) {
 			s.start(p)
 		}
 	case Stopping:
-		if p.end != nil && groupGone(s.os.kill(-p.end.pgid, 0)) {
+		if p.end != nil && groupGone(s.os.kill(-p.end.pgid, 0)) && s.cgroupEmpty(p) {
 			// Gone, and not reaped by tend (no subreaper): nothing to
 			// kill, nothing to wait for.
 			s.settle(p)
@@ -581,6 +588,7 @@ func (s *Supervisor) stop(p *program, reason string) {
 	if p.state == Stopping {
 		return
 	}
+	s.thawToStop(p)
 	sig := p.cfg.StopSignal
 	if len(p.cfg.PreStop) > 0 && !p.preStopped && p.pid != 0 {
 		// pre_stop first: STOPPING while it runs, and the stop signal
@@ -603,6 +611,7 @@ func (s *Supervisor) stop(p *program, reason string) {
 func (s *Supervisor) sendStop(p *program, sig syscall.Signal) {
 	s.os.kill(-p.pgid(), sig)
 	s.os.kill(-p.pgid(), unix.SIGCONT)
+	s.signalRest(p, p.pgid(), sig)
 	if s.phase != running {
 		s.noteStopSent(p.pgid()) // the sweep passes its group over
 	}
@@ -618,6 +627,7 @@ const killSignal = unix.SIGKILL
 // when it clears what a crashed run left behind.
 func (s *Supervisor) killGroup(p *program) {
 	s.os.kill(-p.pgid(), killSignal)
+	s.killCgroup(p)
 	p.killed = true
 	if p.end == nil || p.end.from == Stopping || s.phase != running {
 		s.killedAny = true

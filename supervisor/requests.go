@@ -13,7 +13,15 @@ import (
 // onRequest serves one control request on the loop's goroutine. It never
 // blocks: the server gives Reply room for the one answer.
 func (s *Supervisor) onRequest(r api.Request) {
+	s.freezing = nil
 	reply := s.serve(r)
+	if frozen := s.freezing; len(frozen) > 0 && s.os.waitFrozen != nil {
+		// A pause through the freezer answers once the kernel has
+		// frozen the programs (cgroups.go).
+		s.freezing = nil
+		s.answerFrozen(r, reply, frozen)
+		return
+	}
 	select {
 	case r.Reply <- reply:
 	default:
@@ -29,7 +37,9 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 	switch r.Verb {
 	case api.VerbStatus:
 		ps, err := s.match(r.Names)
-		return s.reply(ps, err)
+		reply := s.reply(ps, err)
+		s.addUsage(ps, reply.Programs)
+		return reply
 	case api.VerbHealth:
 		ok, reason := s.health()
 		return api.Reply{Healthy: ok, Reason: reason}
@@ -110,5 +120,5 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 func (p *program) status(now time.Time) api.Status {
 	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
 		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,
-		NextRun: p.nextRunWall(now), Reason: p.reason, NextStart: p.retryAt}
+		NextRun: p.nextRunWall(now), Reason: p.reason, NextStart: p.retryAt, OOMKills: p.cg.oomKills}
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tend/cgroup"
 	"tend/config"
 	"tend/internal/execpath"
 	"tend/internal/forkexec"
@@ -33,6 +34,10 @@ type Command struct {
 	Cred *syscall.Credential
 	// Privileges are set in the child between fork and exec.
 	Privileges Privileges
+	// Cgroup, when not nil, is the cgroup the process starts in: the
+	// program's own (cgroups.go), placed by clone3 into it, or moved
+	// there right after the fork where clone3 is refused.
+	Cgroup placer
 }
 
 // Privileges are a program's resource limits and privileges (the keys
@@ -122,12 +127,16 @@ func spawn(c Command) (int, error) {
 		old := syscall.Umask(c.Umask)
 		defer syscall.Umask(old)
 	}
-	pid, err := syscall.ForkExec(path, c.Argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Dir:   c.Dir,
 		Env:   env,
 		Files: []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
 		Sys:   sys,
-	})
+	}
+	pid, err := place(c.Cgroup, sys, func() (int, error) { return syscall.ForkExec(path, c.Argv, attr) })
+	if _, ok := errors.AsType[*cgroup.PlaceError](err); ok {
+		return pid, err // started, outside its cgroup
+	}
 	if err != nil {
 		// The child's chdir and its exec fail with the same errnos, and
 		// ForkExec does not say which step it was: a working directory
@@ -184,11 +193,32 @@ func spawnPrivileged(path string, env []string, c Command) (int, error) {
 			a.Ambient = a.Bounding
 		}
 	}
-	pid, err := forkexec.Start(path, c.Argv, env, a)
+	// The cgroup's fd comes from Group.Start in a SysProcAttr, as for
+	// syscall.ForkExec; internal/forkexec's clone3 takes it the same way.
+	sys := &syscall.SysProcAttr{}
+	pid, err := place(c.Cgroup, sys, func() (int, error) {
+		a.UseCgroupFD, a.CgroupFD = sys.UseCgroupFD, sys.CgroupFD
+		return forkexec.Start(path, c.Argv, env, a)
+	})
+	if _, ok := errors.AsType[*cgroup.PlaceError](err); ok {
+		return pid, err // started, outside its cgroup
+	}
 	if err != nil {
 		return 0, privilegeError(path, c, err)
 	}
 	return pid, nil
+}
+
+// place runs fork, which starts a process with sys, in the cgroup pl
+// (cgroup.Group.Start), or as it is when pl is nil. Placed, the process
+// runs no instruction outside its cgroup; where clone3 is refused it is
+// moved in right after the fork, and a *cgroup.PlaceError says it could
+// not be.
+func place(pl placer, sys *syscall.SysProcAttr, fork func() (int, error)) (int, error) {
+	if pl == nil {
+		return fork()
+	}
+	return pl.Start(sys, fork)
 }
 
 // privilegeError says which of c's settings the child failed at, in the

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/api"
+	"tend/cgroup"
 	"tend/config"
 	"tend/internal/safe"
 	"tend/logs"
@@ -131,6 +132,9 @@ type Supervisor struct {
 	env          []string         // tend's environment, read once
 	rand         func() float64   // jitter source in [-1, 1]
 	mgr          manager          // what tend has told its own manager
+	cgroups      cgroupTree       // a cgroup per program (cgroups.go); nil: none
+	containerOOM oomCount         // the container's OOM kill count; nil: none
+	freezing     []cgroupGroup    // cgroups the request being served froze, for its answer to wait on
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -156,6 +160,16 @@ type osOps struct {
 	installForwarder func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error)
 	forwardTo        func(target int)
 	forwarded        func(syscall.Signal) int
+	// cgroups finds tend's cgroups (realCgroups): the container's OOM
+	// kill count (nil: none), and, with setup, the programs' cgroups or
+	// why there are none. nil: no cgroups at all.
+	cgroups func(setup, force, pid1 bool) (cgroupTree, oomCount, error)
+	// groupUsage is the usage of process groups
+	// (cgroup.ProcessGroupUsage); nil: not read.
+	groupUsage func(pgids ...int) (map[int]cgroup.Usage, error)
+	// waitFrozen waits until the groups are frozen (cgroup.WaitFrozen),
+	// off the loop; nil: a pause answers at once.
+	waitFrozen func(deadline time.Time, groups []cgroupGroup) error
 }
 
 var realOS = osOps{
@@ -177,6 +191,9 @@ var realOS = osOps{
 	installForwarder: signals.InstallForwarder,
 	forwardTo:        signals.ForwardTo,
 	forwarded:        signals.Forwarded,
+	cgroups:          realCgroups,
+	groupUsage:       cgroup.ProcessGroupUsage,
+	waitFrozen:       realWaitFrozen,
 }
 
 // New prepares a Supervisor; sub must have been taken before anything
@@ -254,6 +271,9 @@ func (s *Supervisor) Run() int {
 	for _, sig := range s.sub.Ignored {
 		s.log.Debug().Str("signal", signals.Name(sig)).Msg("started ignored: left ignored, not forwarded")
 	}
+	if !s.setupCgroups() {
+		return exitCgroups
+	}
 	if f, err := os.Open(os.DevNull); err == nil {
 		s.devNull = f
 		defer f.Close()
@@ -294,6 +314,7 @@ func (s *Supervisor) Run() int {
 		s.tellManager()
 	}
 	s.files.Close()
+	s.removeCgroups()
 	return s.exitCode()
 }
 
