@@ -160,6 +160,22 @@ func writeMetrics(b *bytes.Buffer, status api.Reply, healthy bool) {
 			}
 			return strconv.Itoa(*p.ExitCode), true
 		})
+	family("tend_program_cpu_seconds_total", "counter", "CPU time (user and system) of the program's processes: its cgroup's, exited processes included, or its process group's live members'; absent for a program with no process.",
+		func(p api.Status) (string, bool) {
+			if p.CPUSeconds == nil {
+				return "", false
+			}
+			return strconv.FormatFloat(*p.CPUSeconds, 'f', 3, 64), true
+		})
+	family("tend_program_memory_bytes", "gauge", "Memory of the program's processes: its cgroup's memory.current, or the resident sets of its processes summed; absent for a program with no process.",
+		func(p api.Status) (string, bool) {
+			if p.MemoryBytes == nil {
+				return "", false
+			}
+			return strconv.FormatUint(*p.MemoryBytes, 10), true
+		})
+	family("tend_oom_kills_total", "counter", "Runs of the program the kernel's OOM killer ended (reason oom-killed).",
+		func(p api.Status) (string, bool) { return strconv.Itoa(p.OOMKills), true })
 }
 
 // writeText writes body as the answer, bounded by writeTimeout.

@@ -52,7 +52,7 @@ func get(t *testing.T, method, url, body string) (int, string, string) {
 
 // sampleLine is a sample of the families writeMetrics writes: a name, a
 // program label (and a state label for tend_program_state), a number.
-var sampleLine = regexp.MustCompile(`^(tend_healthy|tend_freezes_total|tend_frozen_seconds_total|(tend_program_[a-z_]+)\{program="([^"\\\n]|\\.)*"(,state="[A-Z]+")?\}) -?[0-9]+(\.[0-9]+)?$`)
+var sampleLine = regexp.MustCompile(`^(tend_healthy|tend_freezes_total|tend_frozen_seconds_total|(tend_program_[a-z_]+|tend_oom_kills_total)\{program="([^"\\\n]|\\.)*"(,state="[A-Z]+")?\}) -?[0-9]+(\.[0-9]+)?$`)
 
 // checkExposition checks text against the text format as writeMetrics
 // uses it: every sample's family announced by HELP and TYPE just before,
@@ -189,8 +189,9 @@ func TestMetricsReadOnly(t *testing.T) {
 // wants, and nothing else is.
 func TestWriteMetricsEscapes(t *testing.T) {
 	var b bytes.Buffer
-	code := 137
-	writeMetrics(&b, api.Reply{Freezes: 2, FrozenSeconds: 7.5, Programs: []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6)},
+	code, cpu, mem := 137, 12.3456, uint64(48<<20)
+	writeMetrics(&b, api.Reply{Freezes: 2, FrozenSeconds: 7.5, Programs: []api.Status{{Name: "a\"b\\c\nd", State: "RUNNING", Health: "starting", ExitCode: &code, Since: time.Unix(1700000000, 250e6),
+		CPUSeconds: &cpu, MemoryBytes: &mem, OOMKills: 2},
 		{Name: "é", State: "BACKOFF", Restarts: 4, NextStart: time.Unix(1700000030, 500e6)}}}, false)
 	checkExposition(t, b.String())
 	for _, want := range []string{
@@ -201,6 +202,10 @@ func TestWriteMetricsEscapes(t *testing.T) {
 		`tend_program_state{program="é",state="BACKOFF"} 1`,
 		`tend_program_restarts_total{program="é"} 4`,
 		`tend_program_next_start_seconds{program="é"} 1700000030.500`,
+		`tend_program_cpu_seconds_total{program="a\"b\\c\nd"} 12.346`,
+		`tend_program_memory_bytes{program="a\"b\\c\nd"} 50331648`,
+		`tend_oom_kills_total{program="a\"b\\c\nd"} 2`,
+		`tend_oom_kills_total{program="é"} 0`,
 		"tend_healthy 0",
 		"tend_freezes_total 2",
 		"tend_frozen_seconds_total 7.500",
@@ -214,5 +219,10 @@ func TestWriteMetricsEscapes(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), "tend_program_next_start_seconds{"); n != 1 {
 		t.Errorf("%d next_start samples, want 1 (the first program is not in BACKOFF)", n)
+	}
+	for _, f := range []string{"tend_program_cpu_seconds_total{", "tend_program_memory_bytes{"} {
+		if n := strings.Count(b.String(), f); n != 1 {
+			t.Errorf("%d %s samples, want 1 (the second program has no process)", n, f)
+		}
 	}
 }

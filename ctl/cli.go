@@ -339,9 +339,9 @@ func (c *command) events(ctx context.Context) int {
 // printStatus prints the status table.
 func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT\tCPU\tMEM")
 	for _, p := range progs {
-		pid, uptime, health, exit := "-", "-", "-", "-"
+		pid, uptime, health, exit, cpu, mem := "-", "-", "-", "-", "-", "-"
 		if p.Pid != 0 {
 			pid = fmt.Sprint(p.Pid)
 			if !p.Since.IsZero() {
@@ -354,7 +354,13 @@ func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 		if p.ExitCode != nil {
 			exit = fmt.Sprint(*p.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, exit)
+		if p.CPUSeconds != nil {
+			cpu = cpuTime(*p.CPUSeconds)
+		}
+		if p.MemoryBytes != nil {
+			mem = bytesIEC(*p.MemoryBytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, exit, cpu, mem)
 	}
 	tw.Flush()
 }
@@ -374,6 +380,36 @@ func age(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd%02dh", s/86400, s/3600%24)
 	}
+}
+
+// cpuTime formats CPU seconds as the CPU column shows them: 0.42s,
+// 12.3s, then as age does (3m07s, 5h02m).
+func cpuTime(s float64) string {
+	switch {
+	case s < 10:
+		return fmt.Sprintf("%.2fs", s)
+	case s < 60:
+		return fmt.Sprintf("%.1fs", s)
+	}
+	return age(time.Duration(s * float64(time.Second)))
+}
+
+// bytesIEC formats a byte count as the MEM column shows it: 512K,
+// 48.2M, 1.5G (powers of 1024, as ps and top count).
+func bytesIEC(n uint64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v < 10 {
+		return fmt.Sprintf("%.1f%c", v, units[i])
+	}
+	return fmt.Sprintf("%.0f%c", v, units[i])
 }
 
 // oneLine keeps the first line of s.

@@ -18,18 +18,18 @@ func TestCtlStatusTable(t *testing.T) {
 	e := newEnv(t)
 	out, _ := e.mustCtl(0, "status")
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "EXIT"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "EXIT", "CPU", "MEM"}) {
 		t.Fatalf("header %q", lines[0])
 	}
 	if len(lines) != 7 {
 		t.Fatalf("want header and 6 rows:\n%s", out)
 	}
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +-$`),
-		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +-$`),
-		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +-$`),
-		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +0$`),
-		regexp.MustCompile(`^stuck +STOPPED +- +- +- +-$`),
+		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +- +1\.25s +48M$`),
+		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +- +1\.25s +48M$`),
+		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +- +1\.25s +48M$`),
+		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +0 +- +-$`),
+		regexp.MustCompile(`^stuck +STOPPED +- +- +- +- +- +-$`),
 	}
 	for i, re := range want {
 		if !re.MatchString(lines[i+1]) {
@@ -260,5 +260,25 @@ func TestCtlUnreachable(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Main([]string{"status"}, &out, &errOut); code != 3 || !strings.Contains(errOut.String(), missing) {
 		t.Errorf("TEND_SOCKET: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestUsageColumns: the CPU and MEM columns' formats.
+func TestUsageColumns(t *testing.T) {
+	for _, c := range []struct {
+		cpu  float64
+		want string
+	}{{0, "0.00s"}, {0.421, "0.42s"}, {12.34, "12.3s"}, {187, "3m07s"}, {5*3600 + 120, "5h02m"}} {
+		if got := cpuTime(c.cpu); got != c.want {
+			t.Errorf("cpuTime(%v) = %q, want %q", c.cpu, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		n    uint64
+		want string
+	}{{0, "0B"}, {1023, "1023B"}, {512 << 10, "512K"}, {3 << 20, "3.0M"}, {48<<20 + 200<<10, "48M"}, {3 << 29, "1.5G"}, {1 << 62, "4.0E"}} {
+		if got := bytesIEC(c.n); got != c.want {
+			t.Errorf("bytesIEC(%d) = %q, want %q", c.n, got, c.want)
+		}
 	}
 }

@@ -230,11 +230,15 @@ func (l *Loop) statuses(ps []*prog) []api.Status {
 	out := make([]api.Status, 0, len(ps))
 	for _, p := range ps {
 		var health api.Health
+		var cpu *float64
+		var mem *uint64
 		if p.pid != 0 {
 			health = api.HealthHealthy
+			c, m := 1.25, uint64(48<<20) // what the usage of a live program reads
+			cpu, mem = &c, &m
 		}
 		out = append(out, api.Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
-			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical})
+			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, CPUSeconds: cpu, MemoryBytes: mem})
 	}
 	return out
 }
