@@ -66,8 +66,11 @@ func (s *Supervisor) checkGroup(p *program) {
 	if e.from == Stopping {
 		// Being stopped: the stop signal went to the whole group, and
 		// the stop's deadline bounds the rest of it.
-		s.log.Info().Str("program", p.cfg.Name).Int("pgid", e.pgid).Int("left", n).Str("state", string(p.state)).
-			Msg("main process exited; waiting for the rest of its process group")
+		msg := "main process exited; waiting for the rest of its process group"
+		if p.cg.g != nil {
+			msg += " and its cgroup"
+		}
+		s.log.Info().Str("program", p.cfg.Name).Int("pgid", e.pgid).Int("left", n).Str("state", string(p.state)).Msg(msg)
 		if p.killed && p.due.IsZero() {
 			p.due = s.now().Add(killWait)
 		}
