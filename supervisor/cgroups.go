@@ -324,8 +324,11 @@ func (s *Supervisor) oomBaseline(p *program) {
 // that its next process does not freeze; and whether the exit is the
 // kernel's OOM killer's. It is when a SIGKILL tend did not send ended
 // the process, and an OOM kill count went up since the run started: its
-// cgroup's, or, unless tend was stopping it (when a SIGKILL from
-// elsewhere is likelier), the container's.
+// cgroup's, where it has one with the memory controller (which counts
+// every OOM kill of its processes, whichever limit, the program's, the
+// container's or the machine's, forced it); else the container's,
+// unless tend was stopping the program (a SIGKILL from elsewhere is
+// likelier then than another program's OOM kill at that moment).
 func (s *Supervisor) cgroupExited(p *program, ws unix.WaitStatus, from State) (oomKilled bool) {
 	if p.cg.frozen {
 		s.thaw(p)
@@ -333,19 +336,18 @@ func (s *Supervisor) cgroupExited(p *program, ws unix.WaitStatus, from State) (o
 	if !ws.Signaled() || ws.Signal() != unix.SIGKILL || p.killed {
 		return false
 	}
-	if p.cg.oomOK && p.cg.g != nil {
-		if n, ok := p.cg.g.oomKills(); ok && n > p.cg.oomAt {
-			p.cg.oomKills++
-			return true
-		}
+	switch {
+	case p.cg.oomOK && p.cg.g != nil:
+		n, ok := p.cg.g.oomKills()
+		oomKilled = ok && n > p.cg.oomAt
+	case p.cg.containerOK && from != Stopping && s.containerOOM != nil:
+		n, ok := s.containerOOM()
+		oomKilled = ok && n > p.cg.containerAt
 	}
-	if p.cg.containerOK && from != Stopping && s.containerOOM != nil {
-		if n, ok := s.containerOOM(); ok && n > p.cg.containerAt {
-			p.cg.oomKills++
-			return true
-		}
+	if oomKilled {
+		p.cg.oomKills++
 	}
-	return false
+	return oomKilled
 }
 
 // oomReason is the reason of a change for a process the OOM killer

@@ -469,6 +469,7 @@ stopwaitsecs = 1
 		{name: "the container's count", cg: fakeCgroups{noMemory: true}, container: true, want: oomReason},
 		{name: "the container's, without cgroups", cg: fakeCgroups{setupErr: errors.New("read-only")}, container: true, want: oomReason},
 		{name: "no count went up", own: false, want: "killed by signal KILL"},
+		{name: "another program's, in the container's count", container: true, want: "killed by signal KILL"},
 		{name: "no count to read", cg: fakeCgroups{noMemory: true, noContainer: true}, own: true, container: true, want: "killed by signal KILL"},
 		{name: "tend's own SIGKILL", stopFirst: true, want: "killed by signal KILL"},
 	}
