@@ -98,14 +98,15 @@ startsecs = 30
 		}
 		for _, name := range []string{"web:0", "web:1", "sig"} {
 			r := rows[name]
-			if r == nil || r[1] != "RUNNING" || atoiDefault(r[2], 0) <= 0 || !strings.HasSuffix(r[3], "s") || r[4] != "-" || r[5] != "-" {
-				t.Errorf("%s: row %q, want RUNNING, a pid, an uptime, no health, no exit", name, r)
+			if r == nil || r[1] != "RUNNING" || atoiDefault(r[2], 0) <= 0 || !strings.HasSuffix(r[3], "s") || r[4] != "-" || r[5] != "-" ||
+				!strings.HasSuffix(r[6], "s") || !strings.HasSuffix(r[7], "M") && !strings.HasSuffix(r[7], "K") {
+				t.Errorf("%s: row %q, want RUNNING, a pid, an uptime, no health, no exit, its CPU time and memory", name, r)
 			}
 		}
 		if r := rows["sig"]; r != nil && r[2] != strconv.Itoa(sigPid) {
 			t.Errorf("sig: pid %s, want %d, the pid sigrecv says it has", r[2], sigPid)
 		}
-		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-"}) {
+		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-", "-", "-"}) {
 			t.Errorf("slow: row %q, want STOPPED and dashes", r)
 		}
 
@@ -120,6 +121,14 @@ startsecs = 30
 		}
 		if p := byName["sig"]; p.State != "RUNNING" || p.Pid != sigPid || p.Since.IsZero() || p.ExitCode != nil {
 			t.Errorf("status --json: sig is %+v, want RUNNING, pid %d, since set, no exit code", p, sigPid)
+		}
+		// Usage from the process group, as no cgroup is tend's here: the
+		// resident set of a live Go program is some MiB.
+		if p := byName["sig"]; p.CPUSeconds == nil || p.MemoryBytes == nil || *p.MemoryBytes < 1<<20 {
+			t.Errorf("status --json: sig's usage: cpu_seconds %v, memory_bytes %v", p.CPUSeconds, p.MemoryBytes)
+		}
+		if p := byName["slow"]; p.CPUSeconds != nil || p.MemoryBytes != nil {
+			t.Errorf("status --json: slow, STOPPED, has usage: %+v", p)
 		}
 		if p := byName["slow"]; p.State != "STOPPED" || p.Pid != 0 {
 			t.Errorf("status --json: slow is %+v, want STOPPED without a pid", p)
