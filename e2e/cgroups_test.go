@@ -263,13 +263,14 @@ no_new_privs = true
 		t.Fatal(err)
 	}
 	defer unix.Close(pidfd)
+	asked := time.Now()
 	ctl(t, sock, "stop", "daemon").must(t, 0)
-	stopping, stopped := s.tl.waitState("daemon", "STOPPING"), s.tl.waitState("daemon", "STOPPED")
+	stopped := s.tl.waitState("daemon", "STOPPED")
 	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 0); n != 1 || err != nil {
 		t.Errorf("the daemon (pid %d) outlived its program's stop", daemon)
 	}
-	if d := stopped.at.Sub(stopping.at); d < time.Second {
-		t.Errorf("STOPPED %v after STOPPING: the daemon ignores TERM, so only stopwaitsecs' cgroup.kill (1s) ends it", d)
+	if d := stopped.at.Sub(asked); d < time.Second {
+		t.Errorf("STOPPED %v after ctl stop: the daemon ignores TERM, so only stopwaitsecs' cgroup.kill (1s) ends it", d)
 	}
 	if left := cgPids(t, daemonDir); len(left) != 0 {
 		t.Errorf("the daemon program's cgroup still holds %v once STOPPED", left)
@@ -401,6 +402,9 @@ func TestOOMKilled(t *testing.T) {
 command = [{self}, "alloc-on-usr1"]
 startsecs = 0
 autorestart = "never"
+# The kernel's choice among the cgroup's processes, whatever tend's own
+# size (a race-built tend is several times its usual).
+oom_score_adj = 1000
 `, false)
 	s := startCtlWith(t, cfg, ctlRun{around: helper("cg-exec", filepath.Join(mem, "cgroup.procs"))})
 	var listening struct {
@@ -466,12 +470,17 @@ func TestCgroupsNotHonoured(t *testing.T) {
 	cases := []struct {
 		name   string
 		around func(t *testing.T) []string
-		why    string
+		why    []string // one of these says why
 	}{
 		{"read-only", func(t *testing.T) []string {
 			return append(helper("cg-exec", filepath.Join(v2Scratch(t), "cgroup.procs")), helper("ro-exec", mount)...)
-		}, "read-only"},
-		{"the machine's cgroup", func(*testing.T) []string { return nil }, cgroup.ErrForeign.Error()},
+		}, []string{"read-only"}},
+		// Here it holds processes of other PID namespaces; on a machine
+		// whose tests run in its root cgroup, that one.
+		{"the machine's cgroup", func(*testing.T) []string { return nil }, []string{cgroup.ErrForeign.Error(), "root cgroup of the machine"}},
+	}
+	says := func(s string, why []string) bool {
+		return slices.ContainsFunc(why, func(w string) bool { return strings.Contains(s, w) })
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -502,7 +511,7 @@ pids_max = 64
 			if len(warnings) != 1 || json.Unmarshal([]byte(warnings[0].line), &w) != nil {
 				t.Fatalf("want one warning, got %v", warnings)
 			}
-			if !slices.Equal(w.Keys, []string{"memory_max", "cpus", "pids_max"}) || !slices.Equal(w.Programs, []string{"web"}) || !strings.Contains(w.Error, c.why) {
+			if !slices.Equal(w.Keys, []string{"memory_max", "cpus", "pids_max"}) || !slices.Equal(w.Programs, []string{"web"}) || !says(w.Error, c.why) {
 				t.Errorf("the warning: %s; want the keys memory_max, cpus, pids_max of web, and why (%s)", warnings[0].line, c.why)
 			}
 			s.signal(syscall.SIGTERM)
@@ -516,7 +525,7 @@ pids_max = 64
 				t.Errorf("cgroups = required: tend exited %d, want 2", code)
 			}
 			e := s.tl.waitMessage("", `cgroups = "required"`)
-			if e.Level != "error" || !strings.Contains(e.line, c.why) {
+			if e.Level != "error" || !says(e.line, c.why) {
 				t.Errorf("cgroups = required: %v, want an error saying why (%s)", e, c.why)
 			}
 			if slices.Contains(s.output(), "web started") {
