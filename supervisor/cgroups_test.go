@@ -365,7 +365,13 @@ interval = "1s"
 		}
 		// Written before the restart, not after.
 		ev := l.f.log()
-		if n := len(ev); n < 2 || !strings.HasSuffix(ev[n-1], " spawn p") || !strings.HasSuffix(ev[n-2], " limits p") {
+		last := -1
+		for i, e := range ev {
+			if strings.HasSuffix(e, " spawn p") {
+				last = i
+			}
+		}
+		if last < 1 || !strings.HasSuffix(ev[last-1], " limits p") {
 			t.Errorf("the new limits are not written right before the restart:\n%s", strings.Join(ev, "\n"))
 		}
 		l.stop()
