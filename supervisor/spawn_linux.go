@@ -110,6 +110,8 @@ func spawn(c Command) (int, error) {
 	if err != nil {
 		return 0, &ExecError{Path: c.Argv[0], Err: err}
 	}
+	// Only the main program takes the terminal (Foreground), and it has
+	// no config, so no privileges.
 	if c.Privileges.set() && !c.Foreground {
 		return spawnPrivileged(path, env, c)
 	}

@@ -515,3 +515,32 @@ func cgroup2Mount(t *testing.T) string {
 	t.Skip("no cgroup v2 mounted")
 	return ""
 }
+
+// BenchmarkStart compares a start through Start, with limits and
+// no_new_privs, with one through syscall.ForkExec: each iteration
+// starts /bin/true in a session of its own and reaps it. With -tags
+// purego, Start is a plain fork (docs/supervisor.md has the numbers).
+func BenchmarkStart(b *testing.B) {
+	b.Run("syscall.ForkExec", func(b *testing.B) {
+		for b.Loop() {
+			pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{
+				Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+		}
+	})
+	b.Run("forkexec.Start", func(b *testing.B) {
+		for b.Loop() {
+			pid, err := Start("/bin/true", []string{"true"}, nil, &Attr{Files: [3]uintptr{0, 1, 2}, Setsid: true,
+				Rlimits: []Rlimit{{unix.RLIMIT_NOFILE, 4096, 4096}, {unix.RLIMIT_CORE, 0, 0}}, NoNewPrivs: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+		}
+	})
+}
