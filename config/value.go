@@ -344,7 +344,7 @@ func seconds(f float64) (time.Duration, error) {
 	case f < 0:
 		return 0, fmt.Errorf("must not be negative, not %v", f)
 	case f > maxSeconds:
-		return 0, fmt.Errorf("duration %v seconds is too long (the most is %d)", f, maxSeconds)
+		return 0, fmt.Errorf("duration %v seconds is too long (the most is %d)", f, int64(maxSeconds))
 	}
 	return time.Duration(math.Round(f * float64(time.Second))), nil
 }

@@ -206,7 +206,7 @@ func pyInt(t string) (int, error) {
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
 	if err != nil || n > maxInt {
-		return 0, fmt.Errorf("%s is too large for tend (at most %d)", quote(t), maxInt)
+		return 0, fmt.Errorf("%s is too large for tend (at most %d)", quote(t), int64(maxInt))
 	}
 	if neg {
 		n = -n
