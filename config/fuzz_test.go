@@ -42,6 +42,8 @@ func FuzzParse(f *testing.F) {
 		"[programs.p]\ncommand = \"${\"\n",
 		"[programs.p\ncommand = 1",
 		"[[programs]]\nname = \"x\"\n",
+		"[programs.p]\ncommand = \"p\"\nstdout = \"prefix\"\nready = { log = '(?i)^ready\\b|on :\\d{2,5}$' }\n[programs.q]\ncommand = \"q\"\nready = { fd = 3 }\ndepends_on = { p = { condition = \"ready\", restart = true } }\n",
+		"[programs.p]\ncommand = \"p\"\nready = \"healthy\"\nready_timeout = \"5s\"\n[programs.p.readiness]\ntcp = \"h:1\"\n[tend]\nstart_timeout = 3\non_start_timeout = \"fail\"\n",
 	} {
 		f.Add([]byte(src))
 	}

@@ -1,4 +1,4 @@
-// Package pattern is the regular expressions of `ready = { log = "…" }`:
+// Package regex is the regular expressions of `ready = { log = "…" }`:
 // a subset of Go's regexp syntax (RE2), with the same meaning, that
 // answers one question — does a line contain a match — in time linear in
 // the line, with memory fixed when the pattern is compiled.
@@ -18,10 +18,11 @@
 // Matching is a Thompson NFA simulation (a Pike VM without submatches):
 // each byte of the line is looked at once per live state, so no pattern
 // can make a line take more than len(line) × Len() steps.
-package pattern
+package regex
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -848,12 +849,8 @@ func normalize(r []rune) []rune {
 	for i := 0; i+1 < len(r); i += 2 {
 		pairs = append(pairs, [2]rune{r[i], r[i+1]})
 	}
-	// Insertion sort: classes are short, and sort.Slice would add code.
-	for i := 1; i < len(pairs); i++ {
-		for j := i; j > 0 && pairs[j][0] < pairs[j-1][0]; j-- {
-			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
-		}
-	}
+	// sort.Slice: its code is in tend's binary already (config).
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
 	out := make([]rune, 0, len(r))
 	for _, pr := range pairs {
 		if n := len(out); n > 0 && pr[0] <= out[n-1]+1 {
@@ -869,7 +866,13 @@ func normalize(r []rune) []rune {
 type compiler struct {
 	prog   []inst
 	tooBig bool
+	// work counts the nodes emitted: ((a{0}){1000}){1000} emits
+	// nothing a million times.
+	work int
 }
+
+// maxWork bounds compiler.work.
+const maxWork = 50 * MaxProgram
 
 func (c *compiler) add(in inst) int {
 	if len(c.prog) >= MaxProgram {
@@ -881,6 +884,9 @@ func (c *compiler) add(in inst) int {
 }
 
 func (c *compiler) emit(n *node) {
+	if c.work++; c.work > maxWork {
+		c.tooBig = true
+	}
 	if c.tooBig {
 		return
 	}

@@ -1,9 +1,10 @@
-package pattern
+package regex
 
 import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -104,6 +105,7 @@ var refused = []struct{ pat, msg string }{
 	{`(?P=n)`, "invalid or unsupported Perl syntax"},
 	{"\xff", "invalid UTF-8"},
 	{`(a{100}){100}`, "too large"},
+	{`((((a{0}){1000}){1000}){1000}){1000}`, "too large"},
 	{strings.Repeat("(", 200) + strings.Repeat(")", 200), "nested more than"},
 	{strings.Repeat("a", MaxLen+1), "longer than"},
 }
@@ -123,6 +125,28 @@ func TestRefused(t *testing.T) {
 
 // TestMatchIsLinear: a pattern that makes a backtracking matcher take
 // exponential time takes a handful of steps per byte here.
+// TestCompileIsBounded: the worst patterns of MaxLen bytes compile in
+// well under a second each, as a config of many of them must load.
+func TestCompileIsBounded(t *testing.T) {
+	var class strings.Builder
+	class.WriteString("[")
+	for r := rune(0x4000 + MaxLen); class.Len() < MaxLen-4; r-- {
+		class.WriteRune(r)
+	}
+	class.WriteString("]")
+	for _, pat := range []string{
+		class.String(),
+		strings.Repeat("(?:){1000}", MaxLen/10),
+		strings.Repeat("(", 99) + "a{0}" + strings.Repeat("){1000}", 99),
+	} {
+		start := time.Now()
+		Compile(pat)
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("Compile(%.30q…) took %v", pat, d)
+		}
+	}
+}
+
 func TestMatchIsLinear(t *testing.T) {
 	p, err := Compile(`(a*)*(a*)*(a*)*b`)
 	if err != nil {
