@@ -25,6 +25,9 @@ type Command struct {
 	Foreground bool
 	// Stdin, Stdout, Stderr become fds 0, 1, 2; nil means tend's own.
 	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, …; a nil entry is closed in the child
+	// (as os/exec's ExtraFiles).
+	ExtraFiles []*os.File
 	// Umask is set in the child when >= 0.
 	Umask int
 	// Cred runs the process as another user when not nil.
@@ -67,8 +70,9 @@ func (e *ExecError) Code() int {
 //
 // The child starts with the signal mask tend was started with (the Go
 // runtime restores it between fork and exec) and with every signal tend
-// catches reset to its default by exec. Only fds 0, 1 and 2 are passed on
-// from tend's side: everything tend opens is close-on-exec.
+// catches reset to its default by exec. Only fds 0, 1 and 2, and
+// ExtraFiles, are passed on from tend's side: everything tend opens is
+// close-on-exec.
 func spawn(c Command) (int, error) {
 	if len(c.Argv) == 0 {
 		return 0, &ExecError{Err: errors.New("empty command")}
@@ -95,10 +99,14 @@ func spawn(c Command) (int, error) {
 		old := syscall.Umask(c.Umask)
 		defer syscall.Umask(old)
 	}
+	files := []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)}
+	for _, f := range c.ExtraFiles {
+		files = append(files, fdOr(f, ^uintptr(0))) // -1: closed in the child
+	}
 	pid, err := syscall.ForkExec(path, c.Argv, &syscall.ProcAttr{
 		Dir:   c.Dir,
 		Env:   env,
-		Files: []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {

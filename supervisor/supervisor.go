@@ -91,7 +91,7 @@ type Supervisor struct {
 	programs []*program // sorted by name; the main program last
 	byName   map[string]*program
 	byPid    map[int]*program
-	probes   map[int]*program // exec health probes in flight, or killed and not yet reaped
+	probes   map[int]*probe   // exec probes in flight, or killed and not yet reaped
 	hookPids map[int]*program // lifecycle hooks in flight, or killed and not yet reaped
 	main     *program
 
@@ -131,6 +131,12 @@ type Supervisor struct {
 	env          []string         // tend's environment, read once
 	rand         func() float64   // jitter source in [-1, 1]
 	mgr          manager          // what tend has told its own manager
+
+	// Readiness (readiness.go).
+	notifier  notifyServer        // the programs' notify sockets; nil until the first is opened
+	bySock    map[string]*program // programs by their notify socket's path
+	notes     []notifyNote        // onNotify's buffer
+	readyMsgs chan readyMsg       // readiness fds and output lines that say a run is ready
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -156,6 +162,10 @@ type osOps struct {
 	installForwarder func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error)
 	forwardTo        func(target int)
 	forwarded        func(syscall.Signal) int
+	// notifyServer opens the notify directory; readyPipe makes a run's
+	// readiness fd (readiness.go).
+	notifyServer func(dir string, log zerolog.Logger) (notifyServer, error)
+	readyPipe    func(fd int) (readyPipe, error)
 }
 
 var realOS = osOps{
@@ -177,6 +187,8 @@ var realOS = osOps{
 	installForwarder: signals.InstallForwarder,
 	forwardTo:        signals.ForwardTo,
 	forwarded:        signals.Forwarded,
+	notifyServer:     newNotifyServer,
+	readyPipe:        newReadyPipe,
 }
 
 // New prepares a Supervisor; sub must have been taken before anything
@@ -190,9 +202,11 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		init:       reaper.IsInit(),
 		byName:     map[string]*program{},
 		byPid:      map[int]*program{},
-		probes:     map[int]*program{},
+		probes:     map[int]*probe{},
 		hookPids:   map[int]*program{},
 		outputDone: make(chan func(), 64),
+		bySock:     map[string]*program{},
+		readyMsgs:  make(chan readyMsg, 16),
 		rand:       jitter,
 		reapGap:    reaper.Coalesce,
 	}
@@ -214,7 +228,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 			s.add(newProgram(pc))
 		}
 	}
-	s.probeResults = make(chan probeResult, len(s.programs)+1)
+	s.probeResults = make(chan probeResult, 2*len(s.programs)+1)
 	if opts.Main != nil {
 		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), intent: intentRun, isMain: true}
 		s.main.cfg.StopSignal = s.rewritten(s.main.cfg.StopSignal)
@@ -284,6 +298,10 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.outputs--; f() }
 		case r := <-s.probeResults:
 			handle = func() { s.onProbeResult(r) }
+		case <-s.notifyWake():
+			handle = s.onNotify
+		case m := <-s.readyMsgs:
+			handle = func() { s.onReadyMsg(m) }
 		case r := <-s.opts.Requests:
 			handle = func() { s.onRequest(r) }
 		}
@@ -294,6 +312,9 @@ func (s *Supervisor) Run() int {
 		s.tellManager()
 	}
 	s.files.Close()
+	if s.notifier != nil {
+		s.notifier.Close()
+	}
 	return s.exitCode()
 }
 
@@ -347,9 +368,9 @@ func (s *Supervisor) onChild() {
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
-	if p, ok := s.probes[e.Pid]; ok {
+	if pr, ok := s.probes[e.Pid]; ok {
 		delete(s.probes, e.Pid)
-		s.onProbeExit(p, e.Pid, e.Code())
+		s.onProbeExit(pr, e.Pid, e.Code())
 		return
 	}
 	if p, ok := s.hookPids[e.Pid]; ok {
@@ -387,6 +408,7 @@ func (s *Supervisor) onTimer() {
 		}
 	}
 	s.probeDeadlines(now)
+	s.watchdogDeadlines(now)
 	s.hookDeadlines(now)
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
