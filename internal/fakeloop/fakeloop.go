@@ -234,7 +234,7 @@ func (l *Loop) statuses(ps []*prog) []api.Status {
 			health = api.HealthHealthy
 		}
 		out = append(out, api.Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
-			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical})
+			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, Ready: p.state == api.Running})
 	}
 	return out
 }
