@@ -147,6 +147,7 @@ func (s *Supervisor) armTimer() {
 		}
 	}
 	earlier(s.shutdownDue)
+	earlier(s.startDue)
 	earlier(s.phaseDue)
 	earlier(s.drainDue)
 	if s.draining {

@@ -143,9 +143,7 @@ func (s *Supervisor) startReady() {
 			}
 		}
 	}
-	if m := s.main; m != nil && m.wanted() && m.state == Stopped && s.sidecarsSettled() {
-		s.start(m)
-	}
+	s.startMain()
 }
 
 // deps checks p's dependencies: met when all are, dead when one cannot
@@ -738,6 +736,9 @@ func (s *Supervisor) changed(p *program, c Change) {
 	}
 	ev.Str("reason", c.Reason).Msg("state")
 	s.publish(c)
+	if s.phase == running && leftUp(c.From, c.State) {
+		s.restartTied(p, c.State)
+	}
 }
 
 // jitter is uniform in [-1, 1].

@@ -1,10 +1,13 @@
 package supervisor
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"tend/api"
 	"tend/notify"
@@ -316,4 +319,106 @@ func (l *ctlLoop) find(events chan api.Event, state api.State) api.Event {
 	}
 	l.t.Errorf("no change to %s", state)
 	return api.Event{}
+}
+
+// TestMainWaitsForReady: the main program starts once the sidecars are
+// ready, not when they are RUNNING.
+func TestMainWaitsForReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.db]
+command = ["db"]
+ready = "notify"
+startsecs = 0
+[programs.db.readiness]
+exec = ["ready?"]
+interval = "1s"
+`, []string{"main"}, map[string]script{"db": {runFor: -1, ready: 200 * time.Millisecond}, "main": forever,
+			"ready?": {runFor: 0, codes: []int{1, 0}}})
+		time.Sleep(5 * time.Second)
+		l.want("0s spawn db", "1s spawn ready?", "2s spawn ready?", "2s spawn main")
+		l.stop()
+	})
+}
+
+// TestStartTimeout: start_timeout bounds the main program's wait;
+// "continue" starts it all the same, "fail" stops everything and exits 1.
+func TestStartTimeout(t *testing.T) {
+	const cfg = `[tend]
+socket = ""
+start_timeout = "3s"
+on_start_timeout = %q
+[programs.db]
+command = ["db"]
+ready = "notify"
+[programs.cache]
+command = ["cache"]
+startsecs = 0
+`
+	scripts := map[string]script{"db": {runFor: -1, ready: -1}, "cache": forever, "main": forever}
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, fmt.Sprintf(cfg, "continue"), []string{"main"}, scripts)
+		time.Sleep(2900 * time.Millisecond)
+		if n := l.count("spawn main"); n != 0 {
+			t.Fatalf("main started before start_timeout")
+		}
+		time.Sleep(time.Second)
+		l.want("0s spawn db", "3s spawn main")
+		l.sigs <- unix.SIGTERM
+		<-l.code
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, fmt.Sprintf(cfg, "fail"), []string{"main"}, scripts)
+		select {
+		case code := <-l.code:
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("tend did not exit at start_timeout")
+		}
+		l.want("3s kill db TERM")
+		l.want("3s kill cache TERM")
+		if n := l.count("spawn main"); n != 0 {
+			t.Errorf("main started")
+		}
+	})
+}
+
+// TestRestartTied: a dependent with depends_on restart = true is stopped
+// when its dependency restarts, and started again once the dependency
+// is ready again; an untied dependent runs on.
+func TestRestartTied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, noSocket+`
+[programs.db]
+command = ["db"]
+ready = "notify"
+[programs.web]
+command = ["web"]
+startsecs = 0
+depends_on = { db = { condition = "ready", restart = true } }
+[programs.cron]
+command = ["cron"]
+startsecs = 0
+depends_on = ["db"]
+`, map[string]script{"db": {lives: []time.Duration{2 * time.Second, -1}, code: 1, ready: 500 * time.Millisecond},
+			"web": forever, "cron": forever})
+		time.Sleep(5 * time.Second)
+		l.want("0s spawn db", "500ms spawn web", "2s exit db 1", "2s kill web TERM", "2s exit web 143")
+		l.want("2s exit db 1", "2s spawn db", "2.5s spawn web")
+		if n := l.count("spawn cron"); n != 1 {
+			t.Errorf("cron started %d times, want once: it is not tied", n)
+		}
+		if st := l.state("web"); st.State != Running || st.Restarts != 1 {
+			t.Errorf("web: %+v", st)
+		}
+		// ctl restart db: web goes down with it, and comes back after.
+		l.do(api.VerbRestart, "db")
+		time.Sleep(2 * time.Second)
+		if n := l.count("spawn web"); n != 3 {
+			t.Errorf("web started %d times, want 3\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
+	})
 }

@@ -137,6 +137,10 @@ type Supervisor struct {
 	bySock    map[string]*program // programs by their notify socket's path
 	notes     []notifyNote        // onNotify's buffer
 	readyMsgs chan readyMsg       // readiness fds and output lines that say a run is ready
+	// The main program's wait for the sidecars (mainwait.go).
+	startDue    time.Time // [tend] start_timeout; zero: not armed, or over
+	startArmed  bool      // it was armed: it bounds the first wait alone
+	startWaived bool      // it passed, and the main program starts all the same
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -413,6 +417,9 @@ func (s *Supervisor) onTimer() {
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
 		s.onShutdownTimeout()
+	}
+	if !s.startDue.IsZero() && !now.Before(s.startDue) {
+		s.onStartTimeout()
 	}
 	if !s.drainDue.IsZero() && !now.Before(s.drainDue) {
 		s.onDrainDue()
