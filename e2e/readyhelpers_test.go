@@ -73,7 +73,9 @@ func notifyReady(args []string) int {
 		}
 		fmt.Println(*name, "stopped its keep-alive")
 	}
-	select {} // until a signal ends it
+	for {
+		time.Sleep(time.Hour) // until a signal ends it
+	}
 }
 
 // notifySendAs is "notify-send-as UID GID PATH MESSAGE": it drops to
