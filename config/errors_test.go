@@ -164,7 +164,7 @@ func TestErrors(t *testing.T) {
 		{"ready empty table", prog + "ready = {}", `t.toml:3: programs.p.ready: needs fd = N or log = "pattern"`},
 		{"ready unknown key", prog + "ready = { file = 3 }", "t.toml:3: programs.p.ready: needs fd = N or log = \"pattern\"\nt.toml:3: programs.p.ready.file: unknown key"},
 		{"ready log pattern", prog + "stdout = \"prefix\"\nready = { log = \"a(b\" }", "t.toml:4: programs.p.ready.log: \"a(b\": missing closing ): `(b`"},
-		{"ready log unsupported", prog + "stdout = \"prefix\"\nready = { log = '\\pL' }", "t.toml:4: programs.p.ready.log: \"\\\\pL\": `\\p` is not supported by tend's patterns (a subset of Go's regexp: see docs/readiness.md)"},
+		{"ready log unsupported", prog + "stdout = \"prefix\"\nready = { log = '\\pL' }", "t.toml:4: programs.p.ready.log: \"\\\\pL\": `\\p` is not supported by tend's patterns (a subset of Go's regexp: see docs/config.md, Log patterns)"},
 		{"ready log empty", prog + "stdout = \"prefix\"\nready = { log = \"\" }", `t.toml:4: programs.p.ready.log: an empty pattern matches every line: write "." for "any line"`},
 		{"ready log inherit", prog + "ready = { log = \"up\" }",
 			`t.toml:3: programs.p.ready: a log pattern needs output tend reads: set stdout or stderr to "prefix" or a file (with "inherit" the program writes to tend's own stdout and stderr directly)`},

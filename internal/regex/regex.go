@@ -721,7 +721,7 @@ func (p *parser) escapedRune() (rune, error) {
 	case 'x':
 		return p.hex(start)
 	case 'p', 'P', 'Q', 'E', 'C', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return 0, p.errorf("`%s` is not supported by tend's patterns (a subset of Go's regexp: see docs/readiness.md)", p.src[start:p.pos])
+		return 0, p.errorf("`%s` is not supported by tend's patterns (a subset of Go's regexp: see docs/config.md, Log patterns)", p.src[start:p.pos])
 	}
 	if c < utf8.RuneSelf && c > ' ' && c < 0x7f && !isWord(rune(c)) {
 		return rune(c), nil // \. \* \\ \- …
