@@ -529,3 +529,18 @@ command = "c"
 		t.Errorf("c has a schedule")
 	}
 }
+
+// TestReadyDeepEqual: a reload finds changed programs with
+// reflect.DeepEqual; the same file read twice must compare equal, its
+// compiled log pattern included, and a changed pattern must not.
+func TestReadyDeepEqual(t *testing.T) {
+	const src = "[programs.p]\ncommand = \"p\"\nstdout = \"prefix\"\nready = { log = '(?i)^listening on :\\d+$' }\n"
+	a, b := mustParse(t, src), mustParse(t, src)
+	if !reflect.DeepEqual(*a.Programs[0], *b.Programs[0]) {
+		t.Error("the same program read twice differs")
+	}
+	c := mustParse(t, strings.Replace(src, `\d+`, `\d*`, 1))
+	if reflect.DeepEqual(*a.Programs[0], *c.Programs[0]) {
+		t.Error("a changed pattern compares equal")
+	}
+}
