@@ -12,7 +12,6 @@ import (
 // Lifecycle hooks under fake time: fake processes play the hooks (named
 // by their argv[0]) as they play programs.
 
-
 func hookConf(keys string) string {
 	return noSocket + `
 [programs.p]
