@@ -59,6 +59,12 @@ type Status struct {
 	MemoryBytes *uint64  `json:"memory_bytes,omitempty"`
 	// OOMKills counts the runs the kernel's OOM killer ended.
 	OOMKills int `json:"oom_kills,omitempty"`
+	// Ready: RUNNING, having said it is ready (with a ready setting),
+	// and passing its readiness check (with one).
+	Ready bool `json:"ready"`
+	// StatusText is the last STATUS= the program's run sent on its
+	// NOTIFY_SOCKET (ready = "notify"); "" when none.
+	StatusText string `json:"status_text,omitempty"`
 }
 
 // MarshalJSON writes s with "paused":true when its state is PAUSED.
@@ -74,7 +80,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 
 // Event is one state change of one program: the supervisor logs it
 // (one line, with the fixed keys) and streams it to GET /v1/events, or
-// one change of its health (State == From, Health set).
+// one change of its health (State == From, Health set), or of its
+// readiness (State == From, no Health).
 type Event struct {
 	Program  string    `json:"program"`
 	State    State     `json:"state"`
@@ -85,6 +92,8 @@ type Event struct {
 	Signal   string    `json:"signal,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Health   Health    `json:"health,omitempty"`
+	// Ready is whether the program is ready after the change.
+	Ready bool `json:"ready"`
 	// NextStart is when a change to BACKOFF starts the program again.
 	NextStart time.Time `json:"next_start,omitzero"`
 	// Failures (failed starts in a row, for BACKOFF and FATAL) and

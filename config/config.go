@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"tend/api"
+	"tend/internal/regex"
 )
 
 // MaxInstances caps `instances`: a guard against a typo that would fork
@@ -95,6 +96,14 @@ type Tend struct {
 	// the program's own env_file and environment: each Program's
 	// EnvFiles starts with it.
 	EnvFile *EnvFile `key:"env_file" reload:"live"`
+	// StartTimeout (start_timeout, default 0s: no bound) bounds how long
+	// the main program (-- CMD) waits for the sidecars to be ready (or
+	// ended) before it starts. Read once, at tend's start.
+	StartTimeout time.Duration `key:"start_timeout" reload:"start"`
+	// OnStartTimeout (on_start_timeout, default StartContinue) is what
+	// happens when StartTimeout passes.
+	OnStartTimeout OnStartTimeout `key:"on_start_timeout" reload:"start"`
+
 	// Cgroups (cgroups, default CgroupsAuto) says whether tend gives each
 	// program a cgroup (v2) of its own (docs/supervisor.md, "Resources:
 	// cgroups"): CgroupsAuto where tend's cgroup is the container's or
@@ -109,6 +118,18 @@ const (
 	CgroupsAuto     = "auto"
 	CgroupsRequired = "required"
 	CgroupsOff      = "off"
+)
+
+// OnStartTimeout is what happens when the main program's wait for the
+// sidecars passes [tend] start_timeout.
+type OnStartTimeout string
+
+const (
+	// StartContinue starts the main program all the same, with a
+	// warning naming the sidecars that are not ready.
+	StartContinue OnStartTimeout = "continue"
+	// StartFail stops what runs and exits 1.
+	StartFail OnStartTimeout = "fail"
 )
 
 // Every field of Tend is tagged with its key and with when tend reads
@@ -171,6 +192,10 @@ const (
 	CondHealthy Condition = "healthy"
 	// CondCompleted waits until a oneshot dependency is COMPLETED.
 	CondCompleted Condition = "completed"
+	// CondReady waits until a longrun dependency is ready: RUNNING and
+	// as its ready setting and readiness check say (Program.Gated). A
+	// plain depends_on on a gated longrun means this too.
+	CondReady Condition = "ready"
 )
 
 // Dep is one dependency of a program, on one instance.
@@ -181,6 +206,10 @@ type Dep struct {
 	Name string
 	// Condition is what to wait for.
 	Condition Condition
+	// Restart (depends_on = { db = { condition = …, restart = true } }):
+	// when the dependency restarts or goes FATAL, the dependent is
+	// stopped, and started again once the condition holds again.
+	Restart bool
 }
 
 // OutputMode says where a program's stdout or stderr goes.
@@ -324,6 +353,43 @@ type Healthcheck struct {
 	OnUnhealthy OnUnhealthy
 }
 
+// ReadyKind is how a program says it is ready (the ready key).
+type ReadyKind string
+
+// Ready kinds.
+const (
+	// ReadyStarted: ready once RUNNING (after startsecs), as without
+	// the key.
+	ReadyStarted ReadyKind = "started"
+	// ReadyNotify: READY=1 on the program's own NOTIFY_SOCKET
+	// (sd_notify).
+	ReadyNotify ReadyKind = "notify"
+	// ReadyFd: a newline written to fd Ready.Fd (s6's notification-fd).
+	ReadyFd ReadyKind = "fd"
+	// ReadyLog: a line of its output (prefix or file) matches Ready.Log.
+	ReadyLog ReadyKind = "log"
+	// ReadyHealthy: its readiness check, or else its health check,
+	// passed once.
+	ReadyHealthy ReadyKind = "healthy"
+)
+
+// Ready is a program's ready key: ready = "started" | "notify" |
+// "healthy" | { fd = N } | { log = "regex" }.
+type Ready struct {
+	Kind ReadyKind
+	// Fd is the fd number the program writes its newline to, 3 to 255,
+	// for ReadyFd.
+	Fd int
+	// Log is the pattern, as written, for ReadyLog: a subset of Go's
+	// regexp syntax (internal/regex); Pattern is it compiled.
+	Log     string
+	Pattern *regex.Pattern
+}
+
+// DefaultReadyTimeout is ready_timeout when ready is set and the key is
+// not.
+const DefaultReadyTimeout = 90 * time.Second
+
 // Program is one instance of a [programs.NAME] table, with every default
 // filled in. Key names and meanings follow supervisord where it has the
 // same key.
@@ -405,6 +471,21 @@ type Program struct {
 	Stderr Output
 	// Healthcheck ([programs.NAME.healthcheck], default nil: none).
 	Healthcheck *Healthcheck
+
+	// Ready (ready, default ReadyStarted) is how the program says it
+	// is ready. With any other kind it is STARTING until it is ready.
+	Ready Ready
+	// ReadyTimeout (ready_timeout, default DefaultReadyTimeout with
+	// ready set, 0 otherwise): not ready by then is a failed start.
+	ReadyTimeout time.Duration
+	// Watchdog (watchdog, default 0: none; ready = "notify" only): no
+	// WATCHDOG=1 for this long once ready, and the program is stopped
+	// and restarted.
+	Watchdog time.Duration
+	// Readiness ([programs.NAME.readiness], default nil: none) is a
+	// probe that decides ready or not ready while the program runs; it
+	// never restarts it. OnUnhealthy is unused.
+	Readiness *Healthcheck
 	// Schedule (schedule or every, default nil: none) runs a oneshot on
 	// a timetable instead of once.
 	Schedule *Schedule
@@ -454,6 +535,13 @@ type Program struct {
 	// PidsMax (pids_max, default 0: no limit) is pids.max, 1 to
 	// 4194304.
 	PidsMax int64
+}
+
+// Gated reports whether the program's readiness is more than RUNNING:
+// a ready setting other than "started", or a readiness check. A plain
+// depends_on on a gated longrun waits for it to be ready.
+func (p *Program) Gated() bool {
+	return p.Ready.Kind != ReadyStarted || p.Readiness != nil
 }
 
 // Env is the program's own variables: those of its EnvFiles, in order,
@@ -556,6 +644,7 @@ func (es *Errors) Error() string {
 func defaultTend() Tend {
 	return Tend{
 		ShutdownTimeout: 30 * time.Second,
+		OnStartTimeout:  StartContinue,
 		Socket:          api.DefaultSocket,
 		SocketMode:      0o600,
 		LogFormat:       "console",
@@ -579,6 +668,7 @@ func defaultProgram(name string) Program {
 		StopSignal:   syscall.SIGTERM,
 		StopWaitSecs: 10 * time.Second,
 		HookTimeout:  10 * time.Second,
+		Ready:        Ready{Kind: ReadyStarted},
 		Stdout:       Output{Mode: Inherit},
 		Stderr:       Output{Mode: Inherit},
 	}

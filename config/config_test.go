@@ -65,14 +65,14 @@ type = "oneshot"
 		ExitCodes: []int{0}, StartSecs: 0, StartRetries: 3,
 		Backoff:    Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2, Reset: 30 * time.Second},
 		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second, HookTimeout: 10 * time.Second,
-		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit},
+		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit}, Ready: Ready{Kind: ReadyStarted},
 	}, {
 		Name: "svc", Group: "svc", Command: []string{"svc"}, Type: Longrun,
 		Environment: map[string]string{}, Autostart: true, Autorestart: RestartOnFailure,
 		ExitCodes: []int{0}, StartSecs: time.Second, StartRetries: 3,
 		Backoff:    Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 2, Reset: 30 * time.Second},
 		StopSignal: syscall.SIGTERM, StopWaitSecs: 10 * time.Second, HookTimeout: 10 * time.Second,
-		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit},
+		Stdout: Output{Mode: Inherit}, Stderr: Output{Mode: Inherit}, Ready: Ready{Kind: ReadyStarted},
 	}}
 	if !reflect.DeepEqual(c.Programs, want) {
 		for i := range max(len(want), len(c.Programs)) {
@@ -107,6 +107,7 @@ func TestFull(t *testing.T) {
 	wantTend := Tend{
 		ShutdownTimeout: 45 * time.Second, Socket: filepath.Join(dir, "run/tend.sock"),
 		SocketMode: 0o660, SocketGroup: "tend", LogFormat: "json", Metrics: "127.0.0.1:9090", Cgroups: "required",
+		StartTimeout: time.Minute, OnStartTimeout: StartFail,
 	}
 	if c.Tend != wantTend {
 		t.Errorf("Tend = %+v, want %+v", c.Tend, wantTend)
@@ -130,7 +131,7 @@ func TestFull(t *testing.T) {
 		Backoff:      Backoff{Initial: 250 * time.Millisecond, Max: time.Minute, Factor: 1.5, Reset: 5 * time.Minute},
 		RestartLimit: &RestartLimit{Count: 10, Window: 2 * time.Minute},
 		StopSignal:   syscall.SIGINT, StopWaitSecs: 30 * time.Second, HookTimeout: 10 * time.Second,
-		DependsOn: []Dep{{"migrate", CondDefault}}, Critical: true,
+		DependsOn: []Dep{{"migrate", CondDefault, false}}, Critical: true,
 		Stdout: Output{Mode: Prefix},
 		Stderr: Output{Mode: File, Path: "/var/log/db.err", MaxBytes: 1 << 20, Backups: 2},
 		Healthcheck: &Healthcheck{
@@ -142,6 +143,9 @@ func TestFull(t *testing.T) {
 			{"core", unix.RLIMIT_CORE, 0, 0}, {"nofile", unix.RLIMIT_NOFILE, 65536, 65536}, {"nproc", unix.RLIMIT_NPROC, 512, 1024}},
 		NoNewPrivs: true, Capabilities: []Capability{unix.CAP_NET_BIND_SERVICE}, OOMScoreAdj: &oom, Nice: &nice,
 		MemoryMax: 512 << 20, CPUs: 0.5, PidsMax: 256,
+		Ready: Ready{Kind: ReadyNotify}, ReadyTimeout: 2 * time.Minute, Watchdog: 20 * time.Second,
+		Readiness: &Healthcheck{Kind: ProbeTCP, TCP: "127.0.0.1:6379", Interval: time.Second, Timeout: 2 * time.Second,
+			Retries: 3, OnUnhealthy: UnhealthyIgnore},
 	}
 	if got := c.Lookup("db"); !reflect.DeepEqual(got, wantDB) {
 		t.Errorf("db:\n got %+v\nwant %+v", got, wantDB)
@@ -166,9 +170,12 @@ func TestFull(t *testing.T) {
 		if w.Stdout != wantOut {
 			t.Errorf("%s stdout = %+v, want %+v", name, w.Stdout, wantOut)
 		}
-		wantDeps := []Dep{{"db", CondHealthy}, {"migrate", CondCompleted}}
+		wantDeps := []Dep{{"db", CondHealthy, true}, {"migrate", CondCompleted, false}}
 		if !slices.Equal(w.DependsOn, wantDeps) {
 			t.Errorf("%s deps = %v, want %v", name, w.DependsOn, wantDeps)
+		}
+		if r := w.Ready; r.Kind != ReadyLog || r.Log != `listening on :\d+` || r.Pattern == nil || w.ReadyTimeout != DefaultReadyTimeout {
+			t.Errorf("%s ready = %+v, ready_timeout %s", name, r, w.ReadyTimeout)
 		}
 		if h := w.Healthcheck; h == nil || h.Kind != ProbeHTTP || h.HTTP != "http://127.0.0.1:8080/health" || h.Interval != 5*time.Second {
 			t.Errorf("%s healthcheck = %+v", name, h)
@@ -372,13 +379,13 @@ depends_on = { "web:10" = "running" }
 	if !slices.Equal(names, want) {
 		t.Fatalf("names = %q\nwant %q", names, want)
 	}
-	wantDeps := []Dep{{"cache", CondDefault}, {"db:0", CondDefault}, {"db:1", CondDefault}}
+	wantDeps := []Dep{{"cache", CondDefault, false}, {"db:0", CondDefault, false}, {"db:1", CondDefault, false}}
 	for _, p := range c.Programs {
 		if p.Group == "web" && !slices.Equal(p.DependsOn, wantDeps) {
 			t.Errorf("%s deps = %v, want %v", p.Name, p.DependsOn, wantDeps)
 		}
 	}
-	if got := c.Lookup("one").DependsOn; !slices.Equal(got, []Dep{{"web:10", CondRunning}}) {
+	if got := c.Lookup("one").DependsOn; !slices.Equal(got, []Dep{{"web:10", CondRunning, false}}) {
 		t.Errorf("one deps = %v", got)
 	}
 	if c.Lookup("web:3").Instance != 3 || c.Lookup("web") != nil {
@@ -421,16 +428,16 @@ func TestTendKeys(t *testing.T) {
 		src  string
 		want Tend
 	}{
-		{`socket = ""`, Tend{ShutdownTimeout: 30 * time.Second, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto"}},
+		{`socket = ""`, Tend{ShutdownTimeout: 30 * time.Second, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", OnStartTimeout: StartContinue}},
 		{"socket = \"tend.sock\"\nsocket_mode = 0o660\nsocket_group = \"100\"",
-			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console", Cgroups: "auto"}},
+			Tend{ShutdownTimeout: 30 * time.Second, Socket: "REL:tend.sock", SocketMode: 0o660, SocketGroup: "100", LogFormat: "console", Cgroups: "auto", OnStartTimeout: StartContinue}},
 		{"shutdown_timeout = \"1m\"\nmetrics = \"[::1]:9090\"\nlog_format = \"json\"",
-			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Cgroups: "auto", Metrics: "[::1]:9090"}},
-		{"drain = \"5s\"\nshutdown_timeout = \"20s\"", Tend{ShutdownTimeout: 20 * time.Second, Drain: 5 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto"}},
-		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", Metrics: ":9090"}},
-		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", Metrics: "127.0.0.1:0"}},
-		{`cgroups = "required"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "required"}},
-		{`cgroups = "off"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "off"}},
+			Tend{ShutdownTimeout: time.Minute, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "json", Cgroups: "auto", OnStartTimeout: StartContinue, Metrics: "[::1]:9090"}},
+		{"drain = \"5s\"\nshutdown_timeout = \"20s\"", Tend{ShutdownTimeout: 20 * time.Second, Drain: 5 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", OnStartTimeout: StartContinue}},
+		{`metrics = ":9090"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", OnStartTimeout: StartContinue, Metrics: ":9090"}},
+		{`metrics = "127.0.0.1:0"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "auto", OnStartTimeout: StartContinue, Metrics: "127.0.0.1:0"}},
+		{`cgroups = "required"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "required", OnStartTimeout: StartContinue}},
+		{`cgroups = "off"`, Tend{ShutdownTimeout: 30 * time.Second, Socket: api.DefaultSocket, SocketMode: 0o600, LogFormat: "console", Cgroups: "off", OnStartTimeout: StartContinue}},
 	}
 	for _, tt := range tests {
 		want := tt.want
@@ -457,17 +464,29 @@ command = "plain"
 [programs.probed]
 command = "probed"
 healthcheck = { tcp = "127.0.0.1:1" }
+readiness = { exec = "true" }
+[programs.tied]
+command = "tied"
+ready = { fd = 4 }
+depends_on = { plain = "ready", job = { restart = true }, probed = { condition = "healthy", restart = true } }
 [programs.job]
 command = "job"
 type = "oneshot"
 `)
-	want := []Dep{{"job", CondCompleted}, {"plain", CondHealthy}, {"probed", CondHealthy}}
+	want := []Dep{{"job", CondCompleted, false}, {"plain", CondHealthy, false}, {"probed", CondHealthy, false}}
 	if got := c.Lookup("app").DependsOn; !slices.Equal(got, want) {
 		t.Errorf("app deps = %v, want %v", got, want)
 	}
-	want = []Dep{{"job", CondDefault}, {"plain", CondDefault}}
+	want = []Dep{{"job", CondDefault, false}, {"plain", CondDefault, false}}
 	if got := c.Lookup("after").DependsOn; !slices.Equal(got, want) {
 		t.Errorf("after deps = %v, want %v", got, want)
+	}
+	want = []Dep{{"job", CondDefault, true}, {"plain", CondReady, false}, {"probed", CondHealthy, true}}
+	if got := c.Lookup("tied").DependsOn; !slices.Equal(got, want) {
+		t.Errorf("tied deps = %v, want %v", got, want)
+	}
+	if c.Lookup("plain").Gated() || !c.Lookup("probed").Gated() || !c.Lookup("tied").Gated() {
+		t.Errorf("Gated: plain %v, probed %v, tied %v", c.Lookup("plain").Gated(), c.Lookup("probed").Gated(), c.Lookup("tied").Gated())
 	}
 }
 
@@ -517,5 +536,20 @@ command = "c"
 	}
 	if c.Lookup("c").Schedule != nil {
 		t.Errorf("c has a schedule")
+	}
+}
+
+// TestReadyDeepEqual: a reload finds changed programs with
+// reflect.DeepEqual; the same file read twice must compare equal, its
+// compiled log pattern included, and a changed pattern must not.
+func TestReadyDeepEqual(t *testing.T) {
+	const src = "[programs.p]\ncommand = \"p\"\nstdout = \"prefix\"\nready = { log = '(?i)^listening on :\\d+$' }\n"
+	a, b := mustParse(t, src), mustParse(t, src)
+	if !reflect.DeepEqual(*a.Programs[0], *b.Programs[0]) {
+		t.Error("the same program read twice differs")
+	}
+	c := mustParse(t, strings.Replace(src, `\d+`, `\d*`, 1))
+	if reflect.DeepEqual(*a.Programs[0], *c.Programs[0]) {
+		t.Error("a changed pattern compares equal")
 	}
 }

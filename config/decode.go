@@ -20,6 +20,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"tend/api"
+	"tend/internal/regex"
 )
 
 // Load reads and parses the configuration file at path, expanding ${VAR}
@@ -499,6 +500,16 @@ func (d *decoder) tend(l loc, v any, t *Tend) {
 		// (includes); Config.Files lists them.
 		"include":  func(loc, any) {},
 		"env_file": func(l loc, v any) { t.EnvFile = d.envFile(l, v) },
+		"start_timeout": func(l loc, v any) {
+			if dur, ok := d.duration(l, v); ok {
+				t.StartTimeout = dur
+			}
+		},
+		"on_start_timeout": func(l loc, v any) {
+			if s, ok := d.enum(l, v, string(StartContinue), string(StartFail)); ok {
+				t.OnStartTimeout = OnStartTimeout(s)
+			}
+		},
 	})
 	if t.Drain > 0 && t.Drain >= t.ShutdownTimeout {
 		d.errorf(l.child("drain"), "%s is not shorter than shutdown_timeout (%s), which it counts inside", t.Drain, t.ShutdownTimeout)
@@ -515,9 +526,10 @@ type group struct {
 
 // dep is one depends_on entry as written.
 type dep struct {
-	at   loc
-	name string
-	cond Condition
+	at      loc
+	name    string
+	cond    Condition
+	restart bool
 }
 
 // validName reports whether name is a program name:
@@ -605,11 +617,17 @@ func (d *decoder) program(l loc, name string, v any) *group {
 				g.instances = int(n)
 			}
 		},
-		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v) },
-		"schedule":    func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
-		"pre_start":   func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
-		"pre_stop":    func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
-		"post_stop":   func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
+		"healthcheck": func(l loc, v any) { p.Healthcheck = d.healthcheck(l, v, false) },
+		"readiness":   func(l loc, v any) { p.Readiness = d.healthcheck(l, v, true) },
+		"ready":       func(l loc, v any) { d.ready(l, v, &p.Ready) },
+		"ready_timeout": func(l loc, v any) {
+			p.ReadyTimeout = d.positive(l, v, DefaultReadyTimeout)
+		},
+		"watchdog":  func(l loc, v any) { p.Watchdog = d.positive(l, v, 0) },
+		"schedule":  func(l loc, v any) { d.schedule(l, v, &p.Schedule) },
+		"pre_start": func(l loc, v any) { p.PreStart, _, _ = d.argv(l, v) },
+		"pre_stop":  func(l loc, v any) { p.PreStop, _, _ = d.argv(l, v) },
+		"post_stop": func(l loc, v any) { p.PostStop, _, _ = d.argv(l, v) },
 		"hook_timeout": func(l loc, v any) {
 			if dur, ok := d.positiveDuration(l, v); ok {
 				p.HookTimeout = dur
@@ -670,6 +688,7 @@ func (d *decoder) program(l loc, name string, v any) *group {
 	if !startsecsSet && p.Type != Oneshot {
 		p.StartSecs = time.Second
 	}
+	d.readyChecks(l, m, p)
 	if p.Type == Oneshot && p.Autorestart == RestartAlways {
 		d.errorf(l.child("autorestart"), `a oneshot cannot restart "always": it would run again each time it completes; make it a longrun, or use "on-failure"`)
 	}
@@ -691,13 +710,26 @@ func (d *decoder) program(l loc, name string, v any) *group {
 	return g
 }
 
-// healthcheck decodes [programs.NAME.healthcheck].
-func (d *decoder) healthcheck(l loc, v any) *Healthcheck {
+// healthcheck decodes [programs.NAME.healthcheck], or, with readiness,
+// [programs.NAME.readiness]: the same keys, but on_unhealthy, since a
+// readiness check never restarts its program.
+func (d *decoder) healthcheck(l loc, v any, readiness bool) *Healthcheck {
 	m, ok := d.table(l, v)
 	if !ok {
 		return nil
 	}
 	h := defaultHealthcheck()
+	onUnhealthy := func(l loc, v any) {
+		s, _ := d.enum(l, v, string(UnhealthyRestart), string(UnhealthyIgnore))
+		h.OnUnhealthy = OnUnhealthy(s)
+	}
+	if readiness {
+		h.OnUnhealthy = UnhealthyIgnore
+		onUnhealthy = func(l loc, v any) {
+			d.errorf(l, "a readiness check never restarts its program: on_unhealthy belongs in [%s]",
+				keyString(append(slices.Clip(l.key[:len(l.key)-2]), "healthcheck")))
+		}
+	}
 	d.fields(l, m, map[string]func(loc, any){
 		"exec": func(l loc, v any) { h.Exec, h.Shell, _ = d.argv(l, v) },
 		"http": func(l loc, v any) {
@@ -723,10 +755,7 @@ func (d *decoder) healthcheck(l loc, v any) *Healthcheck {
 			n, _ := d.integer(l, v, 1, math.MaxInt32)
 			h.Retries = int(n)
 		},
-		"on_unhealthy": func(l loc, v any) {
-			s, _ := d.enum(l, v, string(UnhealthyRestart), string(UnhealthyIgnore))
-			h.OnUnhealthy = OnUnhealthy(s)
-		},
+		"on_unhealthy": onUnhealthy,
 	})
 	var probes []string
 	for _, k := range probeKinds {
@@ -813,14 +842,126 @@ func (d *decoder) deps(l loc, v any) []dep {
 	case map[string]any:
 		for _, name := range slices.Sorted(maps.Keys(v)) {
 			at := l.child(name)
-			if s, ok := d.enum(at, v[name], string(CondRunning), string(CondHealthy), string(CondCompleted)); ok {
-				deps = append(deps, dep{at: at, name: name, cond: Condition(s)})
+			if t, ok := v[name].(map[string]any); ok {
+				dp := dep{at: at, name: name, cond: CondDefault}
+				d.fields(at, t, map[string]func(loc, any){
+					"condition": func(l loc, v any) {
+						if s, ok := d.condition(l, v); ok {
+							dp.cond = s
+						}
+					},
+					"restart": func(l loc, v any) { dp.restart, _ = d.boolean(l, v) },
+				})
+				deps = append(deps, dp)
+				continue
+			}
+			if s, ok := d.condition(at, v[name]); ok {
+				deps = append(deps, dep{at: at, name: name, cond: s})
 			}
 		}
 	default:
 		d.errorf(l, "expected an array of program names or a table of name = condition, got %s", describe(v))
 	}
 	return deps
+}
+
+// condition decodes a depends_on condition.
+func (d *decoder) condition(l loc, v any) (Condition, bool) {
+	if _, ok := v.(string); !ok {
+		d.errorf(l, `expected a condition ("running", "ready", "healthy" or "completed") or a table { condition = …, restart = true }, got %s`, describe(v))
+		return "", false
+	}
+	s, ok := d.enum(l, v, string(CondRunning), string(CondReady), string(CondHealthy), string(CondCompleted))
+	return Condition(s), ok
+}
+
+// ready decodes ready = "started" | "notify" | "healthy" | { fd = N } |
+// { log = "regex" }.
+func (d *decoder) ready(l loc, v any, r *Ready) {
+	switch v := v.(type) {
+	case string:
+		if s, ok := d.enum(l, v, string(ReadyStarted), string(ReadyNotify), string(ReadyHealthy)); ok {
+			*r = Ready{Kind: ReadyKind(s)}
+		}
+		return
+	case map[string]any:
+		d.fields(l, v, map[string]func(loc, any){
+			"fd": func(l loc, v any) {
+				if n, ok := d.integer(l, v, 3, maxReadyFd); ok {
+					*r = Ready{Kind: ReadyFd, Fd: int(n)}
+				}
+			},
+			"log": func(l loc, v any) {
+				s, ok := d.str(l, v)
+				if !ok {
+					return
+				}
+				if s == "" {
+					d.errorf(l, `an empty pattern matches every line: write "." for "any line"`)
+					return
+				}
+				pat, err := regex.Compile(s)
+				if err != nil {
+					d.errorf(l, "%q: %v", shorten(s, 80), err)
+					return
+				}
+				*r = Ready{Kind: ReadyLog, Log: s, Pattern: pat}
+			},
+		})
+		_, fd := v["fd"]
+		_, log := v["log"]
+		switch {
+		case fd && log:
+			d.errorf(l, "has fd and log: only one of them may be set")
+		case !fd && !log:
+			d.errorf(l, "needs fd = N or log = \"pattern\"")
+		}
+		return
+	}
+	d.errorf(l, `expected "started", "notify", "healthy", { fd = N } or { log = "pattern" }, got %s`, describe(v))
+}
+
+// maxReadyFd is the highest fd a ready = { fd = N } may name (as
+// notify.MaxFd: the child closes every fd from 3 to it).
+const maxReadyFd = 255
+
+// readyChecks relates the readiness keys of program table m to each
+// other and to the rest: they are for longruns; ready_timeout needs a
+// ready setting, watchdog needs "notify", "healthy" a check, a log
+// pattern an output tend reads.
+func (d *decoder) readyChecks(l loc, m map[string]any, p *Program) {
+	_, timeoutSet := m["ready_timeout"]
+	if p.Type == Oneshot {
+		for _, k := range []string{"ready", "ready_timeout", "watchdog", "readiness"} {
+			if _, ok := m[k]; ok {
+				d.errorf(l.child(k), "a oneshot is ready when it is COMPLETED: %s is for longruns", k)
+			}
+		}
+		return
+	}
+	if p.Ready.Kind == ReadyStarted {
+		if timeoutSet {
+			d.errorf(l.child("ready_timeout"), `needs a ready setting other than "started": a program is then STARTING until ready, and ready_timeout bounds that`)
+		}
+		p.ReadyTimeout = 0
+	} else if !timeoutSet {
+		p.ReadyTimeout = DefaultReadyTimeout
+	}
+	if _, ok := m["watchdog"]; ok && p.Ready.Kind != ReadyNotify {
+		d.errorf(l.child("watchdog"), `needs ready = "notify": the keep-alive is WATCHDOG=1 on the program's NOTIFY_SOCKET`)
+	}
+	switch p.Ready.Kind {
+	case ReadyHealthy:
+		if _, hc := m["healthcheck"]; !hc {
+			if _, rc := m["readiness"]; !rc {
+				d.errorf(l.child("ready"), `"healthy" needs a check: [%s.readiness] or [%s.healthcheck]`, keyString(l.key), keyString(l.key))
+			}
+		}
+	case ReadyLog:
+		if p.Stdout.Mode == Inherit && p.Stderr.Mode == Inherit {
+			d.errorf(l.child("ready"), `a log pattern needs output tend reads: set stdout or stderr to "prefix" or a file (with "inherit" the program writes to tend's own stdout and stderr directly)`)
+		}
+	}
 }
 
 // maxSuggestWork bounds the work of suggest over one file: 4,096

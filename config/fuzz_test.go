@@ -46,6 +46,8 @@ func FuzzParse(f *testing.F) {
 			"capabilities = [\"cap_net_raw\", \"CHOWN\", \"NOPE\"]\nnice = -20\noom_score_adj = 1000\nno_new_privs = true\n",
 		"[programs.p]\ncommand = \"p\"\n[programs.p.rlimits]\nnproc = [\n  2,\n  1,\n]\nstack = [\"8MB\", -1]\n" +
 			"memory_max = \"${M:-max}\"\ncpus = 0.005\npids_max = 0\n",
+		"[programs.p]\ncommand = \"p\"\nstdout = \"prefix\"\nready = { log = '(?i)^ready\\b|on :\\d{2,5}$' }\n[programs.q]\ncommand = \"q\"\nready = { fd = 3 }\ndepends_on = { p = { condition = \"ready\", restart = true } }\n",
+		"[programs.p]\ncommand = \"p\"\nready = \"healthy\"\nready_timeout = \"5s\"\n[programs.p.readiness]\ntcp = \"h:1\"\n[tend]\nstart_timeout = 3\non_start_timeout = \"fail\"\n",
 	} {
 		f.Add([]byte(src))
 	}

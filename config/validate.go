@@ -72,7 +72,10 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 				continue
 			}
 			if dp.cond == CondCompleted && groups[to].prog.Type == Longrun {
-				d.errorf(dp.at, `"completed" needs a oneshot, and %s is a longrun: wait for "running" or "healthy"`, dp.name)
+				d.errorf(dp.at, `"completed" needs a oneshot, and %s is a longrun: wait for "running", "ready" or "healthy"`, dp.name)
+			}
+			if dp.cond == CondReady && groups[to].prog.Type == Oneshot {
+				d.errorf(dp.at, `"ready" needs a longrun, and %s is a oneshot: wait for "completed"`, dp.name)
 			}
 			if !linked[to] {
 				linked[to] = true
@@ -87,7 +90,7 @@ func (d *decoder) link(groups map[string]*group) []*Program {
 			for _, inst := range insts {
 				if !seen[inst] { // the first mention wins
 					seen[inst] = true
-					deps[name] = append(deps[name], Dep{Name: inst, Condition: dp.cond})
+					deps[name] = append(deps[name], Dep{Name: inst, Condition: dp.cond, Restart: dp.restart})
 				}
 			}
 		}

@@ -57,9 +57,14 @@ func (d *decoder) warnings(c *Config, environ []string, privs privView) []Error 
 		if msg := d.lookCommand(p, p.Command, p.Shell, environ); msg != "" {
 			warn(commandLoc(l.child("command"), p.Shell), "%s", msg)
 		}
-		if h := p.Healthcheck; h != nil && len(h.Exec) > 0 {
-			if msg := d.lookCommand(p, h.Exec, h.Shell, environ); msg != "" {
-				warn(commandLoc(l.child("healthcheck").child("exec"), h.Shell), "%s", msg)
+		for _, c := range []struct {
+			key string
+			h   *Healthcheck
+		}{{"healthcheck", p.Healthcheck}, {"readiness", p.Readiness}} {
+			if c.h != nil && len(c.h.Exec) > 0 {
+				if msg := d.lookCommand(p, c.h.Exec, c.h.Shell, environ); msg != "" {
+					warn(commandLoc(l.child(c.key).child("exec"), c.h.Shell), "%s", msg)
+				}
 			}
 		}
 		if p.Directory != "" {

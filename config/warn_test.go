@@ -52,6 +52,7 @@ func TestWarnings(t *testing.T) {
 		{"second element", "command = [\n  \"x\",\n  \"y\"]\n", `3: programs.p.command: command "x" not found`, false},
 		{"shell form", `command = "no-such-command-x --flag"`, "", false},
 		{"healthcheck", "command = \"x\"\n[programs.p.healthcheck]\nexec = [\"no-such-probe\"]", `4: programs.p.healthcheck.exec: command "no-such-probe" not found`, false},
+		{"readiness", "command = \"x\"\n[programs.p.readiness]\nexec = [\"no-such-probe\"]", `4: programs.p.readiness.exec: command "no-such-probe" not found`, false},
 		{"directory missing", "command = \"x\"\ndirectory = \"" + dir + "/gone\"", `3: programs.p.directory: directory "` + dir + `/gone" does not exist`, false},
 		{"directory a file", "command = \"x\"\ndirectory = \"" + dir + "/afile\"", `3: programs.p.directory: directory "` + dir + `/afile" is not a directory`, false},
 		{"user root", "command = \"x\"\nuser = \"root:root\"", "", false},

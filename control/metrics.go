@@ -128,7 +128,7 @@ func writeMetrics(b *bytes.Buffer, status api.Reply, healthy bool) {
 		return "0"
 	}
 
-	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING and healthy: tend ctl health exits 0.\n"+
+	fmt.Fprintf(b, "# HELP tend_healthy 1 when every critical program is RUNNING, healthy and ready: tend ctl health exits 0, /readyz answers 200.\n"+
 		"# TYPE tend_healthy gauge\ntend_healthy %s\n", bit(healthy))
 	fmt.Fprintf(b, "# HELP tend_freezes_total Times tend found the container had been frozen (docker pause), not counting stalls of the host.\n"+
 		"# TYPE tend_freezes_total counter\ntend_freezes_total %d\n", status.Freezes)
@@ -143,6 +143,8 @@ func writeMetrics(b *bytes.Buffer, status api.Reply, healthy bool) {
 	}
 	family("tend_program_healthy", "gauge", "1 when the program's health check passes, 0 while it is starting or failing; absent for a program with no health check or no process.",
 		func(p api.Status) (string, bool) { return bit(p.Health == api.HealthHealthy), p.Health != "" })
+	family("tend_program_ready", "gauge", "1 when the program is ready: RUNNING, having said so (with a ready setting), and passing its readiness check (with one).",
+		func(p api.Status) (string, bool) { return bit(p.Ready), true })
 	family("tend_program_restarts_total", "counter", "Starts of the program after its first.",
 		func(p api.Status) (string, bool) { return strconv.Itoa(p.Restarts), true })
 	family("tend_program_state_since_seconds", "gauge", "When the program entered its state, in seconds since the Unix epoch.",

@@ -114,6 +114,8 @@ func TestMetrics(t *testing.T) {
 		`tend_program_state{program="migrate",state="COMPLETED"} 1`,
 		`tend_program_state{program="stuck",state="STOPPED"} 1`,
 		`tend_program_healthy{program="db"} 1`,
+		`tend_program_ready{program="web:0"} 1`,
+		`tend_program_ready{program="migrate"} 0`,
 		`tend_program_restarts_total{program="crashy"} 0`,
 		`tend_program_exit_code{program="migrate"} 0`,
 	} {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -336,16 +337,27 @@ func (c *command) events(ctx context.Context) int {
 	}
 }
 
-// printStatus prints the status table.
+// printStatus prints the status table: READY is yes or no for a program
+// with a process; a STATUS column (what programs said with STATUS= on
+// their NOTIFY_SOCKET) comes last when some program has one.
 func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tEXIT\tCPU\tMEM")
+	withText := slices.ContainsFunc(progs, func(p api.Status) bool { return p.StatusText != "" })
+	if withText {
+		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tREADY\tEXIT\tCPU\tMEM\tSTATUS")
+	} else {
+		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tREADY\tEXIT\tCPU\tMEM")
+	}
 	for _, p := range progs {
-		pid, uptime, health, exit, cpu, mem := "-", "-", "-", "-", "-", "-"
+		pid, uptime, health, ready, exit, cpu, mem := "-", "-", "-", "-", "-", "-", "-"
 		if p.Pid != 0 {
 			pid = fmt.Sprint(p.Pid)
 			if !p.Since.IsZero() {
 				uptime = age(now.Sub(p.Since))
+			}
+			ready = "no"
+			if p.Ready {
+				ready = "yes"
 			}
 		}
 		if p.Health != "" {
@@ -360,7 +372,11 @@ func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 		if p.MemoryBytes != nil {
 			mem = bytesIEC(*p.MemoryBytes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, exit, cpu, mem)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, ready, exit, cpu, mem)
+		if withText {
+			fmt.Fprintf(tw, "\t%s", api.Printable(p.StatusText))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

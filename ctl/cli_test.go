@@ -18,18 +18,18 @@ func TestCtlStatusTable(t *testing.T) {
 	e := newEnv(t)
 	out, _ := e.mustCtl(0, "status")
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "EXIT", "CPU", "MEM"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "READY", "EXIT", "CPU", "MEM"}) {
 		t.Fatalf("header %q", lines[0])
 	}
 	if len(lines) != 7 {
 		t.Fatalf("want header and 6 rows:\n%s", out)
 	}
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +- +1\.25s +48M$`),
-		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +- +1\.25s +48M$`),
-		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +- +1\.25s +48M$`),
-		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +0 +- +-$`),
-		regexp.MustCompile(`^stuck +STOPPED +- +- +- +- +- +-$`),
+		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +yes +- +1\.25s +48M$`),
+		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +yes +- +1\.25s +48M$`),
+		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +yes +- +1\.25s +48M$`),
+		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +- +0 +- +-$`),
+		regexp.MustCompile(`^stuck +STOPPED +- +- +- +- +- +- +-$`),
 	}
 	for i, re := range want {
 		if !re.MatchString(lines[i+1]) {
@@ -279,6 +279,28 @@ func TestUsageColumns(t *testing.T) {
 	}{{0, "0B"}, {1023, "1023B"}, {512 << 10, "512K"}, {3 << 20, "3.0M"}, {48<<20 + 200<<10, "48M"}, {3 << 29, "1.5G"}, {1 << 62, "4.0E"}} {
 		if got := bytesIEC(c.n); got != c.want {
 			t.Errorf("bytesIEC(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+// TestStatusText: a program's STATUS= text is the table's last column,
+// there only when some program has one.
+func TestStatusText(t *testing.T) {
+	var b bytes.Buffer
+	now := time.Now()
+	printStatus(&b, []api.Status{
+		{Name: "db", State: api.Running, Pid: 7, Since: now, Ready: true, StatusText: "3 clients connected"},
+		{Name: "web", State: api.Starting, Pid: 8, Since: now},
+	}, now)
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^NAME +STATE +PID +UPTIME +HEALTH +READY +EXIT +CPU +MEM +STATUS$`),
+		regexp.MustCompile(`^db +RUNNING +7 +0s +- +yes +- +- +- +3 clients connected$`),
+		regexp.MustCompile(`^web +STARTING +8 +0s +- +no +- +- +- +$`),
+	}
+	for i, re := range want {
+		if i >= len(lines) || !re.MatchString(lines[i]) {
+			t.Errorf("line %d: %q does not match %s", i, lines[min(i, len(lines)-1)], re)
 		}
 	}
 }

@@ -54,9 +54,20 @@ func (e *DropError) Unwrap() error { return e.Err }
 // Each Copy holds two buffers of fixed size, about 210 KiB in all, and
 // allocates nothing per line or per read.
 func Copy(dst *Dest, r io.ReadCloser, prefix string) (int64, error) {
+	return CopyWatch(dst, r, prefix, nil)
+}
+
+// CopyWatch is Copy that also shows watch every line it copies, without
+// its '\n' (and without a '\r' before it), until watch returns true; it
+// then looks no further. watch runs on the copier's goroutine, after
+// the line was read and before it is written; it must not keep line. A
+// line longer than MaxLine is shown in the pieces it is written in. nil
+// watches nothing.
+func CopyWatch(dst *Dest, r io.ReadCloser, prefix string, watch func(line []byte) bool) (int64, error) {
 	c := copier{
 		dst:    dst,
 		prefix: prefix,
+		watch:  watch,
 		in:     make([]byte, MaxLine+readRoom),
 		out:    make([]byte, 0, max(outSize, len(prefix)+MaxLine+1)),
 	}
@@ -82,14 +93,18 @@ type copier struct {
 	written int64 // bytes written to dst
 	dropped int64 // lines lost to write errors
 	werr    error // the first write error
+	// watch is shown each line until it returns true; nil: none.
+	watch func(line []byte) bool
 }
 
 func (c *copier) run(r io.Reader) error {
 	carry := 0
 	for {
 		n, err := r.Read(c.in[carry:])
-		rest := c.lines(c.in[:carry+n])
+		data := c.in[:carry+n]
+		rest := c.lines(data)
 		if err != nil {
+			c.see(data)
 			if len(rest) > 0 {
 				c.piece(rest)
 			}
@@ -99,8 +114,34 @@ func (c *copier) run(r io.Reader) error {
 			}
 			return fmt.Errorf("read: %w", err)
 		}
+		c.see(data[:len(data)-len(rest)])
 		c.flush()
 		carry = copy(c.in, rest)
+	}
+}
+
+// see shows watch the lines of p, the last one with or without its
+// '\n', until it has had what it looks for.
+func (c *copier) see(p []byte) {
+	for c.watch != nil && len(p) > 0 {
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		// A piece of a long line never ends here unless it ends p.
+		for len(line) > MaxLine {
+			if c.watch(line[:MaxLine]) {
+				c.watch = nil
+				return
+			}
+			line = line[MaxLine:]
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if c.watch(line) {
+			c.watch = nil
+		}
 	}
 }
 

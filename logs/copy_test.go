@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -493,5 +494,48 @@ func TestDestWrite(t *testing.T) {
 	}
 	if w.overlap.Load() > 0 {
 		t.Errorf("%d writes overlapped", w.overlap.Load())
+	}
+}
+
+// TestCopyWatch: watch sees every line as it is copied, without its
+// '\n' or a '\r' before it, whatever the reads' split, the last line
+// without '\n' too; it is asked no more once it has said yes; and the
+// copy is the same as without it.
+func TestCopyWatch(t *testing.T) {
+	const in = "starting\r\nlistening on :80\nafter\nlast"
+	for _, parts := range [][]string{{in}, byteByByte(in), {"start", "ing\r\nlisten", "ing on :80\nafter\nla", "st"}} {
+		var seen []string
+		var w writes
+		_, err := CopyWatch(NewDest(&w), newChunks(parts...), "p | ", func(line []byte) bool {
+			seen = append(seen, string(line))
+			return strings.HasPrefix(string(line), "listening")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"starting", "listening on :80"}; !slices.Equal(seen, want) {
+			t.Errorf("reads %q: watch saw %q, want %q", parts, seen, want)
+		}
+		if want := "p | starting\r\np | listening on :80\np | after\np | last\n"; w.String() != want {
+			t.Errorf("copied %q, want %q", w.String(), want)
+		}
+	}
+	var seen []string
+	CopyWatch(NewDest(io.Discard), newChunks("a\nb\n", "c"), "", func(line []byte) bool {
+		seen = append(seen, string(line))
+		return false
+	})
+	if want := []string{"a", "b", "c"}; !slices.Equal(seen, want) {
+		t.Errorf("watch saw %q, want %q", seen, want)
+	}
+	// A line longer than MaxLine is shown in MaxLine pieces.
+	var sizes []int
+	long := strings.Repeat("x", 2*MaxLine+5) + "\n"
+	CopyWatch(NewDest(io.Discard), newChunks(long), "", func(line []byte) bool {
+		sizes = append(sizes, len(line))
+		return false
+	})
+	if want := []int{MaxLine, MaxLine, 5}; !slices.Equal(sizes, want) {
+		t.Errorf("pieces of %d, want %d", sizes, want)
 	}
 }

@@ -118,10 +118,11 @@ func (s *Supervisor) resume(p *program, reason string) error {
 	if err := s.thawOrCont(p); err != nil {
 		return fmt.Errorf("resume %s: %w", p.cfg.Name, err)
 	}
-	s.changed(p, Change{State: Running, From: Paused, Pid: p.pid, Reason: reason})
-	if hc := p.cfg.Healthcheck; hc != nil {
-		p.probe.due = s.now().Add(hc.Interval)
+	if p.said {
+		s.armWatchdog(p) // a whole interval from now: it was frozen
 	}
+	s.changed(p, Change{State: Running, From: Paused, Pid: p.pid, Reason: reason})
+	s.resumeProbes(p)
 	return nil
 }
 
@@ -136,9 +137,10 @@ func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) error {
 	return nil
 }
 
-// health answers `tend ctl health`: every critical program (every
-// program when none is critical, the main program included) RUNNING and
-// healthy; otherwise the first that is not, in one line. When nothing is
+// health answers `tend ctl health` and /readyz: every critical program
+// (every program when none is critical, the main program included)
+// RUNNING, healthy and ready; otherwise the first that is not, in one
+// line. When nothing is
 // critical, a program that is down on purpose (autostart = false and never
 // started, or stopped by tend ctl stop) is left out: it is not failing,
 // someone chose it. A critical program counts however it went down: the
@@ -159,6 +161,8 @@ func (s *Supervisor) health() (bool, string) {
 			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.state)
 		case !p.healthy():
 			return false, fmt.Sprintf("%s is %s", p.cfg.Name, p.probe.health)
+		case !p.isReady():
+			return false, fmt.Sprintf("%s is not ready", p.cfg.Name)
 		}
 	}
 	if s.phase != running {
@@ -262,6 +266,9 @@ func (s *Supervisor) reload(reason string) error {
 // adopt switches p to the config a reload gave it, once p is down.
 func (s *Supervisor) adopt(p *program) {
 	if p.next != nil {
+		// A new socket for the new config (its user, or whether it has
+		// one at all, may have changed), at the next start.
+		s.closeSocket(p)
 		p.cfg, p.next = p.next, nil
 		p.failures, p.waitSaid, p.crashes, p.recent = 0, false, 0, nil
 		p.sched = schedState{on: p.cfg.Schedule != nil && p.cfg.Autostart}
@@ -270,6 +277,7 @@ func (s *Supervisor) adopt(p *program) {
 
 // forget drops a program a reload removed, once it is down.
 func (s *Supervisor) forget(p *program) {
+	s.closeSocket(p)
 	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
 	delete(s.byName, p.cfg.Name)
 	s.removeCgroup(p)

@@ -20,9 +20,9 @@ import (
 // one checker (or, when it is slow work that can run on a goroutine, one
 // func for goChecker) and one case in newChecker and in config's decoder.
 type checker interface {
-	// start begins one probe of p. An error means that it could not
-	// start; it counts as a failed probe.
-	start(s *Supervisor, p *program) error
+	// start begins one probe of pr's program. An error means that it
+	// could not start; it counts as a failed probe.
+	start(s *Supervisor, pr *probe) error
 	// stop ends the probe in flight, if there is one, and releases what
 	// it holds. The loop calls it when a probe has answered, timed out,
 	// or its program stopped or paused; an outcome that still comes is
@@ -55,12 +55,12 @@ type goChecker struct {
 	cancel context.CancelFunc // of the probe in flight; loop-owned
 }
 
-func (c *goChecker) start(s *Supervisor, p *program) error {
+func (c *goChecker) start(s *Supervisor, pr *probe) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	gen, run := p.probe.gen, c.run
-	s.goSafe("probe "+p.cfg.Name, func() {
-		s.probeResults <- probeResult{p: p, gen: gen, err: run(ctx)}
+	gen, run := pr.gen, c.run
+	s.goSafe(pr.name()+" "+pr.prog.cfg.Name, func() {
+		s.probeResults <- probeResult{pr: pr, gen: gen, err: run(ctx)}
 	})
 	return nil
 }

@@ -10,7 +10,8 @@ type execChecker struct {
 	pid  int // the probe in flight; 0: none. loop-owned
 }
 
-func (c *execChecker) start(s *Supervisor, p *program) error {
+func (c *execChecker) start(s *Supervisor, pr *probe) error {
+	p := pr.prog
 	// The probe runs as its program does (sideCommand): same user,
 	// directory, environment, umask, limits and privileges.
 	cmd, err := s.sideCommand(p, c.argv, s.devNull, s.devNull)
@@ -24,7 +25,7 @@ func (c *execChecker) start(s *Supervisor, p *program) error {
 	// Recorded before the next receive: a probe that exits at once is
 	// an exit already waiting, and it is known as a probe's.
 	c.pid = pid
-	s.probes[pid] = p
+	s.probes[pid] = pr
 	return nil
 }
 

@@ -40,16 +40,16 @@ func TestNewChecker(t *testing.T) {
 func TestGoChecker(t *testing.T) {
 	s := &Supervisor{log: zerolog.New(zerolog.NewTestWriter(t)), probeResults: make(chan probeResult, 1)}
 	p := &program{cfg: &config.Program{Name: "p"}}
-	p.probe.gen = 7
+	p.probe.prog, p.probe.gen = p, 7
 	c := &goChecker{run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
-	if err := c.start(s, p); err != nil {
+	if err := c.start(s, &p.probe); err != nil {
 		t.Fatal(err)
 	}
 	c.stop(s)
 	c.stop(s) // twice is harmless
 	select {
 	case r := <-s.probeResults:
-		if r.p != p || r.gen != 7 || !errors.Is(r.err, context.Canceled) {
+		if r.pr != &p.probe || r.gen != 7 || !errors.Is(r.err, context.Canceled) {
 			t.Errorf("result %+v, want p's, gen 7, context canceled", r)
 		}
 	case <-time.After(10 * time.Second):

@@ -67,15 +67,19 @@ func (s *Supervisor) noteFreeze() {
 	if s.thawed {
 		s.thawed = false
 		s.probesNow()
+		s.watchdogsAfterThaw()
 	}
 }
 
-// probesNow makes every health check that waits for its next interval
-// due now: after a freeze, what they last found is stale (moby#46203).
+// probesNow makes every health and readiness check that waits for its
+// next interval due now: after a freeze, what they last found is stale
+// (moby#46203).
 func (s *Supervisor) probesNow() {
 	for _, p := range s.programs {
-		if p.probe.check != nil && !p.probe.due.IsZero() && p.probe.end.IsZero() {
-			p.probe.due = s.turn
+		for _, pr := range p.checks() {
+			if pr.check != nil && !pr.due.IsZero() && pr.end.IsZero() {
+				pr.due = s.turn
+			}
 		}
 	}
 }
@@ -116,7 +120,7 @@ func (s *Supervisor) sensitive() bool {
 		return true
 	}
 	return slices.ContainsFunc(s.programs, func(p *program) bool {
-		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() || p.hook != nil ||
+		return p.state == Starting || p.state == Stopping || !p.probe.end.IsZero() || !p.rprobe.end.IsZero() || p.hook != nil ||
 			(p.state == Running && !p.due.IsZero()) // backoff.reset (watchReset)
 	})
 }
@@ -132,14 +136,18 @@ func (s *Supervisor) armTimer() {
 	}
 	for _, p := range s.programs {
 		earlier(p.due)
-		earlier(p.probe.due)
-		earlier(p.probe.end)
+		for _, pr := range p.checks() {
+			earlier(pr.due)
+			earlier(pr.end)
+		}
 		earlier(p.sched.next)
+		earlier(p.wdDue)
 		if p.hook != nil {
 			earlier(p.hook.end)
 		}
 	}
 	earlier(s.shutdownDue)
+	earlier(s.startDue)
 	earlier(s.phaseDue)
 	earlier(s.drainDue)
 	if s.draining {

@@ -8,33 +8,62 @@ import (
 	"tend/config"
 )
 
-// Health checks. A probe runs while its program is STARTING or RUNNING
-// (never while PAUSED), `interval` from the start of one probe to the
-// start of the next. What a probe does is its checker's (checker.go):
-// exec probes are spawned by the loop like programs (the loop is the one
-// owner of every wait) and killed at `timeout`; http and tcp probes run
-// on a goroutine of their own that reports back. The loop keeps every
-// timeout in tend time, so a frozen container does not fail a probe on
-// thaw. `retries` failures in a row make the program unhealthy, one
-// success healthy; failures during `start_period` do not count.
+// Health and readiness checks. A program has up to two probes, each with
+// the keys of a [healthcheck] table: its health check (liveness), which
+// may restart it when it fails, and its readiness check ([readiness]),
+// which decides whether it is ready and never restarts it. Both run the
+// same way: while the program is STARTING or RUNNING (never while
+// PAUSED), `interval` from the start of one probe to the start of the
+// next. What a probe does is its checker's (checker.go): exec probes are
+// spawned by the loop like programs (the loop is the one owner of every
+// wait) and killed at `timeout`; http and tcp probes run on a goroutine
+// of their own that reports back. The loop keeps every timeout in tend
+// time, so a frozen container does not fail a probe on thaw. `retries`
+// failures in a row make the verdict bad (unhealthy, not ready), one
+// success good; failures during `start_period` do not count.
 
-// probe is the loop's record of a program's health checking.
+// probeRole is what a probe's verdict means.
+type probeRole int
+
+const (
+	// liveness is [healthcheck]: healthy or unhealthy; on_unhealthy
+	// may restart the program.
+	liveness probeRole = iota
+	// readinessRole is [readiness]: ready or not; never restarts.
+	readinessRole
+)
+
+// probe is the loop's record of one of a program's checks.
 type probe struct {
-	due    time.Time // next probe start; zero: none scheduled
-	end    time.Time // timeout of the probe in flight; zero: none in flight
-	began  time.Time // start of the probe in flight, or of the last one
-	check  checker   // this run's, for its health check's kind; nil: none
-	gen    uint64    // tags a goroutine probe's result; a stale one is dropped
-	fails  int       // failures in a row
-	health api.Health
+	prog   *program
+	role   probeRole
+	cfg    *config.Healthcheck // this run's; nil: the program has none
+	due    time.Time           // next probe start; zero: none scheduled
+	end    time.Time           // timeout of the probe in flight; zero: none in flight
+	began  time.Time           // start of the probe in flight, or of the last one
+	check  checker             // this run's, for its kind; nil: none
+	gen    uint64              // tags a goroutine probe's result; a stale one is dropped
+	fails  int                 // failures in a row
+	health api.Health          // the verdict: healthy (passes), unhealthy, or starting (none yet)
+}
+
+// name is how the log calls the probe.
+func (pr *probe) name() string {
+	if pr.role == readinessRole {
+		return "readiness probe"
+	}
+	return "probe"
 }
 
 // probeResult is what a goroutine probe reports.
 type probeResult struct {
-	p   *program
+	pr  *probe
 	gen uint64
 	err error
 }
+
+// checks are p's probes, the health check first.
+func (p *program) checks() [2]*probe { return [2]*probe{&p.probe, &p.rprobe} }
 
 // healthy says whether p counts as healthy for depends_on: RUNNING and,
 // with a health check, passing it.
@@ -42,98 +71,127 @@ func (p *program) healthy() bool {
 	return p.state == Running && (p.cfg.Healthcheck == nil || p.probe.health == api.HealthHealthy)
 }
 
-// resetHealth starts health checking over for a new process, with a
-// checker for the kind its config has now.
+// resetHealth starts health and readiness checking over for a new
+// process, with checkers for the kinds its config has now.
 func (s *Supervisor) resetHealth(p *program) {
 	s.cancelProbe(p)
-	p.probe.check = nil
-	if p.cfg.Healthcheck == nil {
-		return
+	p.probe.prog, p.probe.role, p.probe.cfg = p, liveness, p.cfg.Healthcheck
+	p.rprobe.prog, p.rprobe.role, p.rprobe.cfg = p, readinessRole, p.cfg.Readiness
+	for _, pr := range p.checks() {
+		pr.check, pr.health = nil, ""
+		if pr.cfg == nil {
+			continue
+		}
+		pr.check = newChecker(pr.cfg)
+		pr.fails, pr.health = 0, api.HealthStarting
+		pr.due = s.now().Add(pr.cfg.Interval)
 	}
-	p.probe.check = newChecker(p.cfg.Healthcheck)
-	p.probe.fails, p.probe.health = 0, api.HealthStarting
-	p.probe.due = s.now().Add(p.cfg.Healthcheck.Interval)
 }
 
-// cancelProbe forgets the probe in flight and the next one.
+// cancelProbe forgets p's probes in flight and the next ones.
 func (s *Supervisor) cancelProbe(p *program) {
-	if p.probe.check != nil {
-		p.probe.check.stop(s)
+	for _, pr := range p.checks() {
+		if pr.check != nil {
+			pr.check.stop(s)
+		}
+		pr.gen++
+		pr.due, pr.end = time.Time{}, time.Time{}
 	}
-	p.probe.gen++
-	p.probe.due, p.probe.end = time.Time{}, time.Time{}
 }
 
-// startProbe runs p's health check once.
-func (s *Supervisor) startProbe(p *program) {
+// resumeProbes schedules p's probes an interval from now (ctl resume).
+func (s *Supervisor) resumeProbes(p *program) {
+	for _, pr := range p.checks() {
+		if pr.check != nil {
+			pr.due = s.now().Add(pr.cfg.Interval)
+		}
+	}
+}
+
+// startProbe runs pr once.
+func (s *Supervisor) startProbe(pr *probe) {
 	now := s.now()
-	p.probe.began, p.probe.end = now, now.Add(p.cfg.Healthcheck.Timeout)
-	p.probe.due = time.Time{}
-	p.probe.gen++
-	if err := p.probe.check.start(s, p); err != nil {
-		s.probeDone(p, fmt.Errorf("probe: %w", err))
+	pr.began, pr.end = now, now.Add(pr.cfg.Timeout)
+	pr.due = time.Time{}
+	pr.gen++
+	if err := pr.check.start(s, pr); err != nil {
+		s.probeDone(pr, fmt.Errorf("probe: %w", err))
 	}
 }
 
 // onProbeResult takes a goroutine probe's answer, unless it is stale.
 func (s *Supervisor) onProbeResult(r probeResult) {
-	if r.gen != r.p.probe.gen || r.p.probe.end.IsZero() {
+	if r.gen != r.pr.gen || r.pr.end.IsZero() {
 		return
 	}
-	r.p.probe.check.stop(s)
-	s.probeDone(r.p, r.err)
+	r.pr.check.stop(s)
+	s.probeDone(r.pr, r.err)
 }
 
 // onProbeExit takes an exec probe's exit.
-func (s *Supervisor) onProbeExit(p *program, pid, code int) {
-	c, ok := p.probe.check.(*execChecker)
+func (s *Supervisor) onProbeExit(pr *probe, pid, code int) {
+	c, ok := pr.check.(*execChecker)
 	if !ok {
 		return // a probe of an earlier run
 	}
 	if mine, err := c.exited(pid, code); mine {
-		s.probeDone(p, err)
+		s.probeDone(pr, err)
 	}
 }
 
 // onProbeTimeout: the probe in flight took longer than `timeout`.
-func (s *Supervisor) onProbeTimeout(p *program) {
-	p.probe.check.stop(s)
-	p.probe.gen++
-	s.probeDone(p, fmt.Errorf("timed out after %v", p.cfg.Healthcheck.Timeout))
+func (s *Supervisor) onProbeTimeout(pr *probe) {
+	pr.check.stop(s)
+	pr.gen++
+	s.probeDone(pr, fmt.Errorf("timed out after %v", pr.cfg.Timeout))
 }
 
 // probeDone counts one probe's outcome and schedules the next.
-func (s *Supervisor) probeDone(p *program, err error) {
-	hc := p.cfg.Healthcheck
-	p.probe.end = time.Time{}
-	p.probe.due = p.probe.began.Add(hc.Interval)
+func (s *Supervisor) probeDone(pr *probe, err error) {
+	p, hc := pr.prog, pr.cfg
+	pr.end = time.Time{}
+	pr.due = pr.began.Add(hc.Interval)
 	if err == nil {
-		p.probe.fails = 0
-		s.setHealth(p, api.HealthHealthy, "probe passed")
+		pr.fails = 0
+		s.setVerdict(pr, api.HealthHealthy, pr.name()+" passed")
 		return
 	}
 	if s.now().Sub(p.started) < hc.StartPeriod {
-		s.log.Debug().Str("program", p.cfg.Name).Err(err).Msg("probe failed in start_period: not counted")
+		s.log.Debug().Str("program", p.cfg.Name).Err(err).Msg(pr.name() + " failed in start_period: not counted")
 		return
 	}
-	p.probe.fails++
-	s.log.Debug().Str("program", p.cfg.Name).Err(err).Int("failures", p.probe.fails).Msg("probe failed")
-	if p.probe.fails < hc.Retries {
+	pr.fails++
+	s.log.Debug().Str("program", p.cfg.Name).Err(err).Int("failures", pr.fails).Msg(pr.name() + " failed")
+	if pr.fails < hc.Retries {
 		return
 	}
-	s.setHealth(p, api.HealthUnhealthy, fmt.Sprintf("%d probes failed in a row: %v", p.probe.fails, err))
-	if hc.OnUnhealthy == config.UnhealthyRestart && s.phase == running && p.state == Running {
+	s.setVerdict(pr, api.HealthUnhealthy, fmt.Sprintf("%d %ss failed in a row: %v", pr.fails, pr.name(), err))
+	if pr.role == liveness && hc.OnUnhealthy == config.UnhealthyRestart && s.phase == running && p.state == Running {
 		p.restartOnceDown()
 		s.stop(p, "unhealthy")
 	}
 }
 
-// setHealth records a change of health, as one log line and one event.
-func (s *Supervisor) setHealth(p *program, health api.Health, reason string) {
-	if p.probe.health == health {
+// setVerdict records a probe's verdict: for the health check, a change
+// of health, one log line and one event; for the readiness check, a
+// change of readiness (readiness.go). A first pass is also the ready
+// signal of a program with ready = "healthy": of its readiness check,
+// or of its health check when it has none.
+func (s *Supervisor) setVerdict(pr *probe, health api.Health, reason string) {
+	p := pr.prog
+	changed := pr.health != health
+	pr.health = health
+	if health == api.HealthHealthy && p.cfg.Ready.Kind == config.ReadyHealthy &&
+		(pr.role == readinessRole || p.cfg.Readiness == nil) {
+		s.readySignal(p, reason)
+	}
+	if !changed {
 		return
 	}
-	p.probe.health = health
+	if pr.role == readinessRole {
+		s.noteReady(p, reason)
+		return
+	}
 	ev := s.log.Info()
 	if health == api.HealthUnhealthy {
 		ev = s.log.Warn()
@@ -141,22 +199,24 @@ func (s *Supervisor) setHealth(p *program, health api.Health, reason string) {
 	ev.Str("program", p.cfg.Name).Int("pid", p.pid).Str("state", string(p.state)).
 		Str("health", string(health)).Str("reason", reason).Msg("health")
 	s.publish(Change{Program: p.cfg.Name, State: p.state, From: p.state, Pid: p.pid,
-		Time: time.Now(), Health: health, Reason: reason})
+		Time: time.Now(), Health: health, Ready: p.isReady(), Reason: reason})
 }
 
 // probeDeadlines runs the probes that are due and times out the ones that
 // are late; the loop calls it from onTimer.
 func (s *Supervisor) probeDeadlines(now time.Time) {
 	for _, p := range s.programs {
-		if p.probe.check == nil {
-			continue
-		}
-		if !p.probe.end.IsZero() && !now.Before(p.probe.end) {
-			s.onProbeTimeout(p)
-		}
-		if !p.probe.due.IsZero() && !now.Before(p.probe.due) && p.probe.end.IsZero() &&
-			(p.state == Running || p.state == Starting) && s.phase == running {
-			s.startProbe(p)
+		for _, pr := range p.checks() {
+			if pr.check == nil {
+				continue
+			}
+			if !pr.end.IsZero() && !now.Before(pr.end) {
+				s.onProbeTimeout(pr)
+			}
+			if !pr.due.IsZero() && !now.Before(pr.due) && pr.end.IsZero() &&
+				(p.state == Running || p.state == Starting) && s.phase == running {
+				s.startProbe(pr)
+			}
 		}
 	}
 }

@@ -97,8 +97,9 @@ healthcheck = { exec = ["cp"], interval = "10s" }
 command = ["q"]
 startsecs = 0
 healthcheck = { exec = ["cq"], interval = "60s" }
+readiness = { exec = ["rq"], interval = "60s" }
 `
-	scripts := map[string]script{"p": forever, "q": forever, "cp": {runFor: 0}, "cq": {runFor: 0}}
+	scripts := map[string]script{"p": forever, "q": forever, "cp": {runFor: 0}, "cq": {runFor: 0}, "rq": {runFor: 0}}
 	synctest.Test(t, func(t *testing.T) {
 		var log lockedBuffer
 		reqs := make(chan api.Request)
@@ -111,6 +112,7 @@ healthcheck = { exec = ["cq"], interval = "60s" }
 		l.f.freeze(20 * time.Second)
 		time.Sleep(6 * time.Second)
 		l.want("10s spawn cp", "10s spawn cq")
+		l.want("10s spawn rq")
 		if !strings.Contains(log.String(), "the container was frozen for 20s") {
 			t.Errorf("no line for the freeze:\n%s", log.String())
 		}

@@ -56,7 +56,7 @@ func (s *Supervisor) runHook(p *program, kind string, argv []string, then func(o
 	cmd, err := s.sideCommand(p, argv, nil, nil)
 	var finish func(ok bool)
 	if err == nil {
-		finish, err = s.openOutputsAs(p, &cmd, fmt.Sprintf("%s(%s)", p.cfg.Name, kind))
+		finish, err = s.openOutputsAs(p, &cmd, fmt.Sprintf("%s(%s)", p.cfg.Name, kind), nil)
 	}
 	pid := 0
 	if err == nil {

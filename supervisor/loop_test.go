@@ -39,8 +39,18 @@ type script struct {
 	workerTerm time.Duration
 	firstOnly  bool // workers in the first run only
 	// lives, when set, replaces runFor: the n-th start runs lives[n],
-	// the last one repeating.
+	// the last one repeating; codes, when set, replaces code so.
 	lives []time.Duration
+	codes []int
+	// With a notify socket (NOTIFY_SOCKET in its environment) or a
+	// readiness fd, ready is how long after its start it says it is
+	// ready (<0: never); with a socket, it sends WATCHDOG=1 every
+	// keepAlive (0: never) until keepFor after its start (0: as long as
+	// it runs), and WATCHDOG=trigger at trigger (0: never).
+	ready     time.Duration
+	keepAlive time.Duration
+	keepFor   time.Duration
+	trigger   time.Duration
 }
 
 var forever = script{runFor: -1, onTerm: 0}
@@ -87,6 +97,10 @@ type fakeOS struct {
 	quiet bool
 	// cmds are the Commands spawned, by name.
 	cmds map[string][]Command
+	// notify is the fake notify server, once the loop has opened it;
+	// pipe the readiness pipe the next spawn takes.
+	notify *fakeNotify
+	pipe   *fakePipe
 }
 
 func newFakeOS(scripts map[string]script) *fakeOS {
@@ -137,6 +151,18 @@ func (f *fakeOS) ops() osOps {
 			defer f.mu.Unlock()
 			return time.Now().Add(f.skew)
 		},
+		notifyServer: func(string, zerolog.Logger) (notifyServer, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.notify = &fakeNotify{wake: make(chan struct{}, 1), socks: map[string]*fakeSock{}}
+			return f.notify, nil
+		},
+		readyPipe: func(int) (readyPipe, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.pipe = &fakePipe{}
+			return f.pipe, nil
+		},
 	}
 }
 
@@ -174,14 +200,18 @@ func (f *fakeOS) spawn(c Command) (int, error) {
 	f.names[pid], f.alive[pid], f.group[pid] = name, true, pid
 	f.record("spawn " + name)
 	f.cmds[name] = append(f.cmds[name], c)
-	runFor := sc.runFor
+	runFor, code := sc.runFor, sc.code
 	if len(sc.lives) > 0 {
 		runFor = sc.lives[min(f.spawns[name], len(sc.lives)-1)]
 	}
+	if len(sc.codes) > 0 {
+		code = sc.codes[min(f.spawns[name], len(sc.codes)-1)]
+	}
 	f.spawns[name]++
 	if runFor >= 0 {
-		time.AfterFunc(runFor, func() { f.exit(pid, unix.WaitStatus(sc.code<<8)) })
+		time.AfterFunc(runFor, func() { f.exit(pid, unix.WaitStatus(code<<8)) })
 	}
+	f.speak(pid, c, sc)
 	workers := sc.workers
 	if sc.firstOnly && f.spawns[name] > 1 {
 		workers = 0
@@ -799,7 +829,7 @@ func TestPolicyTables(t *testing.T) {
 		{dep(config.CondCompleted), config.Oneshot, Running, true, false, depPending},
 	}
 	for i, c := range deps {
-		if got := checkDep(c.d, c.typ, c.st, c.healthy, c.stuck); got != c.want {
+		if got := checkDep(c.d, depView{typ: c.typ, state: c.st, healthy: c.healthy, ready: c.st == Running, stuck: c.stuck}); got != c.want {
 			t.Errorf("dep case %d: checkDep = %v, want %v", i, got, c.want)
 		}
 	}

@@ -19,13 +19,16 @@ import (
 // openOutputs prepares p's stdout and stderr in c. The returned finish
 // must be called once the spawn is over: it closes tend's copies of the
 // write ends and, if the process started, starts the copiers.
+// The copiers of a program with ready = { log = … } also look for the
+// line that says it is ready (logWatch).
 func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) {
-	return s.openOutputsAs(p, c, p.cfg.Name)
+	return s.openOutputsAs(p, c, p.cfg.Name, s.logWatch(p))
 }
 
 // openOutputsAs is openOutputs for a process of p's that name stands for
-// in prefixes and messages: "web(pre_stop)" for a hook.
-func (s *Supervisor) openOutputsAs(p *program, c *Command, name string) (func(ok bool), error) {
+// in prefixes and messages: "web(pre_stop)" for a hook. watch, when not
+// nil, makes the line watcher of each stream's copier.
+func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch func() func([]byte) bool) (func(ok bool), error) {
 	type stream struct {
 		r, w    *os.File
 		dest    *logs.Dest
@@ -85,8 +88,12 @@ func (s *Supervisor) openOutputsAs(p *program, c *Command, name string) (func(ok
 		}
 		for _, st := range streams {
 			s.outputs++
+			var w func([]byte) bool
+			if watch != nil {
+				w = watch()
+			}
 			s.goSafe("output "+name, func() {
-				_, err := logs.Copy(st.dest, st.r, st.prefix)
+				_, err := logs.CopyWatch(st.dest, st.r, st.prefix, w)
 				s.outputDone <- func() {
 					st.release()
 					var drop *logs.DropError

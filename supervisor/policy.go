@@ -177,16 +177,30 @@ const (
 	depDead                    // will not be met unless someone acts
 )
 
-// checkDep says whether dependency d, a program of type typ in state st,
-// is met. healthy says whether it is RUNNING and passing its health check
-// (or has none); stuck whether it will never start as things stand (not
-// wanted, or blocked by a dead dependency of its own).
-func checkDep(d config.Dep, typ config.Type, st State, healthy, stuck bool) depCheck {
+// depView is what a dependent sees of a dependency.
+type depView struct {
+	typ     config.Type
+	state   State
+	healthy bool // RUNNING and passing its health check (or has none)
+	ready   bool // RUNNING and ready (isReady)
+	gated   bool // has a ready setting or a readiness check (config.Program.Gated)
+	stuck   bool // will never start as things stand: not wanted, or blocked by a dead dependency of its own
+}
+
+// checkDep says whether dependency d, as q shows it, is met. A plain
+// depends_on waits for COMPLETED on a oneshot, for ready on a gated
+// longrun, for RUNNING on any other.
+func checkDep(d config.Dep, q depView) depCheck {
+	typ, st := q.typ, q.state
 	cond := d.Condition
 	if cond == config.CondDefault {
-		cond = config.CondRunning
-		if typ == config.Oneshot {
+		switch {
+		case typ == config.Oneshot:
 			cond = config.CondCompleted
+		case q.gated:
+			cond = config.CondReady
+		default:
+			cond = config.CondRunning
 		}
 	}
 	switch cond {
@@ -195,7 +209,11 @@ func checkDep(d config.Dep, typ config.Type, st State, healthy, stuck bool) depC
 			return depMet
 		}
 	case config.CondHealthy:
-		if healthy || (typ == config.Oneshot && st == Completed) {
+		if q.healthy || (typ == config.Oneshot && st == Completed) {
+			return depMet
+		}
+	case config.CondReady:
+		if q.ready || (typ == config.Oneshot && st == Completed) {
 			return depMet
 		}
 	default:
@@ -203,7 +221,7 @@ func checkDep(d config.Dep, typ config.Type, st State, healthy, stuck bool) depC
 			return depMet
 		}
 	}
-	if st == Fatal || st == Failed || st == Exited || st == Completed || (st == Stopped && stuck) {
+	if st == Fatal || st == Failed || st == Exited || st == Completed || (st == Stopped && q.stuck) {
 		return depDead
 	}
 	return depPending

@@ -37,7 +37,8 @@ type program struct {
 	since    time.Time       // wall clock of the last state change
 	reason   string          // the reason of the last state change, for status
 	retryAt  time.Time       // wall clock of BACKOFF's next start, for status; zero: none
-	probe    probe           // health checking
+	probe    probe           // the health check
+	rprobe   probe           // the readiness check
 	intent   intent          // what tend means to do with it
 	next     *config.Program // the config a reload gave it, taken once it is down
 	starts   int             // processes started, for status
@@ -48,8 +49,20 @@ type program struct {
 	// preStopped: this run's pre_stop has run (at a drain's start, or
 	// when its stop began).
 	preStopped bool
-	hookCode   int        // exit code of the last hook (128+N if signal N killed it)
-	cg         progCgroup // its cgroup, and its OOM kills (cgroups.go)
+	hookCode   int // exit code of the last hook (128+N if signal N killed it)
+
+	// Readiness (readiness.go).
+	run        uint64       // counts spawn attempts: tags a run's readiness reports
+	said       bool         // this run said it is ready (ready other than "started") and has not taken it back
+	confirmed  bool         // this run has lasted startsecs: its exit is no longer a failed start
+	wasReady   bool         // readiness as last logged and published
+	statusText string       // the run's last STATUS= (ready = "notify")
+	wdDue      time.Time    // the watchdog's deadline; zero: none
+	abort      abortKind    // tend stopped this run itself, and why
+	abortWhy   string       // that, for the log and the exit's reason
+	sock       notifySocket // ready = "notify": the program's socket, kept across runs; nil before its first start
+	pipe       readyPipe    // ready = { fd = N }: this run's pipe; nil: none
+	cg         progCgroup   // its cgroup, and its OOM kills (cgroups.go)
 }
 
 // alive reports whether the program has processes: its main process,
@@ -133,9 +146,7 @@ func (s *Supervisor) startReady() {
 			}
 		}
 	}
-	if m := s.main; m != nil && m.wanted() && m.state == Stopped && s.sidecarsSettled() {
-		s.start(m)
-	}
+	s.startMain()
 }
 
 // deps checks p's dependencies: met when all are, dead when one cannot
@@ -144,7 +155,7 @@ func (s *Supervisor) deps(p *program) (depCheck, *program) {
 	result := depMet
 	for _, d := range p.cfg.DependsOn {
 		q := s.byName[d.Name]
-		switch checkDep(d, q.cfg.Type, q.state, q.healthy(), s.stuck(q)) {
+		switch checkDep(d, s.depView(q)) {
 		case depDead:
 			return depDead, q
 		case depPending:
@@ -152,6 +163,12 @@ func (s *Supervisor) deps(p *program) (depCheck, *program) {
 		}
 	}
 	return result, nil
+}
+
+// depView is what a dependent sees of q.
+func (s *Supervisor) depView(q *program) depView {
+	return depView{typ: q.cfg.Type, state: q.state, healthy: q.healthy(), ready: q.isReady(),
+		gated: q.cfg.Gated(), stuck: s.stuck(q)}
 }
 
 // stuck reports whether p will not start as things stand: it is STOPPED
@@ -168,19 +185,26 @@ func (s *Supervisor) stuck(p *program) bool {
 	return check == depDead
 }
 
-// sidecarsSettled: the main program starts once every wanted sidecar has
-// come up or come to an end, as s6-overlay starts CMD after its services.
+// sidecarsSettled: the main program starts once every wanted sidecar is
+// ready or has come to an end, as s6-overlay starts CMD after its
+// services.
 func (s *Supervisor) sidecarsSettled() bool {
+	return len(s.unsettled()) == 0
+}
+
+// unsettled lists the wanted sidecars the main program still waits for.
+func (s *Supervisor) unsettled() []*program {
+	var out []*program
 	for _, p := range s.programs {
 		if p.isMain || !p.wanted() {
 			continue
 		}
-		if p.state == Running || p.state.Final() || s.stuck(p) {
+		if p.isReady() || p.state.Final() || s.stuck(p) {
 			continue
 		}
-		return false
+		out = append(out, p)
 	}
-	return true
+	return out
 }
 
 // start starts a run of p: its pre_start hook first, if it has one
@@ -215,15 +239,27 @@ func (s *Supervisor) start(p *program) {
 // spawnRun spawns p, which was in state from. A spawn that fails counts
 // as a failed start.
 func (s *Supervisor) spawnRun(p *program, from State) {
+	p.run++
+	p.said, p.confirmed, p.statusText, p.abort, p.abortWhy = false, false, "", abortNone, ""
 	cmd, err := s.command(p)
 	var finish func(ok bool)
+	var readied func(pid int)
+	if err == nil && !p.isMain {
+		readied, err = s.prepareReady(p, &cmd)
+	}
 	if err == nil {
 		finish, err = s.openOutputs(p, &cmd)
+		if err != nil && readied != nil {
+			readied(0)
+		}
 	}
 	pid := 0
 	if err == nil {
 		pid, err = s.spawn(p, cmd)
 		finish(err == nil)
+		if readied != nil {
+			readied(pid)
+		}
 	}
 	now := s.now()
 	if err != nil {
@@ -255,16 +291,36 @@ func (s *Supervisor) spawnRun(p *program, from State) {
 	if !p.isMain {
 		s.resetHealth(p)
 	}
+	if p.gatedStart() {
+		// STARTING until it says it is ready, for ready_timeout at most.
+		p.due = now.Add(p.cfg.ReadyTimeout)
+		s.changed(p, Change{State: Starting, From: from, Pid: pid, Reason: "started; waiting for it to be ready (" + readyHow(p.cfg.Ready) + ")"})
+		return
+	}
 	if p.cfg.StartSecs > 0 {
 		p.due = now.Add(p.cfg.StartSecs)
 		s.changed(p, Change{State: Starting, From: from, Pid: pid, Reason: "started"})
 		return
 	}
-	if p.cfg.Type == config.Longrun {
-		p.failures = 0 // a run of startsecs (here 0) resets the count; a oneshot's resets on COMPLETED
-		s.watchReset(p)
-	}
+	// A run of startsecs (here 0) resets the count; a oneshot's resets
+	// on COMPLETED.
+	s.confirm(p)
 	s.changed(p, Change{State: Running, From: from, Pid: pid, Reason: "started"})
+}
+
+// readyHow says what a ready setting waits for.
+func readyHow(r config.Ready) string {
+	switch r.Kind {
+	case config.ReadyNotify:
+		return "READY=1 on NOTIFY_SOCKET"
+	case config.ReadyFd:
+		return fmt.Sprintf("a newline on fd %d", r.Fd)
+	case config.ReadyLog:
+		return fmt.Sprintf("a line matching %q", r.Log)
+	case config.ReadyHealthy:
+		return "a passing check"
+	}
+	return string(r.Kind)
 }
 
 // watchReset makes the moment p's run has lasted backoff.reset the
@@ -375,6 +431,7 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	from := p.state
 	p.pid = 0
 	s.cancelProbe(p)
+	s.endReady(p)
 	info := exitInfo{code: e.Code(), signaled: e.Status.Signaled()}
 	p.lastCode = &info.code
 	c := Change{From: from, Pid: e.Pid, ExitCode: &info.code, Reason: "exited"}
@@ -400,6 +457,11 @@ func (s *Supervisor) exited(p *program, e reaper.Exit) {
 	if from != Stopping {
 		// A stop's deadline stands: it bounds the rest of the group too.
 		p.due = time.Time{}
+	}
+	if from == Running && !p.confirmed {
+		// Ready, but not up for startsecs yet: a failed start, as an
+		// exit in STARTING is.
+		from = Starting
 	}
 	p.end = &ending{pgid: e.Pid, change: c, info: info, from: from, at: s.now()}
 }
@@ -428,6 +490,18 @@ func (s *Supervisor) settle(p *program) {
 func (s *Supervisor) applyExit(p *program, e *ending) {
 	c, info, from := e.change, e.info, e.from
 	c.From = p.state // STOPPING if it waited for its group
+	if p.abort != abortNone && s.phase == running && p.intent == intentRun {
+		// tend stopped the run itself: not ready in time, or its
+		// watchdog. It counts as the failure it was, not as a stop.
+		c.Reason = p.abortWhy + "; " + c.Reason
+		if p.abort == abortReadyTimeout {
+			s.failedStart(p, c, info)
+		} else {
+			s.crashed(p, c, info, e.at.Sub(p.started))
+		}
+		s.afterExit(p)
+		return
+	}
 	if (s.phase != running || p.intent != intentRun) && from != Stopping {
 		// Shutting down, or stopped while its group drained (ctl stop,
 		// restart, a reload): nothing is restarted on its own.
@@ -457,6 +531,12 @@ func (s *Supervisor) applyExit(p *program, e *ending) {
 		s.changed(p, c)
 		s.finalState(p, info)
 	}
+	s.afterExit(p)
+}
+
+// afterExit: once p is down, a reload's new config takes over, or a
+// removed program goes.
+func (s *Supervisor) afterExit(p *program) {
 	if !p.alive() {
 		s.adopt(p)
 		if p.intent == intentRemove {
@@ -510,7 +590,11 @@ func (s *Supervisor) failedStart(p *program, c Change, info exitInfo) {
 	p.failures++
 	c.State = afterFailedStart(p.cfg, p.failures)
 	c.Failures = p.failures
-	c.Reason += " before startsecs"
+	if p.gatedStart() && !p.said && p.abort == abortNone {
+		c.Reason += " before it was ready"
+	} else if p.abort == abortNone {
+		c.Reason += " before startsecs"
+	}
 	if c.State == Backoff && !s.overLimit(p, &c) {
 		c.RetryIn = backoffDelay(p.cfg.Backoff, p.failures, s.rand())
 		p.due = s.now().Add(c.RetryIn)
@@ -535,10 +619,21 @@ func (s *Supervisor) finalState(p *program, info exitInfo) {
 func (s *Supervisor) onDue(p *program) {
 	switch p.state {
 	case Starting:
-		p.failures = 0
-		s.watchReset(p)
+		if p.gatedStart() {
+			s.abortRun(p, abortReadyTimeout, fmt.Sprintf("not ready within ready_timeout (%s)", p.cfg.ReadyTimeout))
+			return
+		}
+		s.confirm(p)
 		s.changed(p, Change{State: Running, From: Starting, Pid: p.pid, Reason: "up for startsecs"})
-	case Running:
+	case Running, Paused:
+		if !p.confirmed {
+			// Ready before startsecs, and now up for it too.
+			s.confirm(p)
+			return
+		}
+		if p.state == Paused {
+			return
+		}
 		p.crashes = 0
 		s.log.Debug().Str("program", p.cfg.Name).Int("pid", p.pid).Str("reset", p.cfg.Backoff.Reset.String()).
 			Msg("up for backoff.reset: the next crash restarts at once")
@@ -579,6 +674,12 @@ func (s *Supervisor) stop(p *program, reason string) {
 	if p.intent == intentRun {
 		p.intent = intentStop
 	}
+	s.halt(p, reason)
+}
+
+// halt is stop without a change of intent: what the exit leads to is
+// up to the caller's intent (abortRun).
+func (s *Supervisor) halt(p *program, reason string) {
 	if !p.alive() {
 		if p.state == Backoff {
 			s.changed(p, Change{State: Stopped, From: Backoff, Reason: reason})
@@ -640,6 +741,11 @@ func (s *Supervisor) killGroup(p *program) {
 func (s *Supervisor) changed(p *program, c Change) {
 	c.Program, c.Time = p.cfg.Name, time.Now()
 	p.state, p.since, p.reason, p.retryAt = c.State, c.Time, c.Reason, time.Time{}
+	if c.State != Running {
+		p.wdDue = time.Time{} // the watchdog is for a RUNNING program
+	}
+	c.Ready = p.isReady()
+	p.wasReady = c.Ready
 	if c.State == Backoff {
 		p.retryAt = c.Time.Add(c.RetryIn)
 	}
@@ -663,8 +769,14 @@ func (s *Supervisor) changed(p *program, c Change) {
 	if c.RetryIn != 0 {
 		ev = ev.Str("retry_in", c.RetryIn.Round(time.Millisecond).String())
 	}
+	if p.cfg.Gated() && !p.isMain {
+		ev = ev.Bool("ready", c.Ready)
+	}
 	ev.Str("reason", c.Reason).Msg("state")
 	s.publish(c)
+	if s.phase == running && leftUp(c.From, c.State) {
+		s.restartTied(p, c.State)
+	}
 }
 
 // jitter is uniform in [-1, 1].

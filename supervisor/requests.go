@@ -120,5 +120,6 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 func (p *program) status(now time.Time) api.Status {
 	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
 		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,
-		NextRun: p.nextRunWall(now), Reason: p.reason, NextStart: p.retryAt, OOMKills: p.cg.oomKills}
+		NextRun: p.nextRunWall(now), Reason: p.reason, NextStart: p.retryAt, OOMKills: p.cg.oomKills,
+		Ready: p.isReady(), StatusText: p.statusText}
 }

@@ -28,6 +28,9 @@ type Command struct {
 	Foreground bool
 	// Stdin, Stdout, Stderr become fds 0, 1, 2; nil means tend's own.
 	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, …; a nil entry is closed in the child
+	// (as os/exec's ExtraFiles).
+	ExtraFiles []*os.File
 	// Umask is set in the child when >= 0.
 	Umask int
 	// Cred runs the process as another user when not nil.
@@ -96,8 +99,9 @@ func (e *ExecError) Code() int {
 //
 // The child starts with the signal mask tend was started with (the Go
 // runtime restores it between fork and exec) and with every signal tend
-// catches reset to its default by exec. Only fds 0, 1 and 2 are passed on
-// from tend's side: everything tend opens is close-on-exec.
+// catches reset to its default by exec. Only fds 0, 1 and 2, and
+// ExtraFiles, are passed on from tend's side: everything tend opens is
+// close-on-exec.
 func spawn(c Command) (int, error) {
 	if len(c.Argv) == 0 {
 		return 0, &ExecError{Err: errors.New("empty command")}
@@ -113,6 +117,11 @@ func spawn(c Command) (int, error) {
 	// Only the main program takes the terminal (Foreground), and it has
 	// no config, so no privileges.
 	if c.Privileges.set() && !c.Foreground {
+		if len(c.ExtraFiles) > 0 {
+			// internal/forkexec sets fds 0, 1 and 2 only (config
+			// refuses ready = { fd = N } beside these keys).
+			return 0, &ExecError{Path: path, Err: errors.New("ready = { fd = N } cannot be combined with rlimits, no_new_privs, capabilities, oom_score_adj or nice")}
+		}
 		return spawnPrivileged(path, env, c)
 	}
 	sys := &syscall.SysProcAttr{Setsid: true, Credential: c.Cred}
@@ -129,10 +138,14 @@ func spawn(c Command) (int, error) {
 		old := syscall.Umask(c.Umask)
 		defer syscall.Umask(old)
 	}
+	files := []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)}
+	for _, f := range c.ExtraFiles {
+		files = append(files, fdOr(f, ^uintptr(0))) // -1: closed in the child
+	}
 	attr := &syscall.ProcAttr{
 		Dir:   c.Dir,
 		Env:   env,
-		Files: []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
+		Files: files,
 		Sys:   sys,
 	}
 	pid, err := place(c.Cgroup, sys, func() (int, error) { return syscall.ForkExec(path, c.Argv, attr) })

@@ -92,7 +92,7 @@ type Supervisor struct {
 	programs []*program // sorted by name; the main program last
 	byName   map[string]*program
 	byPid    map[int]*program
-	probes   map[int]*program // exec health probes in flight, or killed and not yet reaped
+	probes   map[int]*probe   // exec probes in flight, or killed and not yet reaped
 	hookPids map[int]*program // lifecycle hooks in flight, or killed and not yet reaped
 	main     *program
 
@@ -135,6 +135,16 @@ type Supervisor struct {
 	cgroups      cgroupTree       // a cgroup per program (cgroups.go); nil: none
 	containerOOM oomCount         // the container's OOM kill count; nil: none
 	freezing     []cgroupGroup    // cgroups the request being served froze, for its answer to wait on
+
+	// Readiness (readiness.go).
+	notifier  notifyServer        // the programs' notify sockets; nil until the first is opened
+	bySock    map[string]*program // programs by their notify socket's path
+	notes     []notifyNote        // onNotify's buffer
+	readyMsgs chan readyMsg       // readiness fds and output lines that say a run is ready
+	// The main program's wait for the sidecars (mainwait.go).
+	startDue    time.Time // [tend] start_timeout; zero: not armed, or over
+	startArmed  bool      // it was armed: it bounds the first wait alone
+	startWaived bool      // it passed, and the main program starts all the same
 }
 
 // osOps are the loop's dealings with the kernel: real ones by default,
@@ -170,6 +180,10 @@ type osOps struct {
 	// waitFrozen waits until the groups are frozen (cgroup.WaitFrozen),
 	// off the loop; nil: a pause answers at once.
 	waitFrozen func(deadline time.Time, groups []cgroupGroup) error
+	// notifyServer opens the notify directory; readyPipe makes a run's
+	// readiness fd (readiness.go).
+	notifyServer func(dir string, log zerolog.Logger) (notifyServer, error)
+	readyPipe    func(fd int) (readyPipe, error)
 }
 
 var realOS = osOps{
@@ -194,6 +208,8 @@ var realOS = osOps{
 	cgroups:          realCgroups,
 	groupUsage:       cgroup.ProcessGroupUsage,
 	waitFrozen:       realWaitFrozen,
+	notifyServer:     newNotifyServer,
+	readyPipe:        newReadyPipe,
 }
 
 // New prepares a Supervisor; sub must have been taken before anything
@@ -207,9 +223,11 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 		init:       reaper.IsInit(),
 		byName:     map[string]*program{},
 		byPid:      map[int]*program{},
-		probes:     map[int]*program{},
+		probes:     map[int]*probe{},
 		hookPids:   map[int]*program{},
 		outputDone: make(chan func(), 64),
+		bySock:     map[string]*program{},
+		readyMsgs:  make(chan readyMsg, 16),
 		rand:       jitter,
 		reapGap:    reaper.Coalesce,
 	}
@@ -231,7 +249,7 @@ func New(opts Options, sub signals.Subscription) *Supervisor {
 			s.add(newProgram(pc))
 		}
 	}
-	s.probeResults = make(chan probeResult, len(s.programs)+1)
+	s.probeResults = make(chan probeResult, 2*len(s.programs)+1)
 	if opts.Main != nil {
 		s.main = &program{cfg: mainConfig(opts.Main, opts.Grace), intent: intentRun, isMain: true}
 		s.main.cfg.StopSignal = s.rewritten(s.main.cfg.StopSignal)
@@ -304,6 +322,10 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.outputs--; f() }
 		case r := <-s.probeResults:
 			handle = func() { s.onProbeResult(r) }
+		case <-s.notifyWake():
+			handle = s.onNotify
+		case m := <-s.readyMsgs:
+			handle = func() { s.onReadyMsg(m) }
 		case r := <-s.opts.Requests:
 			handle = func() { s.onRequest(r) }
 		}
@@ -315,6 +337,9 @@ func (s *Supervisor) Run() int {
 	}
 	s.files.Close()
 	s.removeCgroups()
+	if s.notifier != nil {
+		s.notifier.Close()
+	}
 	return s.exitCode()
 }
 
@@ -368,9 +393,9 @@ func (s *Supervisor) onChild() {
 }
 
 func (s *Supervisor) onExit(e reaper.Exit) {
-	if p, ok := s.probes[e.Pid]; ok {
+	if pr, ok := s.probes[e.Pid]; ok {
 		delete(s.probes, e.Pid)
-		s.onProbeExit(p, e.Pid, e.Code())
+		s.onProbeExit(pr, e.Pid, e.Code())
 		return
 	}
 	if p, ok := s.hookPids[e.Pid]; ok {
@@ -408,10 +433,14 @@ func (s *Supervisor) onTimer() {
 		}
 	}
 	s.probeDeadlines(now)
+	s.watchdogDeadlines(now)
 	s.hookDeadlines(now)
 	if !s.shutdownDue.IsZero() && !now.Before(s.shutdownDue) {
 		s.shutdownDue = time.Time{}
 		s.onShutdownTimeout()
+	}
+	if !s.startDue.IsZero() && !now.Before(s.startDue) {
+		s.onStartTimeout()
 	}
 	if !s.drainDue.IsZero() && !now.Before(s.drainDue) {
 		s.onDrainDue()

@@ -238,7 +238,7 @@ func (l *Loop) statuses(ps []*prog) []api.Status {
 			cpu, mem = &c, &m
 		}
 		out = append(out, api.Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
-			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, CPUSeconds: cpu, MemoryBytes: mem})
+			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, CPUSeconds: cpu, MemoryBytes: mem, Ready: p.state == api.Running})
 	}
 	return out
 }

@@ -1,8 +1,9 @@
 // Command svbench measures tend in supervisor mode side by side with
 // supervisord and s6, in one run: starting and stopping 100 programs,
 // memory and idle wake-ups with 100 programs running, the throughput of
-// a program's output through the supervisor, and crash-to-restart
-// latency. All three run on the host as children of svbench (not as
+// a program's output through the supervisor, crash-to-restart latency,
+// a crash loop, and the time to ready of a chain of programs that say
+// when they are ready. All three run on the host as children of svbench (not as
 // PID 1), with the same programs: `sleep 3600`, or the helper
 // bench/cmd/svbench/svchild.
 //

@@ -85,7 +85,7 @@ func render(res *results) string {
 		b.WriteString("CPU in use on the whole machine during each step (every process, the run's own included; " +
 			"in the idle and restart steps the run itself uses next to nothing): ")
 		var parts []string
-		for _, k := range []string{"start and stop", "idle wake-ups and memory", "output throughput", "restart floor", "crash-to-restart latency", "crash loop"} {
+		for _, k := range []string{"start and stop", "idle wake-ups and memory", "output throughput", "restart floor", "crash-to-restart latency", "crash loop", "time to ready"} {
 			if _, ok := res.BusyPct[k]; !ok {
 				continue // a results file from before the step existed
 			}
@@ -245,6 +245,7 @@ func render(res *results) string {
 	}
 
 	renderCrashLoop(&b, res)
+	renderReady(&b, res)
 
 	// Targets.
 	sp := med("tend", func(s lifecycleSample) float64 { return s.SpawnMs }).Median

@@ -26,7 +26,15 @@ type params struct {
 	// CrashLoopLifeMs after each start.
 	CrashLoopSec    float64 `json:"crash_loop_s"`
 	CrashLoopLifeMs int     `json:"crash_loop_life_ms"`
-	Nice            int     `json:"nice"`
+	// ReadyRuns launches per variant of a chain of ReadyLevels programs,
+	// each ready ReadyMs after it starts; tend's wake-ups once the first
+	// is ready are counted for ReadyIdleSec after ReadyIdleSettleSec.
+	ReadyRuns          int     `json:"ready_runs"`
+	ReadyLevels        int     `json:"ready_levels"`
+	ReadyMs            int     `json:"ready_ms"`
+	ReadyIdleSettleSec float64 `json:"ready_idle_settle_s"`
+	ReadyIdleSec       float64 `json:"ready_idle_s"`
+	Nice               int     `json:"nice"`
 }
 
 var (
@@ -36,6 +44,7 @@ var (
 		LogBytes: 1 << 30, LogRuns: 7,
 		RestartSamples: 40, RestartLifeMs: 1200, FloorSamples: 40,
 		CrashLoopSec: 60, CrashLoopLifeMs: 1300,
+		ReadyRuns: 10, ReadyLevels: 3, ReadyMs: 50, ReadyIdleSettleSec: 1.5, ReadyIdleSec: 10,
 	}
 	quick = params{
 		Mode: "quick", Programs: 20, LifecycleRuns: 1, SettleSec: 0.3,
@@ -43,6 +52,7 @@ var (
 		LogBytes: 64 << 20, LogRuns: 1,
 		RestartSamples: 3, RestartLifeMs: 1100, FloorSamples: 3,
 		CrashLoopSec: 20, CrashLoopLifeMs: 1300,
+		ReadyRuns: 2, ReadyLevels: 3, ReadyMs: 50, ReadyIdleSettleSec: 1.5, ReadyIdleSec: 2,
 	}
 )
 
@@ -55,6 +65,7 @@ type results struct {
 	Logs        map[string][]logSample       `json:"logs"`
 	Restart     map[string]restartResult     `json:"restart"`
 	CrashLoop   map[string]crashLoopResult   `json:"crash_loop,omitempty"`
+	Ready       map[string]readyResult       `json:"ready,omitempty"`
 	FloorMs     []float64                    `json:"floor_ms"`
 	// BusyPct is the share of the machine's CPU in use during each step,
 	// by every process, svbench's included: in the idle and restart
@@ -95,6 +106,7 @@ func measure(f benchkit.Flags, h benchkit.Header[params]) (*results, error) {
 		{Name: "restart floor", Run: func() (err error) { res.FloorMs, err = measureFloor(p.FloorSamples); return }},
 		{Name: "crash-to-restart latency", Run: func() (err error) { res.Restart, err = measureRestart(tree, sups, p); return }},
 		{Name: "crash loop", Run: func() (err error) { res.CrashLoop, err = measureCrashLoop(tree, sups, p); return }},
+		{Name: "time to ready", Run: func() (err error) { res.Ready, err = measureReady(tree, sups, p); return }},
 	})
 	res.LostEvents = tree.lostEvents()
 	res.Seconds = h.Elapsed()

@@ -61,7 +61,19 @@ type scenario struct {
 	// supervisor in its default configuration but for restarting always.
 	file   string
 	lifeMs int
+	// chain: levels programs (a, b, c, …), each depending on the one
+	// before, that say they are ready readyMs after they start (svchild
+	// ready); for tend, notify = false leaves ready unset, so each level
+	// waits out the default startsecs instead. env is added to the
+	// supervisor's environment.
+	levels  int
+	readyMs int
+	notify  bool
+	env     []string
 }
+
+// chainName is the name of level i of a chain: a, b, c, …
+func chainName(i int) string { return string(rune('a' + i)) }
 
 var sleepPath = "/usr/bin/sleep"
 
@@ -98,6 +110,16 @@ func writeTend(dir string, sc scenario) ([]string, error) {
 	case "crashloop":
 		fmt.Fprintf(&b, "[programs.crash]\ncommand = [%q, \"crashloop\", %q, \"%d\"]\nautorestart = \"always\"\n",
 			childPath, sc.file, sc.lifeMs)
+	case "chain":
+		for i := range sc.levels {
+			fmt.Fprintf(&b, "[programs.%s]\ncommand = [%q, \"ready\", %q, %q, \"%d\"]\n", chainName(i), childPath, sc.file, chainName(i), sc.readyMs)
+			if sc.notify {
+				b.WriteString("ready = \"notify\"\n")
+			}
+			if i > 0 {
+				fmt.Fprintf(&b, "depends_on = [%q]\n", chainName(i-1))
+			}
+		}
 	}
 	cfg := filepath.Join(dir, "tend.toml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
@@ -182,6 +204,27 @@ func writeS6(dir string, sc scenario) ([]string, error) {
 		err = service("w", "", []string{"write", strconv.FormatInt(sc.bytes, 10), sc.file}, "#!/bin/sh\nexit 125\n")
 	case "crash", "crashloop":
 		err = service("crash", "", []string{sc.kind, sc.file, strconv.Itoa(sc.lifeMs)}, "")
+	case "chain":
+		// s6's readiness is its notification-fd: svchild writes a
+		// newline on fd 3. s6-svscan has no dependencies (s6-rc does,
+		// and is not installed): each level's ./run waits for the one
+		// before to be up and ready with s6-svwait -U, the way a run
+		// script waits for another service, then execs svchild. A
+		// s6-svwait that runs before the other service's supervise
+		// directory exists fails: the script tries again 10 ms later.
+		for i := 0; i < sc.levels && err == nil; i++ {
+			name := chainName(i)
+			args := []string{"ready", sc.file, name, strconv.Itoa(sc.readyMs), "3"}
+			if i == 0 {
+				err = service(name, "", args, "")
+			} else {
+				err = service(name, fmt.Sprintf("#!/bin/sh\ns6-svwait -U ../%s 2>/dev/null || { sleep 0.01; exec ./run; }\nexec %s %s\n",
+					chainName(i-1), childPath, strings.Join(args, " ")), nil, "")
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(scan, name, "notification-fd"), []byte("3\n"), 0o644)
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -226,6 +269,9 @@ func launch(t *procTree, sup supervisor, sc scenario, stdout *os.File) (*instanc
 	in := &instance{sup: sup, sc: sc, dir: dir, done: make(chan struct{}), running: map[string]bool{}, stderrEOF: make(chan struct{})}
 	in.cmd = exec.Command(argv[0], argv[1:]...)
 	in.cmd.Dir = dir
+	if sc.env != nil {
+		in.cmd.Env = append(os.Environ(), sc.env...)
+	}
 	if stdout == nil {
 		if stdout, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
 			return nil, err

@@ -18,6 +18,13 @@
 //	                           exit 1 exactly MS milliseconds after it started.
 //	svchild once FILE          append "start T PID" to FILE and exit 0: the
 //	                           floor, the driver starting svchild itself.
+//	svchild ready FILE NAME MS [FD]
+//	                           append "start:NAME T PID" to FILE, say it is
+//	                           ready MS milliseconds after it started (a
+//	                           newline on fd FD, s6's notification-fd; else
+//	                           READY=1 on $NOTIFY_SOCKET, if set), append
+//	                           "ready:NAME T PID", and sleep until a signal
+//	                           ends it.
 //
 // Run as ./run in an s6 service directory (s6-run is a symlink to svchild
 // there), it takes its arguments from the file ./svchild.args, one per
@@ -49,7 +56,7 @@ func main() {
 		args = strings.Fields(string(b))
 	}
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: svchild write BYTES FILE | crash FILE MS | crashloop FILE MS | once FILE")
+		fmt.Fprintln(os.Stderr, "usage: svchild write BYTES FILE | crash FILE MS | crashloop FILE MS | once FILE | ready FILE NAME MS [FD]")
 		os.Exit(2)
 	}
 	var err error
@@ -62,6 +69,8 @@ func main() {
 		err = crash(t, args[1:], false)
 	case "once":
 		err = record(args[1], "start", t)
+	case "ready":
+		err = ready(t, args[1:])
 	default:
 		err = fmt.Errorf("unknown mode %q", args[0])
 	}
@@ -120,6 +129,49 @@ func crash(start int64, args []string, jitter bool) error {
 	}
 	os.Exit(1)
 	return nil
+}
+
+// ready records its start, says it is ready MS after it, records that,
+// and sleeps.
+func ready(start int64, args []string) error {
+	if len(args) < 3 {
+		return fmt.Errorf("ready wants FILE NAME MS [FD]")
+	}
+	file, name := args[0], args[1]
+	if err := record(file, "start:"+name, start); err != nil {
+		return err
+	}
+	ms, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Duration(start+int64(ms)*1e6-monotonic()) * time.Nanosecond) // MS from its first instruction
+	switch {
+	case len(args) > 3:
+		fd, err := strconv.Atoi(args[3])
+		if err != nil {
+			return err
+		}
+		if _, err := unix.Write(fd, []byte("\n")); err != nil {
+			return fmt.Errorf("fd %d: %w", fd, err)
+		}
+		unix.Close(fd)
+	case os.Getenv("NOTIFY_SOCKET") != "":
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Sendto(fd, []byte("READY=1"), 0, &unix.SockaddrUnix{Name: os.Getenv("NOTIFY_SOCKET")}); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		unix.Close(fd)
+	}
+	if err := record(file, "ready:"+name, monotonic()); err != nil {
+		return err
+	}
+	for {
+		time.Sleep(time.Hour) // until a signal ends it
+	}
 }
 
 // lineLen and blockLines make the block one write: 655 lines of 100
