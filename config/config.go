@@ -25,8 +25,8 @@ import (
 )
 
 // MaxInstances caps `instances`: a guard against a typo that would fork
-// a million processes.
-const MaxInstances = 1000
+// a million processes. `tend ctl scale` has the same cap.
+const MaxInstances = api.MaxInstances
 
 // Config is a loaded, validated supervisor configuration. Treat it as
 // read-only: the instances of one program share their slices and maps.
