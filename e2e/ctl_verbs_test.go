@@ -98,14 +98,14 @@ startsecs = 30
 		}
 		for _, name := range []string{"web:0", "web:1", "sig"} {
 			r := rows[name]
-			if r == nil || r[1] != "RUNNING" || atoiDefault(r[2], 0) <= 0 || !strings.HasSuffix(r[3], "s") || r[4] != "-" || r[5] != "-" {
-				t.Errorf("%s: row %q, want RUNNING, a pid, an uptime, no health, no exit", name, r)
+			if r == nil || r[1] != "RUNNING" || !strings.HasSuffix(r[2], "s") || atoiDefault(r[3], 0) <= 0 || !strings.HasSuffix(r[4], "s") || r[5] != "-" || r[6] != "-" {
+				t.Errorf("%s: row %q, want RUNNING, a time in it, a pid, an uptime, no health, no exit", name, r)
 			}
 		}
-		if r := rows["sig"]; r != nil && r[2] != strconv.Itoa(sigPid) {
-			t.Errorf("sig: pid %s, want %d, the pid sigrecv says it has", r[2], sigPid)
+		if r := rows["sig"]; r != nil && r[3] != strconv.Itoa(sigPid) {
+			t.Errorf("sig: pid %s, want %d, the pid sigrecv says it has", r[3], sigPid)
 		}
-		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-"}) {
+		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-", "-"}) {
 			t.Errorf("slow: row %q, want STOPPED and dashes", r)
 		}
 

@@ -173,18 +173,25 @@ func ctlStatus(t *testing.T, sock, name string) api.Status {
 }
 
 // statusTable parses `tend ctl status` into rows by name; each row is
-// the line's fields.
+// the line's fields: NAME STATE IN-STATE PID UPTIME HEALTH EXIT, and NEXT
+// RUN when the header has it.
 func statusTable(t *testing.T, out string) map[string][]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "EXIT"}) {
-		t.Fatalf("status header %q, want NAME STATE PID UPTIME HEALTH EXIT", lines[0])
+	head := []string{"NAME", "STATE", "IN", "STATE", "PID", "UPTIME", "HEALTH", "EXIT"}
+	got := strings.Fields(lines[0])
+	if !slices.Equal(got, head) && !slices.Equal(got, append(head, "NEXT", "RUN")) {
+		t.Fatalf("status header %q, want NAME STATE IN STATE PID UPTIME HEALTH EXIT [NEXT RUN]", lines[0])
+	}
+	cols := 7 // IN STATE is one column
+	if len(got) > len(head) {
+		cols++ // and NEXT RUN
 	}
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) != 6 {
-			t.Fatalf("status row %q: want 6 columns", l)
+		if len(f) != cols {
+			t.Fatalf("status row %q: want %d columns", l, cols)
 		}
 		rows[f[0]] = f
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/logs"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -36,6 +37,7 @@ type program struct {
 	lastCode *int            // exit code of the last process
 	sched    schedState      // a scheduled oneshot's timetable
 	hook     *hook           // a lifecycle hook in flight; nil: none
+	ring     *logs.Ring      // its last lines, for ctl logs; nil until it has output to keep (ringOf)
 }
 
 // alive reports whether the program has a process.
@@ -112,6 +114,9 @@ func (s *Supervisor) deps(p *program) (depCheck, *program) {
 	result := depMet
 	for _, d := range p.cfg.DependsOn {
 		q := s.byName[d.Name]
+		if q == nil {
+			continue // an instance ctl scale took away: nothing to wait for
+		}
 		switch checkDep(d, q.cfg.Type, q.state, q.healthy(), s.stuck(q)) {
 		case depDead:
 			return depDead, q

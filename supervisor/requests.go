@@ -30,6 +30,12 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 	case api.VerbStatus:
 		ps, err := s.match(r.Names)
 		return s.reply(ps, err)
+	case api.VerbLogs:
+		ps, err := s.match(r.Names)
+		if err != nil {
+			return api.Reply{Err: err.Error()}
+		}
+		return s.logsOf(ps)
 	case api.VerbHealth:
 		ok, reason := s.health()
 		return api.Reply{Healthy: ok, Reason: reason}
@@ -50,6 +56,10 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 	}
 	if s.phase != running {
 		return api.Reply{Err: "tend is shutting down"}
+	}
+	if r.Verb == api.VerbScale {
+		ps, err := s.scale(r.Names[0], r.Instances, by)
+		return s.reply(ps, err)
 	}
 	ps, err := s.match(r.Names)
 	if err != nil {
@@ -106,9 +116,15 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 	return r
 }
 
-// status is what `tend ctl status` shows of p.
+// status is what `tend ctl status` shows of p, with now tend time.
 func (p *program) status(now time.Time) api.Status {
-	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
+	st := api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
 		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,
 		NextRun: p.nextRunWall(now)}
+	if p.alive() {
+		// started is tend time: the wall clock less how long it has run
+		// (a freeze of the container left out, as tend's deadlines do).
+		st.Started = time.Now().Add(-now.Sub(p.started))
+	}
+	return st
 }
