@@ -21,6 +21,13 @@ const (
 	// of 100 bytes or more behind a prefix of up to 25 fits in it, so it
 	// costs one write.
 	outSize = readRoom + readRoom/4
+	// bigRoom is the room each read gets once a read has come back full:
+	// the program writes faster than it is copied, and the pipe (Pipe's
+	// 256 KiB) holds more than readRoom. Reads and writes four times as
+	// large cost the copier, the program and whoever reads tend's stdout
+	// a quarter of the wake-ups. A copier grows so once, to about
+	// 650 KiB; one that never falls behind keeps its 210 KiB.
+	bigRoom = 256 << 10
 )
 
 // DropError is what Copy returns when its destination failed: Lines lines
@@ -52,8 +59,10 @@ func (e *DropError) Unwrap() error { return e.Err }
 // write error and the number of lines dropped. A read error other than
 // EOF ends the copy as EOF would, and is returned when no write failed.
 //
-// Each Copy holds two buffers of fixed size, about 210 KiB in all, and
-// allocates nothing per line or per read.
+// Each Copy holds two buffers, about 210 KiB in all, and allocates
+// nothing per line or per read. When a read fills its buffer (the
+// program writes faster than it is copied), they grow, once, to about
+// 650 KiB, for reads and writes four times as large.
 func Copy(dst *Dest, r io.ReadCloser, prefix string) (int64, error) {
 	return CopyTo(r, Sink{Dest: dst, Prefix: prefix})
 }
@@ -110,8 +119,8 @@ type jsonLabel struct {
 	head            []byte
 }
 
-// copier is the state of one Copy; its buffers never grow, but for a JSON
-// copier's output buffer, once.
+// copier is the state of one Copy; its buffers grow at most once each
+// (grow; and a JSON copier's output buffer, for the longest line).
 type copier struct {
 	dst    *Dest
 	prefix string
@@ -166,7 +175,22 @@ func (c *copier) run(r io.Reader) error {
 		}
 		c.keep(data[:len(data)-len(rest)], at)
 		c.flush()
+		full := n == len(c.in)-carry
 		carry = copy(c.in, rest)
+		if full && len(c.in) < MaxLine+bigRoom {
+			c.grow(carry)
+		}
+	}
+}
+
+// grow gives the copier bigRoom to read into, and an output buffer to
+// match; what it carries comes along.
+func (c *copier) grow(carry int) {
+	in := make([]byte, MaxLine+bigRoom)
+	copy(in, c.in[:carry])
+	c.in = in
+	if size := bigRoom + bigRoom/4; cap(c.out) < size {
+		c.out = make([]byte, 0, size)
 	}
 }
 
@@ -256,9 +280,18 @@ func (c *copier) jsonLine(p []byte) {
 			c.out = make([]byte, 0, len(c.json.head)+64+maxEscaped*MaxLine+len(jsonTail))
 		}
 	}
-	c.out = append(c.out, c.json.head...)
-	c.out = appendEscaped(c.out, p)
-	c.out = append(c.out, jsonTail...)
+	// Most lines need no escaping: copied whole, without append's
+	// checks (the room is there).
+	out := c.out[:cap(c.out)]
+	o := len(c.out)
+	o += copy(out[o:], c.json.head)
+	if plainRun(p) == len(p) {
+		o += copy(out[o:], p)
+	} else {
+		o = len(appendEscaped(out[:o], p))
+	}
+	o += copy(out[o:], jsonTail)
+	c.out = out[:o]
 }
 
 // room flushes the batch unless it has room for the prefix and n bytes.

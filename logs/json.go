@@ -122,6 +122,11 @@ func plainRun(s []byte) int {
 			break
 		}
 	}
+	// Fewer than eight left after plain words: the last word overlaps
+	// them, and if it is plain, so is the rest.
+	if len(s)-i < 8 && i >= 8 && special8(binary.LittleEndian.Uint64(s[len(s)-8:])) == 0 {
+		return len(s)
+	}
 	for ; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
 			break
