@@ -275,6 +275,9 @@ func TestViewFollow(t *testing.T) {
 	if err := v.More(&buf); !errors.Is(err, ErrBehind) {
 		t.Fatalf("more after a flood: %v, want ErrBehind", err)
 	}
+	if !strings.Contains(ErrBehind.Error(), fmt.Sprintf("(%d KiB)", RingBytes>>10)) {
+		t.Errorf("ErrBehind says %q", ErrBehind)
+	}
 
 	v.Close()
 	if len(a.wakes) != 0 || len(b.wakes) != 0 {

@@ -27,7 +27,12 @@ type View struct {
 
 // ErrBehind ends a View's following: a ring dropped lines the reader had
 // not read yet, because the program wrote faster than the reader read.
-var ErrBehind = fmt.Errorf("the reader fell behind: the program wrote more than tend keeps (%d KiB) before it was read, and lines were lost", RingBytes>>10)
+// A constant: a variable made by a call would cost the package an init.
+const ErrBehind = viewError("the reader fell behind: the program wrote more than tend keeps (64 KiB) before it was read, and lines were lost")
+
+type viewError string
+
+func (e viewError) Error() string { return string(e) }
 
 // flushAt is the size at which a View writes out what it has formatted.
 const flushAt = 32 << 10
