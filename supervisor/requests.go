@@ -111,20 +111,21 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 		r.Err = err.Error()
 	}
 	for _, p := range ps {
-		r.Programs = append(r.Programs, p.status(s.now()))
+		st := p.status(s.now())
+		if p.alive() {
+			// started is tend time, real time less s.frozen: back on the
+			// real clock, less the time the container was frozen since,
+			// as tend's deadlines count it. The same every call.
+			st.Started = p.started.Add(s.frozen)
+		}
+		r.Programs = append(r.Programs, st)
 	}
 	return r
 }
 
-// status is what `tend ctl status` shows of p, with now tend time.
+// status is what `tend ctl status` shows of p, but Started (reply).
 func (p *program) status(now time.Time) api.Status {
-	st := api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
+	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
 		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,
 		NextRun: p.nextRunWall(now)}
-	if p.alive() {
-		// started is tend time: the wall clock less how long it has run
-		// (a freeze of the container left out, as tend's deadlines do).
-		st.Started = time.Now().Add(-now.Sub(p.started))
-	}
-	return st
 }
