@@ -29,6 +29,9 @@ func keeps(p *program) bool {
 	return p.ring != nil || p.cfg.Stdout.Mode != config.Inherit || p.cfg.Stderr.Mode != config.Inherit
 }
 
+// maxInherited is how many programs a refusal names.
+const maxInherited = 5
+
 // logsOf answers a logs request for ps: a view of their rings, or why
 // there is nothing to read.
 func (s *Supervisor) logsOf(ps []*program) api.Reply {
@@ -43,7 +46,9 @@ func (s *Supervisor) logsOf(ps []*program) api.Reply {
 	}
 	if len(rings) == 0 {
 		what := inherited[0] + "'s output is"
-		if len(inherited) > 1 {
+		if n := len(inherited); n > maxInherited {
+			what = fmt.Sprintf("the output of %s and %d more is", strings.Join(inherited[:maxInherited], ", "), n-maxInherited)
+		} else if n > 1 {
 			what = "the output of " + strings.Join(inherited, ", ") + " is"
 		}
 		return api.Reply{Err: fmt.Sprintf("logs: %s inherited by tend's stdout and stderr (stdout = \"inherit\"); nothing kept", what)}

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -280,6 +281,40 @@ func TestStatusStarted(t *testing.T) {
 		time.Sleep(time.Second)
 		if st := l.state("db"); !st.Started.IsZero() {
 			t.Errorf("a stopped program has started %v", st.Started)
+		}
+		l.stop()
+	})
+}
+
+// TestLogsInherited: logs of programs whose output is inherited is
+// refused, naming a few of them; logs of one that keeps its lines is a
+// reader.
+func TestLogsInherited(t *testing.T) {
+	var toml strings.Builder
+	toml.WriteString(noSocket)
+	for i := range 8 {
+		fmt.Fprintf(&toml, "[programs.p%d]\ncommand = [\"p\"]\n", i)
+	}
+	toml.WriteString("[programs.kept]\ncommand = [\"p\"]\nstderr = \"prefix\"\n")
+	synctest.Test(t, func(t *testing.T) {
+		l := startCtlLoop(t, toml.String(), map[string]script{"p": forever})
+		for _, c := range []struct {
+			names []string
+			want  string
+		}{
+			{[]string{"p0"}, `logs: p0's output is inherited by tend's stdout and stderr (stdout = "inherit"); nothing kept`},
+			{[]string{"p0", "p1"}, "logs: the output of p0, p1 is inherited"},
+			{[]string{"p*"}, "logs: the output of p0, p1, p2, p3, p4 and 3 more is inherited"},
+		} {
+			if r := l.do(api.VerbLogs, c.names...); !strings.HasPrefix(r.Err, c.want) || r.Logs != nil {
+				t.Errorf("logs %v: %+v, want %q", c.names, r, c.want)
+			}
+		}
+		if r := l.do(api.VerbLogs, "kept"); r.Err != "" || r.Logs == nil {
+			t.Errorf("logs kept: %+v", r)
+		}
+		if r := l.do(api.VerbLogs); r.Err != "" || r.Logs == nil {
+			t.Errorf("logs of all: %+v", r)
 		}
 		l.stop()
 	})
