@@ -108,6 +108,11 @@ func run(args []string, sub signals.Subscription) int {
 	// tend's log and the programs' prefixed lines share one lock per
 	// stream, so a line of one never lands inside a line of the other.
 	stdout, stderr := logs.NewDest(os.Stdout), logs.NewDest(os.Stderr)
+	if cfg != nil {
+		// Programs' output may be copied there (docs/logs.md).
+		logs.GrowPipe(os.Stdout)
+		logs.GrowPipe(os.Stderr)
+	}
 	log := newLogger(stderr, c.logFormat, c.verbose, cfg != nil)
 	opts := supervisor.Options{
 		Stdout:   stdout,

@@ -20,6 +20,12 @@ const (
 	// accepts can be asked for.
 	MaxNameLen   = 256
 	MaxSignalLen = 32
+	// MaxInstances is the most instances a program may have, in the
+	// config (config.MaxInstances) and by `tend ctl scale`.
+	MaxInstances = 1000
+	// DefaultLogLines is how many lines `tend ctl logs` gives when not
+	// told; tend keeps at most 1000 of each program's.
+	DefaultLogLines = 100
 )
 
 // CheckNames validates program names or glob patterns: at most

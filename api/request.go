@@ -1,5 +1,7 @@
 package api
 
+import "io"
+
 // Request and Peer are what the control server hands the supervisor's
 // loop: not on the wire, but the supervisor's side of the API, shared so
 // that the supervisor (and the tests' fake loop) need not import the
@@ -23,6 +25,14 @@ type Request struct {
 	// Signal is for "signal": a name or number as the user typed it
 	// ("HUP", "SIGHUP", "1"); the loop parses it.
 	Signal string
+	// Instances is for "scale": how many instances Names[0] (one name)
+	// is to have, 1 to MaxInstances.
+	Instances int
+	// Lines and Follow are for "logs": how many of the last lines to
+	// give (0 or more; at most 1000 are kept), and whether to follow.
+	// The loop answers with Reply.Logs; the server reads it.
+	Lines  int
+	Follow bool
 	// Peer is who asked (SO_PEERCRED), for the audit log.
 	Peer Peer
 	// Reply is buffered (cap 1): the loop's one send never blocks, even
@@ -43,6 +53,22 @@ type Request struct {
 	// when it sends. Once Done is closed nobody reads Events: the loop
 	// forgets the subscriber (closing Events then is harmless).
 	Done <-chan struct{}
+}
+
+// LogReader is the loop's answer to "logs": the kept output of the
+// programs asked for (package logs' View), which the server reads on its
+// own goroutine, never the loop's.
+type LogReader interface {
+	// Tail writes the last n lines, as JSON lines (LogLine); with follow
+	// set, Wake then tells when More has more.
+	Tail(w io.Writer, n int, follow bool) error
+	// More writes the lines that came since the last Tail or More. An
+	// error that is not w's says lines were lost: the reader is to be
+	// dropped.
+	More(w io.Writer) error
+	Wake() <-chan struct{}
+	// Close stops following.
+	Close()
 }
 
 // Peer is the process on the other end of the socket, from SO_PEERCRED

@@ -17,6 +17,8 @@ const (
 	VerbShutdown Verb = "shutdown"
 	VerbHealth   Verb = "health"
 	VerbEvents   Verb = "events"
+	VerbLogs     Verb = "logs"
+	VerbScale    Verb = "scale"
 )
 
 // BodyKind is what a route's request carries in its body.
@@ -27,6 +29,16 @@ const (
 	BodyEmpty                  // POST: empty, or {}
 	BodyNames                  // POST: {"names":[…]} with at least one name
 	BodySignal                 // POST: {"signal":"HUP","names":[…]}
+	BodyScale                  // POST: {"name":"worker","instances":3}
+)
+
+// QueryKind is what a route takes in its query string.
+type QueryKind int
+
+const (
+	QueryNone  QueryKind = iota // no query string
+	QueryNames                  // ?name=PATTERN (repeatable)
+	QueryLogs                   // ?name=PATTERN, and ?n=LINES, ?follow=true (logs)
 )
 
 // Route is one row of the verb table: where a verb is asked, what it
@@ -36,8 +48,8 @@ type Route struct {
 	Path   string
 	Method string
 	Body   BodyKind
-	// Query: the route takes ?name=PATTERN (repeatable).
-	Query bool
+	// Query is what the route takes in its query string.
+	Query QueryKind
 	// Changes: the verb changes state; the server logs each request at
 	// info with the peer's uid (the audit trail).
 	Changes bool
@@ -57,27 +69,31 @@ type Route struct {
 // in the binary, where a map is built by code at start, which pulls this
 // package's pages into the memory of every tend, ctl or not.
 var Routes = []Route{
-	{VerbStatus, "/v1/status", "GET", BodyNone, true, false, false,
+	{VerbStatus, "/v1/status", "GET", BodyNone, QueryNames, false, false,
 		"[NAME...]", "programs and their state (all when no NAME)"},
-	{VerbStart, "/v1/start", "POST", BodyNames, false, true, true,
+	{VerbStart, "/v1/start", "POST", BodyNames, QueryNone, true, true,
 		"NAME...", "start programs"},
-	{VerbStop, "/v1/stop", "POST", BodyNames, false, true, true,
+	{VerbStop, "/v1/stop", "POST", BodyNames, QueryNone, true, true,
 		"NAME...", "stop programs"},
-	{VerbRestart, "/v1/restart", "POST", BodyNames, false, true, true,
+	{VerbRestart, "/v1/restart", "POST", BodyNames, QueryNone, true, true,
 		"NAME...", "stop, then start programs"},
-	{VerbSignal, "/v1/signal", "POST", BodySignal, false, true, false,
+	{VerbSignal, "/v1/signal", "POST", BodySignal, QueryNone, true, false,
 		"SIG NAME...", "send SIG (HUP, SIGUSR1, 15, …) to the programs' process groups"},
-	{VerbPause, "/v1/pause", "POST", BodyNames, false, true, false,
+	{VerbPause, "/v1/pause", "POST", BodyNames, QueryNone, true, false,
 		"NAME...", "freeze programs (their cgroups' freezer, else SIGSTOP to the group)"},
-	{VerbResume, "/v1/resume", "POST", BodyNames, false, true, false,
+	{VerbResume, "/v1/resume", "POST", BodyNames, QueryNone, true, false,
 		"NAME...", "thaw paused programs (the freezer, or SIGCONT)"},
-	{VerbReload, "/v1/reload", "POST", BodyEmpty, false, true, false,
+	{VerbReload, "/v1/reload", "POST", BodyEmpty, QueryNone, true, false,
 		"", "re-read the config: add, remove, restart changed programs"},
-	{VerbEvents, "/v1/events", "GET", BodyNone, true, false, false,
+	{VerbEvents, "/v1/events", "GET", BodyNone, QueryNames, false, false,
 		"[NAME...]", "print state changes as JSON lines until interrupted"},
-	{VerbHealth, "/v1/health", "GET", BodyNone, false, false, false,
+	{VerbLogs, "/v1/logs", "GET", BodyNone, QueryLogs, false, false,
+		"[NAME...]", "the last lines the programs wrote (-n N: N of them, default 100);\n-f: then each new one, until interrupted"},
+	{VerbScale, "/v1/scale", "POST", BodyScale, QueryNone, true, false,
+		"NAME N", "run N instances of program NAME until the next reload:\nstart the new ones, stop the surplus, highest first"},
+	{VerbHealth, "/v1/health", "GET", BodyNone, QueryNone, false, false,
 		"", "exit 0 when every critical program is RUNNING and healthy,\nelse print why and exit 1"},
-	{VerbShutdown, "/v1/shutdown", "POST", BodyEmpty, false, true, false,
+	{VerbShutdown, "/v1/shutdown", "POST", BodyEmpty, QueryNone, true, false,
 		"", "stop every program in order; tend exits"},
 }
 

@@ -6,7 +6,7 @@ import "testing"
 // (and is audited at info) exactly when it is a POST. Whether `tend ctl`
 // takes what each row says is ctl's TestVerbTable.
 func TestRoutes(t *testing.T) {
-	verbs := []Verb{VerbStatus, VerbStart, VerbStop, VerbRestart, VerbSignal, VerbPause, VerbResume, VerbReload, VerbShutdown, VerbHealth, VerbEvents}
+	verbs := []Verb{VerbStatus, VerbStart, VerbStop, VerbRestart, VerbSignal, VerbPause, VerbResume, VerbReload, VerbShutdown, VerbHealth, VerbEvents, VerbLogs, VerbScale}
 	if len(Routes) != len(verbs) {
 		t.Errorf("%d routes for %d verbs", len(Routes), len(verbs))
 	}
@@ -22,7 +22,7 @@ func TestRoutes(t *testing.T) {
 		if rt.Wait && rt.Body != BodyNames {
 			t.Errorf("verb %s: --wait, but it takes no names", v)
 		}
-		if rt.Query && rt.Method != "GET" {
+		if rt.Query != QueryNone && rt.Method != "GET" {
 			t.Errorf("verb %s: a query on a %s", v, rt.Method)
 		}
 	}

@@ -21,6 +21,9 @@ type Reply struct {
 	Healthy bool `json:"healthy,omitempty"`
 	// Reason is for health: one line, e.g. "web is BACKOFF".
 	Reason string `json:"reason,omitempty"`
+	// Logs is for logs: what the server reads and streams (never on the
+	// wire itself).
+	Logs LogReader `json:"-"`
 	// Freezes and FrozenSeconds are, for status, how many times tend
 	// found the container had been frozen, and for how long in all.
 	Freezes       int     `json:"freezes,omitempty"`
@@ -37,6 +40,9 @@ type Status struct {
 	Pid int `json:"pid"`
 	// Since is when the program entered State.
 	Since time.Time `json:"since,omitzero"`
+	// Started is when its process started, while it has one: unlike
+	// Since, a pause and a resume leave it alone.
+	Started time.Time `json:"started,omitzero"`
 	// ExitCode is the last run's exit code (128+S when killed by S); nil
 	// before the first exit.
 	ExitCode *int `json:"exit_code,omitempty"`
@@ -151,8 +157,20 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Dropped is the last line of an events stream whose reader the
-// supervisor dropped for falling behind: {"dropped":true,"reason":"…"}.
+// LogLine is one line of a program's output, as `stdout = "json"` writes
+// it on tend's stdout and GET /v1/logs streams it. Program is the
+// instance ("web:0"), or a hook of it ("web(pre_stop)"); Stream is
+// "stdout" or "stderr"; Line is the line without its '\n', each byte that
+// is not UTF-8 as U+FFFD.
+type LogLine struct {
+	Time    time.Time `json:"time"`
+	Program string    `json:"program"`
+	Stream  string    `json:"stream"`
+	Line    string    `json:"line"`
+}
+
+// Dropped is the last line of an events or logs stream whose reader was
+// dropped for falling behind: {"dropped":true,"reason":"…"}.
 type Dropped struct {
 	Dropped bool   `json:"dropped"`
 	Reason  string `json:"reason"`

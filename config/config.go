@@ -28,8 +28,8 @@ import (
 )
 
 // MaxInstances caps `instances`: a guard against a typo that would fork
-// a million processes.
-const MaxInstances = 1000
+// a million processes. `tend ctl scale` has the same cap.
+const MaxInstances = api.MaxInstances
 
 // Config is a loaded, validated supervisor configuration. Treat it as
 // read-only: the instances of one program share their slices and maps.
@@ -221,6 +221,9 @@ const (
 	Inherit OutputMode = "inherit"
 	// Prefix copies lines to tend's stdout or stderr as "name | line".
 	Prefix OutputMode = "prefix"
+	// JSON copies each line to tend's stdout, stderr's too, as a JSON
+	// line: {"time","program","stream","line"}.
+	JSON OutputMode = "json"
 	// File writes to Output.Path, rotated at MaxBytes with Backups kept.
 	File OutputMode = "file"
 )
@@ -233,7 +236,7 @@ const (
 
 // Output is the destination of a program's stdout or stderr.
 type Output struct {
-	// Mode is Inherit (the default), Prefix or File.
+	// Mode is Inherit (the default), Prefix, JSON or File.
 	Mode OutputMode
 	// Path is the absolute file path for File; "" otherwise.
 	Path string

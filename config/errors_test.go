@@ -109,7 +109,7 @@ func TestErrors(t *testing.T) {
 		{"instances many", prog + "instances = 100000", `t.toml:3: programs.p.instances: must be between 1 and 1000, not 100000`},
 		{"program name", "[programs.\"a:b\"]\ncommand = \"x\"",
 			`t.toml:1: programs."a:b": bad program name "a:b": use letters, digits, _, - and . (a : is added by instances)`},
-		{"stdout empty", prog + "stdout = \"\"", `t.toml:3: programs.p.stdout: must be "inherit", "prefix" or a file path, not ""`},
+		{"stdout empty", prog + "stdout = \"\"", `t.toml:3: programs.p.stdout: must be "inherit", "prefix", "json" or a file path, not ""`},
 		{"maxbytes", prog + "stdout_maxbytes = \"10XB\"", `t.toml:3: programs.p.stdout_maxbytes: bad size "10XB": want bytes, or a number with KB, MB or GB`},
 		{"maxbytes negative", prog + "stdout_maxbytes = -1", `t.toml:3: programs.p.stdout_maxbytes: must not be negative, not -1`},
 		{"backups", prog + "stdout_backups = -1", `t.toml:3: programs.p.stdout_backups: must be between 0 and 2147483647, not -1`},

@@ -30,8 +30,10 @@ func (d *decoder) output(l loc, v any, o *Output) {
 		o.Mode = Inherit
 	case "prefix":
 		o.Mode = Prefix
+	case "json":
+		o.Mode = JSON // a file of that name is "./json"
 	case "":
-		d.errorf(l, `must be "inherit", "prefix" or a file path, not ""`)
+		d.errorf(l, `must be "inherit", "prefix", "json" or a file path, not ""`)
 	default:
 		o.Mode, o.Path = File, d.path(l, s)
 	}

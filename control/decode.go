@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -70,11 +71,28 @@ func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (a
 	if err != nil {
 		return api.Request{}, badRequest("bad query string: %v", err)
 	}
+	if rt.Query == api.QueryLogs {
+		req.Lines = api.DefaultLogLines
+	}
 	for k, vs := range q {
-		if k != "name" || !rt.Query {
+		switch {
+		case k == "name" && rt.Query != api.QueryNone:
+			req.Names = append(req.Names, vs...)
+		case k == "n" && rt.Query == api.QueryLogs:
+			n, err := strconv.Atoi(vs[len(vs)-1])
+			if err != nil || n < 0 {
+				return api.Request{}, badRequest("n: want a number of lines, 0 or more, not %s", api.Printable(vs[len(vs)-1]))
+			}
+			req.Lines = n
+		case k == "follow" && rt.Query == api.QueryLogs:
+			f, err := strconv.ParseBool(vs[len(vs)-1])
+			if err != nil {
+				return api.Request{}, badRequest("follow: want true or false, not %s", api.Printable(vs[len(vs)-1]))
+			}
+			req.Follow = f
+		default:
 			return api.Request{}, badRequest("%s takes no query parameter %s", urlPath, api.Printable(k))
 		}
-		req.Names = append(req.Names, vs...)
 	}
 
 	switch rt.Body {
@@ -108,6 +126,21 @@ func decode(table []api.Route, method, urlPath, rawQuery string, body []byte) (a
 			return api.Request{}, badRequest("%v", err)
 		}
 		req.Signal, req.Names = b.Signal, b.Names
+	case api.BodyScale:
+		var b struct {
+			Name      string `json:"name"`
+			Instances *int   `json:"instances"`
+		}
+		if err := decodeJSON(body, &b); err != nil {
+			return api.Request{}, err
+		}
+		if b.Name == "" {
+			return api.Request{}, badRequest(`%s needs a program's name: {"name":"worker","instances":3}`, rt.Verb)
+		}
+		if b.Instances == nil || *b.Instances < 1 || *b.Instances > api.MaxInstances {
+			return api.Request{}, badRequest("%s needs instances from 1 to %d", rt.Verb, api.MaxInstances)
+		}
+		req.Names, req.Instances = []string{b.Name}, *b.Instances
 	}
 
 	if err := api.CheckNames(req.Names); err != nil {

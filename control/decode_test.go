@@ -31,6 +31,22 @@ func TestDecode(t *testing.T) {
 		{"POST", "/v1/signal", "", `{"signal":"SIGRTMIN+3","names":["a"]}`, api.Request{Verb: "signal", Signal: "SIGRTMIN+3", Names: []string{"a"}}, 0},
 		{"POST", "/v1/reload", "", ``, api.Request{Verb: "reload"}, 0},
 		{"POST", "/v1/shutdown", "", `{}`, api.Request{Verb: "shutdown"}, 0},
+		{"GET", "/v1/logs", "", "", api.Request{Verb: "logs", Lines: 100}, 0},
+		{"GET", "/v1/logs", "name=web&n=5&follow=true", "", api.Request{Verb: "logs", Names: []string{"web"}, Lines: 5, Follow: true}, 0},
+		{"GET", "/v1/logs", "n=0&follow=1&follow=0", "", api.Request{Verb: "logs", Lines: 0}, 0},
+		{"POST", "/v1/scale", "", `{"name":"worker","instances":3}`, api.Request{Verb: "scale", Names: []string{"worker"}, Instances: 3}, 0},
+
+		{"GET", "/v1/logs", "n=-1", "", api.Request{}, 400},
+		{"GET", "/v1/logs", "n=x", "", api.Request{}, 400},
+		{"GET", "/v1/logs", "follow=yes", "", api.Request{}, 400},
+		{"GET", "/v1/status", "n=5", "", api.Request{}, 400},
+		{"GET", "/v1/events", "follow=true", "", api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"name":"worker"}`, api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"name":"worker","instances":0}`, api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"name":"worker","instances":1001}`, api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"instances":2}`, api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"name":"w\u0001","instances":2}`, api.Request{}, 400},
+		{"POST", "/v1/scale", "", `{"names":["w"],"instances":2}`, api.Request{}, 400},
 
 		{"GET", "/v1/nope", "", "", api.Request{}, 404},
 		{"GET", "/v1/Status", "", "", api.Request{}, 404},
@@ -70,7 +86,8 @@ func TestDecode(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.Verb != tc.want.Verb || !slices.Equal(got.Names, tc.want.Names) || got.Signal != tc.want.Signal {
+		if err != nil || got.Verb != tc.want.Verb || !slices.Equal(got.Names, tc.want.Names) || got.Signal != tc.want.Signal ||
+			got.Lines != tc.want.Lines || got.Follow != tc.want.Follow || got.Instances != tc.want.Instances {
 			t.Errorf("%s %s?%s %q: %+v %v, want %+v", tc.method, tc.path, tc.query, tc.body, got, err, tc.want)
 		}
 	}
@@ -94,6 +111,8 @@ func FuzzDecode(f *testing.F) {
 		{"POST", "/v1/start", "", `{"names":["\u0000"]}`},
 		{"PUT", "/v1/start", "a=b", `[1,2]`},
 		{"GET", "/v1/../v1/status", "", ""},
+		{"GET", "/v1/logs", "name=web&n=20&follow=true", ""},
+		{"POST", "/v1/scale", "", `{"name":"worker","instances":3}`},
 	} {
 		f.Add(s.method, s.path, s.query, []byte(s.body))
 	}
@@ -146,6 +165,13 @@ func FuzzDecode(f *testing.F) {
 			if len(req.Names) == 0 || !json.Valid(body) {
 				t.Fatalf("%s accepted %+v from %q", req.Verb, req, body)
 			}
+		case api.BodyScale:
+			if len(req.Names) != 1 || req.Instances < 1 || req.Instances > api.MaxInstances || !json.Valid(body) {
+				t.Fatalf("%s accepted %+v from %q", req.Verb, req, body)
+			}
+		}
+		if (req.Instances != 0) != (rt.Body == api.BodyScale) || req.Lines < 0 || req.Follow && req.Verb != api.VerbLogs {
+			t.Fatalf("%s accepted %+v", req.Verb, req)
 		}
 		if (req.Signal != "") != (req.Verb == api.VerbSignal) || len(req.Signal) > api.MaxSignalLen {
 			t.Fatalf("signal %q with %s", req.Signal, req.Verb)
@@ -153,7 +179,7 @@ func FuzzDecode(f *testing.F) {
 		if req.Verb == api.VerbHealth && len(req.Names) != 0 {
 			t.Fatalf("health with names %v", req.Names)
 		}
-		if !rt.Query {
+		if rt.Query == api.QueryNone {
 			if q, _ := url.ParseQuery(query); len(q) != 0 {
 				t.Fatalf("%s accepted query %q", req.Verb, query)
 			}

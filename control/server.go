@@ -344,8 +344,12 @@ func (s *server) handle(x *exchange) {
 	}
 	ctx, stop := s.watch(x)
 	defer stop()
-	if req.Verb == api.VerbEvents {
+	switch req.Verb {
+	case api.VerbEvents:
 		s.stream(ctx, x, req)
+		return
+	case api.VerbLogs:
+		s.logs(ctx, x, req)
 		return
 	}
 

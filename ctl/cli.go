@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,10 +58,12 @@ so the shell leaves them alone).
 flags (before or after the verb):
   --socket PATH   control socket (default $TEND_SOCKET, else /run/tend.sock)
   --json          print JSON: the programs for status and actions, the
-                  answer for health
+                  answer for health, each line for logs
   --wait          start, restart: wait until each program is RUNNING (COMPLETED
                   for a oneshot); stop: until each is stopped
-  --timeout D     give up after D (default 30s); events: only to connect
+  --timeout D     give up after D (default 30s); events, logs: only to connect
+  -f, --follow    logs: print new lines as they come, until interrupted
+  -n, --lines N   logs: the last N lines first (default 100; tend keeps 1000)
   -h, --help      this text
 
 exit codes: 0 done; 1 the action failed or the state was not reached;
@@ -74,6 +77,8 @@ type cmdline struct {
 	wait    bool
 	timeout time.Duration
 	help    bool
+	follow  bool
+	lines   int // -1: not given
 	verb    api.Verb
 	args    []string
 }
@@ -113,6 +118,11 @@ func parse(args []string, getenv func(string) string) (cmdline, error) {
 	fs.DurationVar(&a.timeout, "timeout", a.timeout, "")
 	fs.BoolVar(&a.help, "h", false, "")
 	fs.BoolVar(&a.help, "help", false, "")
+	fs.BoolVar(&a.follow, "f", false, "")
+	fs.BoolVar(&a.follow, "follow", false, "")
+	a.lines = -1
+	fs.IntVar(&a.lines, "n", -1, "")
+	fs.IntVar(&a.lines, "lines", -1, "")
 
 	var pos []string
 	for rest := args; len(rest) > 0; {
@@ -159,6 +169,14 @@ func parse(args []string, getenv func(string) string) (cmdline, error) {
 	}
 	names := a.args
 	switch {
+	case rt.Body == api.BodyScale:
+		if len(names) != 2 {
+			return a, fmt.Errorf("%s needs NAME and N, the number of instances", a.verb)
+		}
+		if n, err := strconv.Atoi(names[1]); err != nil || n < 1 || n > api.MaxInstances {
+			return a, fmt.Errorf("%s: N must be a number from 1 to %d, not %s", a.verb, api.MaxInstances, api.Printable(names[1]))
+		}
+		names = names[:1]
 	case rt.Body == api.BodySignal:
 		if len(names) < 2 {
 			return a, fmt.Errorf("%s needs SIG and at least one NAME", a.verb)
@@ -171,7 +189,7 @@ func parse(args []string, getenv func(string) string) (cmdline, error) {
 		if len(names) == 0 {
 			return a, fmt.Errorf("%s needs at least one NAME ('*' for all)", a.verb)
 		}
-	case !rt.Query:
+	case rt.Query == api.QueryNone:
 		if len(names) > 0 {
 			return a, fmt.Errorf("%s takes no arguments", a.verb)
 		}
@@ -188,6 +206,12 @@ func parse(args []string, getenv func(string) string) (cmdline, error) {
 		}
 		return a, fmt.Errorf("--wait is for %s, not %s", strings.Join(can, ", "), a.verb)
 	}
+	if rt.Query != api.QueryLogs && (a.follow || a.lines != -1) {
+		return a, fmt.Errorf("-f and -n are for logs, not %s", a.verb)
+	}
+	if a.lines < -1 {
+		return a, errors.New("-n must be 0 or more")
+	}
 	return a, nil
 }
 
@@ -199,8 +223,11 @@ type command struct {
 }
 
 func (c *command) run(ctx context.Context) int {
-	if c.verb == api.VerbEvents {
+	switch c.verb {
+	case api.VerbEvents:
 		return c.events(ctx)
+	case api.VerbLogs:
+		return c.logs(ctx)
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -208,7 +235,7 @@ func (c *command) run(ctx context.Context) int {
 	case api.VerbStatus:
 		progs, err := c.client.Status(tctx, c.args)
 		if err != nil {
-			return c.fail(ctx, err)
+			return c.failNames(ctx, tctx, err)
 		}
 		if c.json {
 			return c.printJSON(progs)
@@ -235,15 +262,56 @@ func (c *command) run(ctx context.Context) int {
 	if c.wait {
 		return c.actAndWait(ctx, tctx)
 	}
+	if c.verb == api.VerbScale {
+		n, _ := strconv.Atoi(c.args[1]) // parse checked it
+		reply, err := c.client.Scale(tctx, c.args[0], n)
+		if err != nil {
+			return c.failNames(ctx, tctx, err)
+		}
+		return c.printActed(reply.Programs)
+	}
 	names, sig := c.args, ""
 	if c.verb == api.VerbSignal {
 		sig, names = c.args[0], c.args[1:]
 	}
 	reply, err := c.client.Do(tctx, c.verb, names, sig)
 	if err != nil {
-		return c.fail(ctx, err)
+		return c.failNames(ctx, tctx, err)
 	}
 	return c.printActed(reply.Programs)
+}
+
+// noMatch starts tend's answer when a name matches no program (the
+// supervisor's match).
+const noMatch = "no program matches "
+
+// maxListed is how many program names a failed match lists.
+const maxListed = 20
+
+// failNames is fail, and when the error is a name that matches no
+// program, a line with the names that do exist, the first maxListed.
+func (c *command) failNames(ctx, tctx context.Context, err error) int {
+	code := c.fail(ctx, err)
+	if e, ok := errors.AsType[*APIError](err); !ok || e.Code != h1.StatusUnprocessableEntity || !strings.HasPrefix(e.Msg, noMatch) {
+		return code
+	}
+	progs, serr := c.client.Status(tctx, nil)
+	if serr != nil {
+		return code
+	}
+	names := make([]string, 0, min(len(progs), maxListed))
+	for _, p := range progs[:min(len(progs), maxListed)] {
+		names = append(names, api.Printable(p.Name))
+	}
+	line := "programs: " + strings.Join(names, ", ")
+	switch {
+	case len(progs) == 0:
+		line = "tend runs no programs"
+	case len(progs) > maxListed:
+		line += fmt.Sprintf(" …and %d more", len(progs)-maxListed)
+	}
+	fmt.Fprintln(c.stderr, line)
+	return code
 }
 
 // printActed prints the programs an action touched.
@@ -337,23 +405,99 @@ func (c *command) events(ctx context.Context) int {
 	}
 }
 
-// printStatus prints the status table: READY is yes or no for a program
-// with a process; a STATUS column (what programs said with STATUS= on
-// their NOTIFY_SOCKET) comes last when some program has one.
+// logs prints the last lines the programs wrote, and with -f the lines
+// that come after, until interrupted (exit 0), tend ends the stream (exit
+// 0) or drops this reader (exit 1). Lines go to stdout, or to stderr for
+// the programs' stderr, as the programs wrote them; each behind
+// "program | " unless it comes from the one program named; with --json,
+// as tend sends them.
+func (c *command) logs(ctx context.Context) int {
+	n := c.lines
+	if n < 0 {
+		n = api.DefaultLogLines
+	}
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timer := time.AfterFunc(c.timeout, cancel)
+	stream, err := c.client.Logs(octx, c.args, n, c.follow)
+	if !timer.Stop() {
+		if stream != nil {
+			stream.Close()
+		}
+		if ctx.Err() == nil {
+			err = &UnreachableError{Socket: c.socket, Err: fmt.Errorf("no answer within %v", c.timeout)}
+		}
+	}
+	if err != nil {
+		tctx, tcancel := context.WithTimeout(ctx, c.timeout)
+		defer tcancel()
+		return c.failNames(ctx, tctx, err)
+	}
+	defer stream.Close()
+	one := ""
+	if len(c.args) == 1 {
+		one = c.args[0]
+	}
+	for {
+		l, raw, err := stream.Next()
+		switch {
+		case err == nil:
+			w := c.stdout
+			if l.Stream == "stderr" && !c.json {
+				w = c.stderr
+			}
+			var werr error
+			switch {
+			case c.json:
+				_, werr = fmt.Fprintf(w, "%s\n", raw)
+			case l.Program == one:
+				_, werr = fmt.Fprintln(w, l.Line)
+			default:
+				_, werr = fmt.Fprintf(w, "%s | %s\n", api.Printable(l.Program), l.Line)
+			}
+			if werr != nil {
+				return ExitFailed // stdout is gone
+			}
+		case errors.Is(err, io.EOF), ctx.Err() != nil:
+			return ExitOK
+		default:
+			fmt.Fprintf(c.stderr, "tend ctl: logs: %v\n", err)
+			if _, ok := errors.AsType[*UnreachableError](err); ok {
+				return ExitUnreachable
+			}
+			return ExitFailed
+		}
+	}
+}
+
+// printStatus prints the status table: IN STATE is how long each program
+// has been in its state, UPTIME how long its process has run (a pause
+// and a resume leave it alone); READY is yes or no for a program with a
+// process; CPU and MEM what its processes use; NEXT RUN, shown only when
+// some program has one, is when a scheduled oneshot runs next; STATUS,
+// last and only when some program has one, what programs said with
+// STATUS= on their NOTIFY_SOCKET.
 func printStatus(w io.Writer, progs []api.Status, now time.Time) {
+	next := slices.ContainsFunc(progs, func(p api.Status) bool { return !p.NextRun.IsZero() })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	withText := slices.ContainsFunc(progs, func(p api.Status) bool { return p.StatusText != "" })
-	if withText {
-		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tREADY\tEXIT\tCPU\tMEM\tSTATUS")
-	} else {
-		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tHEALTH\tREADY\tEXIT\tCPU\tMEM")
+	head := "NAME\tSTATE\tIN STATE\tPID\tUPTIME\tHEALTH\tREADY\tEXIT\tCPU\tMEM"
+	if next {
+		head += "\tNEXT RUN"
 	}
+	if withText {
+		head += "\tSTATUS"
+	}
+	fmt.Fprintln(tw, head)
 	for _, p := range progs {
-		pid, uptime, health, ready, exit, cpu, mem := "-", "-", "-", "-", "-", "-", "-"
+		pid, inState, uptime, health, ready, exit, cpu, mem := "-", "-", "-", "-", "-", "-", "-", "-"
+		if !p.Since.IsZero() {
+			inState = age(now.Sub(p.Since))
+		}
 		if p.Pid != 0 {
 			pid = fmt.Sprint(p.Pid)
-			if !p.Since.IsZero() {
-				uptime = age(now.Sub(p.Since))
+			if !p.Started.IsZero() {
+				uptime = age(now.Sub(p.Started))
 			}
 			ready = "no"
 			if p.Ready {
@@ -372,7 +516,14 @@ func printStatus(w io.Writer, progs []api.Status, now time.Time) {
 		if p.MemoryBytes != nil {
 			mem = bytesIEC(*p.MemoryBytes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", api.Printable(p.Name), api.Printable(string(p.State)), pid, uptime, health, ready, exit, cpu, mem)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", api.Printable(p.Name), api.Printable(string(p.State)), inState, pid, uptime, health, ready, exit, cpu, mem)
+		if next {
+			run := "-"
+			if !p.NextRun.IsZero() {
+				run = age(p.NextRun.Sub(now))
+			}
+			fmt.Fprintf(tw, "\t%s", run)
+		}
 		if withText {
 			fmt.Fprintf(tw, "\t%s", api.Printable(p.StatusText))
 		}

@@ -1,8 +1,11 @@
 package ctl
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -18,18 +21,20 @@ func TestCtlStatusTable(t *testing.T) {
 	e := newEnv(t)
 	out, _ := e.mustCtl(0, "status")
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "READY", "EXIT", "CPU", "MEM"}) {
+	if got := lines[0]; !regexp.MustCompile(`^NAME +STATE +IN STATE +PID +UPTIME +HEALTH +READY +EXIT +CPU +MEM +NEXT RUN$`).MatchString(got) {
 		t.Fatalf("header %q", lines[0])
 	}
 	if len(lines) != 7 {
 		t.Fatalf("want header and 6 rows:\n%s", out)
 	}
+	// IN STATE is time in the state, UPTIME the process's: web:1 was
+	// paused and resumed two hours ago, and has run for five.
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^web:0 +RUNNING +101 +3m0[0-9]s +healthy +yes +- +1\.25s +48M$`),
-		regexp.MustCompile(`^web:1 +RUNNING +102 +2h00m +healthy +yes +- +1\.25s +48M$`),
-		regexp.MustCompile(`^db +RUNNING +103 +5[0-9]s +healthy +yes +- +1\.25s +48M$`),
-		regexp.MustCompile(`^migrate +COMPLETED +- +- +- +- +0 +- +-$`),
-		regexp.MustCompile(`^stuck +STOPPED +- +- +- +- +- +- +-$`),
+		regexp.MustCompile(`^web:0 +RUNNING +3m0[0-9]s +101 +3m0[0-9]s +healthy +yes +- +1\.25s +48M +-$`),
+		regexp.MustCompile(`^web:1 +RUNNING +2h00m +102 +5h00m +healthy +yes +- +1\.25s +48M +-$`),
+		regexp.MustCompile(`^db +RUNNING +5[0-9]s +103 +5[0-9]s +healthy +yes +- +1\.25s +48M +-$`),
+		regexp.MustCompile(`^migrate +COMPLETED +1h00m +- +- +- +- +0 +- +- +(9m5[0-9]s|10m00s)$`),
+		regexp.MustCompile(`^stuck +STOPPED +- +- +- +- +- +- +- +- +-$`),
 	}
 	for i, re := range want {
 		if !re.MatchString(lines[i+1]) {
@@ -68,9 +73,126 @@ func TestCtlStatusNamesAndJSON(t *testing.T) {
 		t.Errorf("status db --json: %s", out)
 	}
 	_, errOut := e.mustCtl(1, "status", "nope")
-	if !strings.Contains(errOut, "no program matches nope") {
+	if !strings.Contains(errOut, "no program matches nope\nprograms: web:0, web:1, db, migrate, stuck, crashy\n") {
 		t.Errorf("status nope: stderr %q", errOut)
 	}
+	// Only the first 20 names.
+	e.mustCtl(0, "scale", "web", "30")
+	if _, errOut := e.mustCtl(1, "status", "nope"); !strings.Contains(errOut, "programs: web:0, web:1, web:2,") ||
+		!strings.Contains(errOut, ", web:19 …and 14 more\n") {
+		t.Errorf("status nope, 36 programs: stderr %q", errOut)
+	}
+}
+
+// TestCtlStatusNoNextRun: without a scheduled program, no NEXT RUN.
+func TestCtlStatusNoNextRun(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "status", "web:*")
+	if head, _, _ := strings.Cut(out, "\n"); strings.Contains(head, "NEXT") {
+		t.Errorf("header %q", head)
+	}
+}
+
+func TestCtlLogs(t *testing.T) {
+	e := newEnv(t)
+	out, errOut := e.mustCtl(0, "logs", "web:0")
+	if out != "web0 line 1\nweb0 line 2\nweb0 line 3\n" || errOut != "" {
+		t.Errorf("logs web:0: %q, %q", out, errOut)
+	}
+	out, _ = e.mustCtl(0, "logs", "-n", "1", "web:0")
+	if out != "web0 line 3\n" {
+		t.Errorf("logs -n 1 web:0: %q", out)
+	}
+	// Several programs: each line behind its program; stderr to stderr.
+	out, errOut = e.mustCtl(0, "logs", "web:0", "db")
+	if out != "web:0 | web0 line 1\nweb:0 | web0 line 2\nweb:0 | web0 line 3\n" || errOut != "db | db oops\n" {
+		t.Errorf("logs web:0 db: %q, %q", out, errOut)
+	}
+	out, _ = e.mustCtl(0, "--json", "logs", "-n", "2", "web:0", "db")
+	var got []api.LogLine
+	for l := range strings.Lines(out) {
+		var ll api.LogLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		got = append(got, ll)
+	}
+	if len(got) != 2 || got[0].Program != "web:0" || got[0].Line != "web0 line 3" || got[1].Program != "db" ||
+		got[1].Stream != "stderr" || got[1].Time.Before(got[0].Time) {
+		t.Errorf("--json logs -n 2: %+v", got)
+	}
+	if req, _ := e.loop.Last(api.VerbLogs); req.Lines != 2 || req.Follow {
+		t.Errorf("request %+v", req)
+	}
+	_, errOut = e.mustCtl(1, "logs", "stuck")
+	if !strings.Contains(errOut, "stuck's output is inherited") {
+		t.Errorf("logs stuck: %q", errOut)
+	}
+	_, errOut = e.mustCtl(1, "logs", "nope")
+	if !strings.Contains(errOut, "no program matches nope\nprograms: web:0,") {
+		t.Errorf("logs nope: %q", errOut)
+	}
+	e.mustCtl(2, "logs", "-n", "-3", "web:0")
+	e.mustCtl(2, "status", "-f")
+}
+
+// TestCtlLogsFollow: -f prints the last lines, then each new one as it
+// comes, until interrupted (exit 0).
+func TestCtlLogsFollow(t *testing.T) {
+	e := newEnv(t)
+	r, w := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- runMain(ctx, []string{"--socket", e.sock, "logs", "-f", "-n", "1", "web:0"}, func(string) string { return "" }, w, io.Discard)
+		w.Close()
+	}()
+	lines := bufio.NewScanner(r)
+	next := func() string {
+		if !lines.Scan() {
+			t.Fatalf("no line: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	if l := next(); l != "web0 line 3" {
+		t.Fatalf("first line %q", l)
+	}
+	e.loop.Output <- "web:0 new one"
+	e.loop.Output <- "web:1 not followed"
+	e.loop.Output <- "web:0 new two"
+	if l := next(); l != "new one" {
+		t.Fatalf("followed %q", l)
+	}
+	if l := next(); l != "new two" {
+		t.Fatalf("followed %q", l)
+	}
+	cancel()
+	go io.Copy(io.Discard, r)
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d after an interrupt", c)
+	}
+}
+
+func TestCtlScale(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.mustCtl(0, "scale", "web", "3")
+	if !regexp.MustCompile(`^web:0 +RUNNING\nweb:1 +RUNNING\nweb:2 +STARTING\n$`).MatchString(out) {
+		t.Errorf("scale web 3: %q", out)
+	}
+	if req, _ := e.loop.Last(api.VerbScale); !slices.Equal(req.Names, []string{"web"}) || req.Instances != 3 {
+		t.Errorf("request %+v", req)
+	}
+	out, _ = e.mustCtl(0, "scale", "web", "1")
+	if !regexp.MustCompile(`^web:0 +RUNNING\nweb:1 +STOPPING\nweb:2 +STOPPING\n$`).MatchString(out) {
+		t.Errorf("scale web 1: %q", out)
+	}
+	_, errOut := e.mustCtl(1, "scale", "db", "2")
+	if !strings.Contains(errOut, "no program matches db") {
+		t.Errorf("scale db 2: %q", errOut)
+	}
+	e.mustCtl(2, "scale", "web")
+	e.mustCtl(2, "scale", "web", "0")
+	e.mustCtl(2, "scale", "web", "two")
 }
 
 func TestCtlActions(t *testing.T) {
@@ -294,9 +416,9 @@ func TestStatusText(t *testing.T) {
 	}, now)
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^NAME +STATE +PID +UPTIME +HEALTH +READY +EXIT +CPU +MEM +STATUS$`),
-		regexp.MustCompile(`^db +RUNNING +7 +0s +- +yes +- +- +- +3 clients connected$`),
-		regexp.MustCompile(`^web +STARTING +8 +0s +- +no +- +- +- +$`),
+		regexp.MustCompile(`^NAME +STATE +IN STATE +PID +UPTIME +HEALTH +READY +EXIT +CPU +MEM +STATUS$`),
+		regexp.MustCompile(`^db +RUNNING +0s +7 +- +- +yes +- +- +- +3 clients connected$`),
+		regexp.MustCompile(`^web +STARTING +0s +8 +- +- +no +- +- +- +$`),
 	}
 	for i, re := range want {
 		if i >= len(lines) || !re.MatchString(lines[i]) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"tend/api"
@@ -60,11 +61,20 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Msg }
 
-// DroppedError ends an events stream whose reader fell behind: tend
-// dropped it and events were lost.
-type DroppedError struct{ Reason string }
+// DroppedError ends an events or logs stream whose reader fell behind:
+// tend dropped it, and what came after was lost.
+type DroppedError struct {
+	Reason string
+	// Logs: the stream was a logs stream, not events.
+	Logs bool
+}
 
-func (e *DroppedError) Error() string { return "tend dropped the events stream: " + e.Reason }
+func (e *DroppedError) Error() string {
+	if e.Logs {
+		return "tend dropped the logs stream: " + e.Reason
+	}
+	return "tend dropped the events stream: " + e.Reason
+}
 
 // Status returns the programs matching names (all when none).
 func (c *Client) Status(ctx context.Context, names []string) ([]api.Status, error) {
@@ -92,6 +102,8 @@ func (c *Client) Do(ctx context.Context, verb api.Verb, names []string, signal s
 	}
 	var body any = struct{}{}
 	switch rt.Body {
+	case api.BodyScale:
+		return api.Reply{}, fmt.Errorf("%q: use Scale", verb)
 	case api.BodyNames:
 		body = struct {
 			Names []string `json:"names"`
@@ -102,6 +114,20 @@ func (c *Client) Do(ctx context.Context, verb api.Verb, names []string, signal s
 			Names  []string `json:"names"`
 		}{signal, names}
 	}
+	var reply api.Reply
+	err := c.call(ctx, rt.Method, rt.Path, nil, body, &reply)
+	return reply, err
+}
+
+// Scale asks for n instances of the program name (a program's name as
+// its config spells it, "worker", not an instance's). The Reply lists its
+// instances, new and stopping ones included.
+func (c *Client) Scale(ctx context.Context, name string, n int) (api.Reply, error) {
+	rt, _ := api.RouteOf(api.VerbScale)
+	body := struct {
+		Name      string `json:"name"`
+		Instances int    `json:"instances"`
+	}{name, n}
 	var reply api.Reply
 	err := c.call(ctx, rt.Method, rt.Path, nil, body, &reply)
 	return reply, err
@@ -179,9 +205,38 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 // Events opens the stream of state changes of the programs matching
 // names (all when none). Read it with Next; Close it when done.
 func (c *Client) Events(ctx context.Context, names []string) (*EventStream, error) {
-	resp, err := c.send(ctx, "GET", "/v1/events", nameQuery(names), nil)
+	sc, resp, err := c.openStream(ctx, "/v1/events", nameQuery(names))
 	if err != nil {
 		return nil, err
+	}
+	return &EventStream{ctx: ctx, resp: resp, sc: sc, socket: c.socket}, nil
+}
+
+// Logs opens the last n lines the programs matching names (all when
+// none) wrote, and with follow the lines after them as they come. Read
+// it with Next; Close it when done.
+func (c *Client) Logs(ctx context.Context, names []string, n int, follow bool) (*LogStream, error) {
+	q := nameQuery(names)
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("n", strconv.Itoa(n))
+	if follow {
+		q.Set("follow", "true")
+	}
+	sc, resp, err := c.openStream(ctx, "/v1/logs", q)
+	if err != nil {
+		return nil, err
+	}
+	return &LogStream{ctx: ctx, resp: resp, sc: sc, socket: c.socket}, nil
+}
+
+// openStream makes a GET whose answer is JSON lines, and returns them to
+// be scanned, or tend's refusal.
+func (c *Client) openStream(ctx context.Context, path string, q url.Values) (*bufio.Scanner, *h1.Response, error) {
+	resp, err := c.send(ctx, "GET", path, q, nil)
+	if err != nil {
+		return nil, nil, err
 	}
 	if resp.Code != h1.StatusOK {
 		defer resp.Close()
@@ -190,11 +245,11 @@ func (c *Client) Events(ctx context.Context, names []string) (*EventStream, erro
 		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 			eb.Error = resp.Status + ": " + abbrev(data)
 		}
-		return nil, &APIError{Code: resp.Code, Msg: eb.Error}
+		return nil, nil, &APIError{Code: resp.Code, Msg: eb.Error}
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 4096), maxAnswer)
-	return &EventStream{ctx: ctx, resp: resp, sc: sc, socket: c.socket}, nil
+	return sc, resp, nil
 }
 
 // EventStream is an open GET /v1/events.
@@ -235,6 +290,46 @@ func (s *EventStream) Next() (api.Event, error) {
 
 // Close ends the stream.
 func (s *EventStream) Close() error { return s.resp.Close() }
+
+// LogStream is an open GET /v1/logs.
+type LogStream struct {
+	ctx    context.Context
+	resp   *h1.Response
+	sc     *bufio.Scanner
+	socket string
+}
+
+// Next returns the next line, and the JSON it came as. It returns io.EOF
+// at the end (the last lines given, without follow; or tend is shutting
+// down), a *DroppedError when tend dropped this reader for falling
+// behind, and the context's error when it is done.
+func (s *LogStream) Next() (api.LogLine, []byte, error) {
+	for s.sc.Scan() {
+		raw := s.sc.Bytes()
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		var d api.Dropped
+		if err := json.Unmarshal(raw, &d); err == nil && d.Dropped {
+			return api.LogLine{}, nil, &DroppedError{Reason: d.Reason, Logs: true}
+		}
+		var l api.LogLine
+		if err := json.Unmarshal(raw, &l); err != nil || l.Program == "" {
+			return api.LogLine{}, nil, fmt.Errorf("logs: not a line: %s", abbrev(raw))
+		}
+		return l, raw, nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return api.LogLine{}, nil, err
+	}
+	if err := s.sc.Err(); err != nil {
+		return api.LogLine{}, nil, &UnreachableError{Socket: s.socket, Err: fmt.Errorf("logs stream: %w", err)}
+	}
+	return api.LogLine{}, nil, io.EOF
+}
+
+// Close ends the stream.
+func (s *LogStream) Close() error { return s.resp.Close() }
 
 func nameQuery(names []string) url.Values {
 	if len(names) == 0 {

@@ -317,10 +317,10 @@ no_new_privs = true
 		t.Errorf("ticker's usage: cpu %v, memory %v", st.CPUSeconds, st.MemoryBytes)
 	}
 	rows := statusTable(t, ctl(t, sock, "status").must(t, 0).stdout)
-	if r := rows["ticker"]; r[6] == "-" || r[7] == "-" {
+	if r := rows["ticker"]; r[8] == "-" || r[9] == "-" {
 		t.Errorf("ctl status shows no CPU or MEM for ticker: %q", r)
 	}
-	if r := rows["daemon"]; r[6] != "-" || r[7] != "-" {
+	if r := rows["daemon"]; r[8] != "-" || r[9] != "-" {
 		t.Errorf("ctl status shows usage for daemon, STOPPED: %q", r)
 	}
 

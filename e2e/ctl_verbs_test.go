@@ -98,15 +98,15 @@ startsecs = 30
 		}
 		for _, name := range []string{"web:0", "web:1", "sig"} {
 			r := rows[name]
-			if r == nil || r[1] != "RUNNING" || atoiDefault(r[2], 0) <= 0 || !strings.HasSuffix(r[3], "s") || r[4] != "-" || r[5] != "yes" || r[6] != "-" ||
-				!strings.HasSuffix(r[7], "s") || !strings.HasSuffix(r[8], "M") && !strings.HasSuffix(r[8], "K") {
-				t.Errorf("%s: row %q, want RUNNING, a pid, an uptime, no health, ready, no exit, its CPU time and memory", name, r)
+			if r == nil || r[1] != "RUNNING" || !strings.HasSuffix(r[2], "s") || atoiDefault(r[3], 0) <= 0 || !strings.HasSuffix(r[4], "s") || r[5] != "-" || r[6] != "yes" || r[7] != "-" ||
+				!strings.HasSuffix(r[8], "s") || !strings.HasSuffix(r[9], "M") && !strings.HasSuffix(r[9], "K") {
+				t.Errorf("%s: row %q, want RUNNING, a time in it, a pid, an uptime, no health, ready, no exit, its CPU time and memory", name, r)
 			}
 		}
-		if r := rows["sig"]; r != nil && r[2] != strconv.Itoa(sigPid) {
-			t.Errorf("sig: pid %s, want %d, the pid sigrecv says it has", r[2], sigPid)
+		if r := rows["sig"]; r != nil && r[3] != strconv.Itoa(sigPid) {
+			t.Errorf("sig: pid %s, want %d, the pid sigrecv says it has", r[3], sigPid)
 		}
-		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-", "-", "-", "-"}) {
+		if r := rows["slow"]; !slices.Equal(r, []string{"slow", "STOPPED", "-", "-", "-", "-", "-", "-", "-", "-"}) {
 			t.Errorf("slow: row %q, want STOPPED and dashes", r)
 		}
 

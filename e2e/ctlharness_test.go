@@ -173,22 +173,30 @@ func ctlStatus(t *testing.T, sock, name string) api.Status {
 }
 
 // statusTable parses `tend ctl status` into rows by name; each row is
-// the line's fields.
+// the line's fields: NAME STATE IN-STATE PID UPTIME HEALTH EXIT, and NEXT
+// RUN when the header has it.
 func statusTable(t *testing.T, out string) map[string][]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	header := strings.Fields(lines[0])
-	if len(header) > 9 && header[9] == "STATUS" {
-		header = header[:9] // what programs said: any number of words
+	head := []string{"NAME", "STATE", "IN", "STATE", "PID", "UPTIME", "HEALTH", "READY", "EXIT", "CPU", "MEM"}
+	got := strings.Fields(lines[0])
+	cols := 10 // IN STATE is one column
+	if len(got) > len(head) && got[len(head)] == "NEXT" {
+		head = append(head, "NEXT", "RUN")
+		cols++
 	}
-	if !slices.Equal(header, []string{"NAME", "STATE", "PID", "UPTIME", "HEALTH", "READY", "EXIT", "CPU", "MEM"}) {
-		t.Fatalf("status header %q, want NAME STATE PID UPTIME HEALTH READY EXIT CPU MEM [STATUS]", lines[0])
+	text := len(got) > len(head) && got[len(head)] == "STATUS" // what programs said: any number of words
+	if text {
+		got = got[:len(head)]
+	}
+	if !slices.Equal(got, head) {
+		t.Fatalf("status header %q, want NAME STATE IN STATE PID UPTIME HEALTH READY EXIT CPU MEM [NEXT RUN] [STATUS]", lines[0])
 	}
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) < 9 {
-			t.Fatalf("status row %q: want 9 columns", l)
+		if len(f) != cols && !(text && len(f) > cols) {
+			t.Fatalf("status row %q: want %d columns", l, cols)
 		}
 		rows[f[0]] = f
 	}

@@ -45,7 +45,7 @@ on_unhealthy = %q
 		ctl(t, sock, "start", "web").must(t, 0)
 		pid := w.state("web", "RUNNING").Pid
 		w.health("web", "healthy")
-		if r := statusTable(t, ctl(t, sock, "status", "web").must(t, 0).stdout)["web"]; r == nil || r[4] != "healthy" {
+		if r := statusTable(t, ctl(t, sock, "status", "web").must(t, 0).stdout)["web"]; r == nil || r[5] != "healthy" {
 			t.Errorf("status: %q, want HEALTH healthy", r)
 		}
 		ctl(t, sock, "health").must(t, 0)
@@ -148,7 +148,7 @@ on_unhealthy = "ignore"
 	if o := ctl(t, sock, "health").must(t, 1); strings.TrimSpace(o.stdout) != "unhealthy: db is unhealthy" {
 		t.Errorf("health: %v", o)
 	}
-	if r := statusTable(t, ctl(t, sock, "status").must(t, 0).stdout)["db"]; r == nil || r[1] != "RUNNING" || r[4] != "unhealthy" {
+	if r := statusTable(t, ctl(t, sock, "status").must(t, 0).stdout)["db"]; r == nil || r[1] != "RUNNING" || r[5] != "unhealthy" {
 		t.Errorf("status: %q, want RUNNING, unhealthy", r)
 	}
 	s.signal(syscall.SIGTERM)

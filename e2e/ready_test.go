@@ -65,7 +65,7 @@ startsecs = 0
 	if !note.Ready || note.StatusText != "serving 3 tables" {
 		t.Errorf("note: %+v, want ready, status text", note)
 	}
-	if r := statusTable(t, ctl(t, sock, "status", "log").must(t, 0).stdout)["log"]; r == nil || r[5] != "yes" {
+	if r := statusTable(t, ctl(t, sock, "status", "log").must(t, 0).stdout)["log"]; r == nil || r[6] != "yes" {
 		t.Errorf("status of log: %q, want READY yes", r)
 	}
 	s.signal(syscall.SIGTERM)

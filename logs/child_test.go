@@ -118,3 +118,31 @@ func TestPipeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowPipe: tend's stdout, when a pipe, grows to 1 MiB; what is not a
+// pipe is left alone.
+func TestGrowPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if got := GrowPipe(w); got != outPipeSize {
+		t.Errorf("GrowPipe of a 64 KiB pipe: %d, want %d", got, outPipeSize)
+	}
+	if n, _ := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0); n != outPipeSize {
+		t.Errorf("the pipe holds %d", n)
+	}
+	if got := GrowPipe(r); got != outPipeSize {
+		t.Errorf("GrowPipe again: %d", got)
+	}
+	f, err := os.Create(t.TempDir() + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := GrowPipe(f); got != 0 {
+		t.Errorf("GrowPipe of a file: %d", got)
+	}
+}

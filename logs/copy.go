@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // MaxLine is the longest line Copy writes whole. A longer line is written
@@ -20,6 +21,13 @@ const (
 	// of 100 bytes or more behind a prefix of up to 25 fits in it, so it
 	// costs one write.
 	outSize = readRoom + readRoom/4
+	// bigRoom is the room each read gets once a read has come back full:
+	// the program writes faster than it is copied, and the pipe (Pipe's
+	// 256 KiB) holds more than readRoom. Reads and writes four times as
+	// large cost the copier, the program and whoever reads tend's stdout
+	// a quarter of the wake-ups. A copier grows so once, to about
+	// 650 KiB; one that never falls behind keeps its 210 KiB.
+	bigRoom = 256 << 10
 )
 
 // DropError is what Copy returns when its destination failed: Lines lines
@@ -51,25 +59,63 @@ func (e *DropError) Unwrap() error { return e.Err }
 // write error and the number of lines dropped. A read error other than
 // EOF ends the copy as EOF would, and is returned when no write failed.
 //
-// Each Copy holds two buffers of fixed size, about 210 KiB in all, and
-// allocates nothing per line or per read.
+// Each Copy holds two buffers, about 210 KiB in all, and allocates
+// nothing per line or per read. When a read fills its buffer (the
+// program writes faster than it is copied), they grow, once, to about
+// 650 KiB, for reads and writes four times as large.
 func Copy(dst *Dest, r io.ReadCloser, prefix string) (int64, error) {
-	return CopyWatch(dst, r, prefix, nil)
+	return CopyTo(r, Sink{Dest: dst, Prefix: prefix})
 }
 
-// CopyWatch is Copy that also shows watch every line it copies, without
-// its '\n' (and without a '\r' before it), until watch returns true; it
-// then looks no further. watch runs on the copier's goroutine, after
-// the line was read and before it is written; it must not keep line. A
-// line longer than MaxLine is shown in the pieces it is written in. nil
-// watches nothing.
+// Sink is where CopyTo puts the lines of one stream, and how.
+type Sink struct {
+	// Dest gets the lines.
+	Dest *Dest
+	// Prefix goes before each line: "web | " in prefix mode, "" for a
+	// file.
+	Prefix string
+	// JSON writes each line as a JSON line instead (AppendJSONLine),
+	// with Program and Stream, and the time of the read that brought it;
+	// Prefix is not used. A piece of a long line is a line of its own.
+	JSON bool
+	// Program and Stream (StreamStdout, StreamStderr) name the lines, in
+	// JSON lines and in Ring: "web", or "web(pre_stop)" for a hook.
+	Program, Stream string
+	// Ring, when set, keeps the last lines too (without prefix), as they
+	// are read.
+	Ring *Ring
+	// Watch, when set, is shown every line copied, without its '\n'
+	// (and without a '\r' before it), until it returns true; it then
+	// looks no further. It runs on the copier's goroutine, after the
+	// line was read and before it is written; it must not keep line. A
+	// line longer than MaxLine is shown in the pieces it is written in.
+	Watch func(line []byte) bool
+}
+
+// CopyWatch is Copy that also shows watch every line it copies (Sink's
+// Watch).
 func CopyWatch(dst *Dest, r io.ReadCloser, prefix string, watch func(line []byte) bool) (int64, error) {
+	return CopyTo(r, Sink{Dest: dst, Prefix: prefix, Watch: watch})
+}
+
+// CopyTo is Copy with the lines written as s says. A JSON copier's output
+// buffer grows, once, to fit the longest line escaped (about 400 KiB)
+// when such a line comes.
+func CopyTo(r io.ReadCloser, s Sink) (int64, error) {
 	c := copier{
-		dst:    dst,
-		prefix: prefix,
-		watch:  watch,
+		dst:    s.Dest,
+		prefix: s.Prefix,
+		watch:  s.Watch,
 		in:     make([]byte, MaxLine+readRoom),
-		out:    make([]byte, 0, max(outSize, len(prefix)+MaxLine+1)),
+		ring:   s.Ring,
+	}
+	if s.JSON {
+		c.prefix = ""
+		c.json = &jsonLabel{program: s.Program, stream: s.Stream}
+	}
+	c.out = make([]byte, 0, max(outSize, len(c.prefix)+MaxLine+1))
+	if c.ring != nil {
+		c.meta = c.ring.source(s.Program, s.Stream == StreamStderr)
 	}
 	rerr := c.run(r)
 	r.Close() // a pipe's read end: nothing to learn from its close
@@ -79,10 +125,21 @@ func CopyWatch(dst *Dest, r io.ReadCloser, prefix string, watch func(line []byte
 	return c.written, rerr
 }
 
-// copier is the state of one Copy; its buffers never grow.
+// jsonLabel is what a JSON copier's lines say of where they come from,
+// and the head they share within one read.
+type jsonLabel struct {
+	program, stream string
+	head            []byte
+}
+
+// copier is the state of one Copy; its buffers grow at most once each
+// (grow; and a JSON copier's output buffer, for the longest line).
 type copier struct {
 	dst    *Dest
 	prefix string
+	json   *jsonLabel // nil: lines are written as they are, behind prefix
+	ring   *Ring      // nil: none
+	meta   uint32     // the ring's label for these lines
 	// in holds the unfinished line carried from the last read (at most
 	// MaxLine bytes), then the next read, which always gets at least
 	// readRoom bytes.
@@ -102,21 +159,62 @@ func (c *copier) run(r io.Reader) error {
 	for {
 		n, err := r.Read(c.in[carry:])
 		data := c.in[:carry+n]
-		rest := c.lines(data)
+		var at int64
+		if c.json != nil || c.ring != nil {
+			now := time.Now()
+			at = now.UnixNano()
+			if c.json != nil {
+				c.json.head = appendJSONHead(c.json.head[:0], now, c.json.program, c.json.stream)
+			}
+		}
+		var rest []byte
+		if c.json != nil {
+			rest = c.jsonLines(data)
+		} else {
+			rest = c.lines(data)
+		}
 		if err != nil {
 			c.see(data)
 			if len(rest) > 0 {
-				c.piece(rest)
+				if c.json != nil {
+					c.jsonLine(rest)
+				} else {
+					c.piece(rest)
+				}
 			}
+			c.keep(data, at)
 			c.flush()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("read: %w", err)
 		}
+		c.keep(data[:len(data)-len(rest)], at)
 		c.see(data[:len(data)-len(rest)])
 		c.flush()
+		full := n == len(c.in)-carry
 		carry = copy(c.in, rest)
+		if full && len(c.in) < MaxLine+bigRoom {
+			c.grow(carry)
+		}
+	}
+}
+
+// grow gives the copier bigRoom to read into, and an output buffer to
+// match; what it carries comes along.
+func (c *copier) grow(carry int) {
+	in := make([]byte, MaxLine+bigRoom)
+	copy(in, c.in[:carry])
+	c.in = in
+	if size := bigRoom + bigRoom/4; cap(c.out) < size {
+		c.out = make([]byte, 0, size)
+	}
+}
+
+// keep adds the lines p to the ring, if any.
+func (c *copier) keep(p []byte, at int64) {
+	if c.ring != nil {
+		c.ring.add(p, at, c.meta)
 	}
 }
 
@@ -187,6 +285,55 @@ func (c *copier) piece(p []byte) {
 	c.out = append(c.out, c.prefix...)
 	c.out = append(c.out, p...)
 	c.out = append(c.out, '\n')
+}
+
+// jsonLines is lines for a JSON copier: each complete line of data, cut
+// in pieces as lines cuts them, becomes a JSON line in the batch.
+func (c *copier) jsonLines(data []byte) []byte {
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := data[:i]
+		data = data[i+1:]
+		for len(line) > MaxLine {
+			c.jsonLine(line[:MaxLine])
+			line = line[MaxLine:]
+		}
+		c.jsonLine(line)
+	}
+	for len(data) > MaxLine {
+		c.jsonLine(data[:MaxLine])
+		data = data[MaxLine:]
+	}
+	return data
+}
+
+// jsonLine adds p, which holds no '\n', as one JSON line.
+func (c *copier) jsonLine(p []byte) {
+	need := len(c.json.head) + maxEscaped*len(p) + len(jsonTail)
+	if len(c.out)+need > cap(c.out) {
+		c.flush()
+		if need > cap(c.out) {
+			// The worst case of the longest line, so this happens once
+			// (a later head may be a few bytes longer: the time's
+			// trailing zeros are dropped).
+			c.out = make([]byte, 0, len(c.json.head)+64+maxEscaped*MaxLine+len(jsonTail))
+		}
+	}
+	// Most lines need no escaping: copied whole, without append's
+	// checks (the room is there).
+	out := c.out[:cap(c.out)]
+	o := len(c.out)
+	o += copy(out[o:], c.json.head)
+	if plainRun(p) == len(p) {
+		o += copy(out[o:], p)
+	} else {
+		o = len(appendEscaped(out[:o], p))
+	}
+	o += copy(out[o:], jsonTail)
+	c.out = out[:o]
 }
 
 // room flushes the batch unless it has room for the prefix and n bytes.

@@ -539,3 +539,33 @@ func TestCopyWatch(t *testing.T) {
 		t.Errorf("pieces of %d, want %d", sizes, want)
 	}
 }
+
+// TestCopyGrows: a copier whose read comes back full reads four times as
+// much from then on, its carry kept; one whose reads never fill stays
+// small.
+func TestCopyGrows(t *testing.T) {
+	block := strings.Repeat(string(lineBlock()), 3)
+	for _, c := range []struct {
+		name  string
+		reads []string
+		grown bool
+	}{
+		{"small reads", []string{"a\n", "b", "c\n"}, false},
+		{"a full read", []string{"x" + block[:MaxLine+readRoom-1], "tail\n"}, true},
+		{"a read not quite full", []string{"x" + block[:MaxLine+readRoom-2], "tail\n"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &writes{}
+			cp := copier{dst: NewDest(w), prefix: "p | ", in: make([]byte, MaxLine+readRoom), out: make([]byte, 0, outSize)}
+			if err := cp.run(newChunks(c.reads...)); err != nil {
+				t.Fatal(err)
+			}
+			if grown := len(cp.in) == MaxLine+bigRoom; grown != c.grown || grown && cap(cp.out) < bigRoom {
+				t.Errorf("grown %v (in %d, out %d), want %v", grown, len(cp.in), cap(cp.out), c.grown)
+			}
+			if got, want := w.String(), reference(strings.Join(c.reads, ""), "p | "); got != want {
+				t.Errorf("got %s, want %s", short(got), short(want))
+			}
+		})
+	}
+}

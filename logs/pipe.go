@@ -41,3 +41,30 @@ func Pipe() (r, w *os.File, err error) {
 	// of a blocking fd.
 	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
 }
+
+// outPipeSize is what GrowPipe asks for.
+const outPipeSize = 1 << 20
+
+// GrowPipe grows f, tend's stdout or stderr, to 1 MiB when it is a pipe
+// (a FIFO) smaller than that, as a container's stdout usually is: the
+// copiers then write batches of lines whole, and whoever reads the other
+// end wakes once per batch rather than once per 64 KiB. The kernel
+// allocates the pages only as they fill; a pipe the kernel will not grow
+// (fs.pipe-max-size, the user's pipe budget) stays as it was. It reports
+// the size the pipe has, 0 when f is not a pipe.
+func GrowPipe(f *os.File) int {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return 0
+	}
+	size, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		return 0
+	}
+	if size < outPipeSize {
+		if n, err := unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, outPipeSize); err == nil {
+			size = n
+		}
+	}
+	return size
+}

@@ -9,12 +9,14 @@ import (
 )
 
 // Program output. `inherit` passes tend's own fds 1 and 2 to the program:
-// no pipe, no copy. `prefix` and a file path give the program the write
-// end of a pipe; a copier goroutine drains the read end into tend's
-// stdout or stderr, each line behind "name | ", or into a rotated file.
-// The copier ends at EOF, which comes only once every process holding the
-// write end has exited, grandchildren included: tend waits for every
-// copier before it exits, so no line is lost.
+// no pipe, no copy. `prefix`, `json` and a file path give the program the
+// write end of a pipe; a copier goroutine drains the read end into tend's
+// stdout or stderr, each line behind "name | ", or into tend's stdout as
+// a JSON line (stderr's too), or into a rotated file, and keeps the last
+// lines in the program's ring for `tend ctl logs`. The copier ends at
+// EOF, which comes only once every process holding the write end has
+// exited, grandchildren included: tend waits for every copier before it
+// exits, so no line is lost.
 
 // openOutputs prepares p's stdout and stderr in c. The returned finish
 // must be called once the spawn is over: it closes tend's copies of the
@@ -31,8 +33,7 @@ func (s *Supervisor) openOutputs(p *program, c *Command) (func(ok bool), error) 
 func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch func() func([]byte) bool) (func(ok bool), error) {
 	type stream struct {
 		r, w    *os.File
-		dest    *logs.Dest
-		prefix  string
+		sink    logs.Sink
 		release func() // gives back a log file; runs on the loop
 	}
 	var streams []stream
@@ -44,13 +45,20 @@ func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch fu
 		}
 	}
 	for i, out := range []config.Output{p.cfg.Stdout, p.cfg.Stderr} {
-		st := stream{release: func() {}}
+		st := stream{release: func() {}, sink: logs.Sink{Program: name, Stream: logs.StreamStdout}}
+		if i == 1 {
+			st.sink.Stream = logs.StreamStderr
+		}
 		switch out.Mode {
 		case config.Prefix:
-			st.dest, st.prefix = s.opts.Stdout, name+" | "
+			st.sink.Dest, st.sink.Prefix = s.opts.Stdout, name+" | "
 			if i == 1 {
-				st.dest = s.opts.Stderr
+				st.sink.Dest = s.opts.Stderr
 			}
+		case config.JSON:
+			// One stream of JSON lines, as a log shipper reads one:
+			// stderr's lines say "stream":"stderr".
+			st.sink.Dest, st.sink.JSON = s.opts.Stdout, true
 		case config.File:
 			d, err := s.files.Open(out.Path, out.MaxBytes, out.Backups)
 			if err != nil {
@@ -58,10 +66,11 @@ func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch fu
 				return nil, err
 			}
 			path := out.Path
-			st.dest, st.release = d, func() { s.files.Release(path) }
+			st.sink.Dest, st.release = d, func() { s.files.Release(path) }
 		default:
 			continue
 		}
+		st.sink.Ring = s.ringOf(p)
 		var err error
 		if st.r, st.w, err = logs.Pipe(); err != nil {
 			st.release()
@@ -93,7 +102,8 @@ func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch fu
 				w = watch()
 			}
 			s.goSafe("output "+name, func() {
-				_, err := logs.CopyWatch(st.dest, st.r, st.prefix, w)
+				st.sink.Watch = w
+				_, err := logs.CopyTo(st.r, st.sink)
 				s.outputDone <- func() {
 					st.release()
 					var drop *logs.DropError

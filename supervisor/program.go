@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tend/config"
+	"tend/logs"
 	"tend/reaper"
 	"tend/signals"
 )
@@ -63,6 +64,7 @@ type program struct {
 	sock       notifySocket // ready = "notify": the program's socket, kept across runs; nil before its first start
 	pipe       readyPipe    // ready = { fd = N }: this run's pipe; nil: none
 	cg         progCgroup   // its cgroup, and its OOM kills (cgroups.go)
+	ring       *logs.Ring   // its last lines, for ctl logs; nil until it has output to keep (ringOf)
 }
 
 // alive reports whether the program has processes: its main process,
@@ -155,6 +157,9 @@ func (s *Supervisor) deps(p *program) (depCheck, *program) {
 	result := depMet
 	for _, d := range p.cfg.DependsOn {
 		q := s.byName[d.Name]
+		if q == nil {
+			continue // an instance ctl scale took away: nothing to wait for
+		}
 		switch checkDep(d, s.depView(q)) {
 		case depDead:
 			return depDead, q

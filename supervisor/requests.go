@@ -40,6 +40,12 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 		reply := s.reply(ps, err)
 		s.addUsage(ps, reply.Programs)
 		return reply
+	case api.VerbLogs:
+		ps, err := s.match(r.Names)
+		if err != nil {
+			return api.Reply{Err: err.Error()}
+		}
+		return s.logsOf(ps)
 	case api.VerbHealth:
 		ok, reason := s.health()
 		return api.Reply{Healthy: ok, Reason: reason}
@@ -60,6 +66,10 @@ func (s *Supervisor) serve(r api.Request) api.Reply {
 	}
 	if s.phase != running {
 		return api.Reply{Err: "tend is shutting down"}
+	}
+	if r.Verb == api.VerbScale {
+		ps, err := s.scale(r.Names[0], r.Instances, by)
+		return s.reply(ps, err)
 	}
 	ps, err := s.match(r.Names)
 	if err != nil {
@@ -111,12 +121,19 @@ func (s *Supervisor) reply(ps []*program, err error) api.Reply {
 		r.Err = err.Error()
 	}
 	for _, p := range ps {
-		r.Programs = append(r.Programs, p.status(s.now()))
+		st := p.status(s.now())
+		if p.alive() {
+			// started is tend time, real time less s.frozen: back on the
+			// real clock, less the time the container was frozen since,
+			// as tend's deadlines count it. The same every call.
+			st.Started = p.started.Add(s.frozen)
+		}
+		r.Programs = append(r.Programs, st)
 	}
 	return r
 }
 
-// status is what `tend ctl status` shows of p.
+// status is what `tend ctl status` shows of p, but Started (reply).
 func (p *program) status(now time.Time) api.Status {
 	return api.Status{Name: p.cfg.Name, State: p.state, Health: p.probe.health, Pid: p.pid,
 		Since: p.since, ExitCode: p.lastCode, Restarts: p.restarts, Critical: p.cfg.Critical,

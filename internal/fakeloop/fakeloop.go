@@ -11,12 +11,14 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"tend/api"
+	"tend/logs"
 )
 
 // prog is one program of the fake loop's table.
@@ -34,6 +36,11 @@ type prog struct {
 	// crashy: a start goes STARTING → BACKOFF → FATAL.
 	crashy bool
 	gen    int // bumped on every change: a stale scheduled step is dropped
+	// started is when its process started; nextRun when it runs next
+	// (migrate, as a scheduled oneshot).
+	started, nextRun time.Time
+	// ring keeps its output; nil: inherited, nothing kept.
+	ring *logs.Ring
 }
 
 // sub is an events subscriber.
@@ -43,10 +50,12 @@ type sub struct {
 }
 
 // Loop is the fake loop. Its table: web:0 and web:1 (critical) and db
-// RUNNING, migrate (a oneshot) COMPLETED, stuck and crashy STOPPED. A
-// start takes 20 ms to RUNNING (then 20 ms more to COMPLETED for
-// migrate), a stop 20 ms from STOPPING to STOPPED; stuck never gets past
-// STARTING, crashy goes to BACKOFF, then FATAL.
+// RUNNING, migrate (a oneshot, scheduled) COMPLETED, stuck and crashy
+// STOPPED. A start takes 20 ms to RUNNING (then 20 ms more to COMPLETED
+// for migrate), a stop 20 ms from STOPPING to STOPPED; stuck never gets
+// past STARTING, crashy goes to BACKOFF, then FATAL. web:0 has written
+// "web0 line 1" to "web0 line 3" and db "db oops" to its stderr; stuck's
+// output is inherited: nothing kept. Scale takes "web" only.
 type Loop struct {
 	// Reqs is where the server sends requests.
 	Reqs chan api.Request
@@ -57,6 +66,9 @@ type Loop struct {
 	// Dropped gets a token each time a subscriber is dropped for being
 	// full, Subscribed each time one is registered.
 	Dropped, Subscribed chan struct{}
+	// Output has the program of the first word write the rest as a line
+	// of its stdout: "web:0 hello".
+	Output chan string
 
 	step chan func()
 	quit chan struct{}
@@ -84,16 +96,24 @@ func Start(t testing.TB) *Loop {
 		step:       make(chan func()),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
+		Output:     make(chan string),
 		nextPid:    200,
 		progs: []*prog{
-			{name: "web:0", state: api.Running, pid: 101, since: now.Add(-3 * time.Minute), critical: true},
-			{name: "web:1", state: api.Running, pid: 102, since: now.Add(-2 * time.Hour), critical: true},
-			{name: "db", state: api.Running, pid: 103, since: now.Add(-50 * time.Second)},
-			{name: "migrate", state: api.Completed, since: now.Add(-time.Hour), exit: &zero, oneshot: true},
+			{name: "web:0", state: api.Running, pid: 101, since: now.Add(-3 * time.Minute), started: now.Add(-3 * time.Minute), critical: true},
+			{name: "web:1", state: api.Running, pid: 102, since: now.Add(-2 * time.Hour), started: now.Add(-5 * time.Hour), critical: true},
+			{name: "db", state: api.Running, pid: 103, since: now.Add(-50 * time.Second), started: now.Add(-50 * time.Second)},
+			{name: "migrate", state: api.Completed, since: now.Add(-time.Hour), exit: &zero, oneshot: true, nextRun: now.Add(10 * time.Minute)},
 			{name: "stuck", state: api.Stopped, stuck: true},
 			{name: "crashy", state: api.Stopped, crashy: true},
 		},
 	}
+	for _, p := range l.progs {
+		if p.name != "stuck" {
+			p.ring = logs.NewRing()
+		}
+	}
+	keep(l.progs[0], logs.StreamStdout, "web0 line 1\nweb0 line 2\nweb0 line 3\n")
+	keep(l.progs[2], logs.StreamStderr, "db oops\n")
 	go l.run()
 	t.Cleanup(func() {
 		close(l.quit)
@@ -113,6 +133,13 @@ func (l *Loop) run() {
 		case n := <-l.Flood:
 			for i := range n {
 				l.emit(api.Event{Program: "flood", State: api.Running, From: api.Starting, Pid: i, Time: time.Now()})
+			}
+		case out := <-l.Output:
+			name, line, _ := strings.Cut(out, " ")
+			for _, p := range l.progs {
+				if p.name == name {
+					keep(p, logs.StreamStdout, line+"\n")
+				}
 			}
 		case <-l.Drop:
 			for _, s := range l.subs {
@@ -158,9 +185,19 @@ func (l *Loop) after(d time.Duration, p *prog, f func()) {
 	})
 }
 
+// keep has p write text to its stream, through a copier, as a program's
+// output goes.
+func keep(p *prog, stream, text string) {
+	_, _ = logs.CopyTo(io.NopCloser(strings.NewReader(text)),
+		logs.Sink{Dest: logs.NewDest(io.Discard), Program: p.name, Stream: stream, Ring: p.ring})
+}
+
 func (l *Loop) set(p *prog, state api.State, pid int) {
 	from := p.state
 	p.state, p.pid, p.since = state, pid, time.Now()
+	if pid != 0 && from.Down() {
+		p.started = p.since
+	}
 	p.gen++
 	var exit *int
 	if pid == 0 && from != api.Stopped && from != api.Fatal && from != api.Completed {
@@ -237,8 +274,13 @@ func (l *Loop) statuses(ps []*prog) []api.Status {
 			c, m := 1.25, uint64(48<<20) // what the usage of a live program reads
 			cpu, mem = &c, &m
 		}
-		out = append(out, api.Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
-			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, CPUSeconds: cpu, MemoryBytes: mem, Ready: p.state == api.Running})
+		st := api.Status{Name: p.name, State: p.state, Health: health, Pid: p.pid, Since: p.since,
+			ExitCode: p.exit, Restarts: p.restarts, Critical: p.critical, NextRun: p.nextRun,
+			CPUSeconds: cpu, MemoryBytes: mem, Ready: p.state == api.Running}
+		if p.pid != 0 {
+			st.Started = p.started
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -304,6 +346,9 @@ func (l *Loop) onRequest(req api.Request) {
 	case api.VerbReload, api.VerbShutdown:
 		req.Reply <- api.Reply{}
 		return
+	case api.VerbScale:
+		req.Reply <- l.scale(req.Names[0], req.Instances)
+		return
 	case api.VerbHealth:
 		for _, p := range l.progs {
 			if p.critical && p.state != api.Running {
@@ -321,6 +366,19 @@ func (l *Loop) onRequest(req api.Request) {
 	}
 	switch req.Verb {
 	case api.VerbStatus:
+	case api.VerbLogs:
+		var rings []*logs.Ring
+		for _, p := range ps {
+			if p.ring != nil {
+				rings = append(rings, p.ring)
+			}
+		}
+		if len(rings) == 0 {
+			req.Reply <- api.Reply{Err: "logs: " + ps[0].name + "'s output is inherited by tend's stdout and stderr; nothing kept"}
+			return
+		}
+		req.Reply <- api.Reply{Logs: logs.NewView(rings)}
+		return
 	case api.VerbStart:
 		for _, p := range ps {
 			l.startProg(p)
@@ -356,6 +414,33 @@ func (l *Loop) onRequest(req api.Request) {
 		return
 	}
 	req.Reply <- api.Reply{Programs: l.statuses(ps)}
+}
+
+// scale has n instances of web: new ones start, surplus ones stop,
+// highest first, and go once stopped.
+func (l *Loop) scale(group string, n int) api.Reply {
+	if group != "web" {
+		return api.Reply{Err: "no program matches " + group}
+	}
+	var web []*prog
+	for _, p := range l.progs {
+		if strings.HasPrefix(p.name, "web:") {
+			web = append(web, p)
+		}
+	}
+	for i := len(web); i < n; i++ {
+		p := &prog{name: "web:" + strconv.Itoa(i), state: api.Stopped, ring: logs.NewRing()}
+		l.progs = slices.Insert(l.progs, i, p)
+		web = append(web, p)
+		l.startProg(p)
+	}
+	for i := len(web) - 1; i >= n; i-- {
+		p := web[i]
+		l.stopProg(p, func() {
+			l.progs = slices.DeleteFunc(l.progs, func(q *prog) bool { return q == p })
+		})
+	}
+	return api.Reply{Programs: l.statuses(web)}
 }
 
 // Main is `tend ctl`'s entry point: ctl.Main.

@@ -43,19 +43,22 @@ const (
 	logDirect      = "direct"           // svchild > /dev/null
 	logCat         = "cat"              // svchild | cat > /dev/null: the baseline
 	logCatSetsid   = "cat-setsid"       // the same, svchild in a session of its own, as tend starts it
+	logCatCat      = "cat-cat"          // svchild | cat | cat > /dev/null: a copier that does nothing but copy
 	logTendInherit = "tend-inherit"     // tend, stdout = "inherit", tend's stdout /dev/null
 	logTendInhCat  = "tend-inherit-cat" // the same, tend's stdout a pipe to cat > /dev/null
 	logTendPrefix  = "tend-prefix"      // tend, stdout = "prefix", tend's stdout /dev/null
 	logTendPreCat  = "tend-prefix-cat"  // the same, tend's stdout a pipe to cat > /dev/null
 	logTendCount   = "tend-prefix-pipe" // the same, tend's stdout a pipe svbench reads and counts
 	logTendFile    = "tend-file"        // tend, stdout = a file (rotated: 10 MiB, 5 backups)
+	logTendJSON    = "tend-json"        // tend, stdout = "json", tend's stdout /dev/null
+	logTendJSONCat = "tend-json-cat"    // the same, tend's stdout a pipe to cat > /dev/null
 	logSupervisord = "supervisord"      // stdout_logfile=/dev/stdout, supervisord's stdout /dev/null
 	logSupFile     = "supervisord-file" // stdout_logfile=a file (rotated: 50 MB, 10 backups)
 	logS6          = "s6-inherit"       // s6 passes its own stdout down, as tend's inherit
 )
 
-var logPaths = []string{logDirect, logCat, logCatSetsid, logTendInherit, logTendInhCat, logTendPrefix, logTendPreCat, logTendCount,
-	logTendFile, logSupervisord, logSupFile, logS6}
+var logPaths = []string{logDirect, logCat, logCatSetsid, logCatCat, logTendInherit, logTendInhCat, logTendPrefix, logTendPreCat, logTendCount,
+	logTendJSON, logTendJSONCat, logTendFile, logSupervisord, logSupFile, logS6}
 
 func measureLogs(t *procTree, sups []supervisor, p params) (map[string][]logSample, error) {
 	res := map[string][]logSample{}
@@ -122,6 +125,38 @@ func logOnce(t *procTree, sups []supervisor, path string, n int64, file string) 
 			return s, err
 		}
 		s.CopierCPUMs = cpuMs(cat.ProcessState)
+	case logCatCat:
+		// The copier in the middle: what a supervisor that copies costs
+		// at the least, a process that reads and writes every byte.
+		r1, w1, err := os.Pipe()
+		if err != nil {
+			return s, err
+		}
+		r2, w2, err := os.Pipe()
+		if err != nil {
+			return s, err
+		}
+		mid, last := exec.Command("cat"), exec.Command("cat")
+		mid.Stdin, mid.Stdout, mid.Stderr = r1, w2, os.Stderr
+		last.Stdin, last.Stdout, last.Stderr = r2, devnull, os.Stderr
+		wr := exec.Command(child[0], child[1:]...)
+		wr.Stdout, wr.Stderr = w1, os.Stderr
+		wr.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // as tend starts it
+		for _, c := range []*exec.Cmd{last, mid, wr} {
+			if err == nil {
+				err = c.Start()
+			}
+		}
+		for _, f := range []*os.File{r1, w1, r2, w2} {
+			f.Close()
+		}
+		if err != nil {
+			return s, err
+		}
+		if err := errors.Join(wr.Wait(), mid.Wait(), last.Wait()); err != nil {
+			return s, err
+		}
+		s.CopierCPUMs = cpuMs(mid.ProcessState)
 	default:
 		sup, sc := sups[0], scenario{kind: "write", bytes: n, file: file}
 		logFile := filepath.Join(filepath.Dir(file), "out.log")
@@ -130,6 +165,8 @@ func logOnce(t *procTree, sups []supervisor, path string, n int64, file string) 
 			sc.output = "inherit"
 		case logTendPrefix, logTendPreCat, logTendCount:
 			sc.output = "prefix"
+		case logTendJSON, logTendJSONCat:
+			sc.output = "json"
 		case logTendFile:
 			sc.output = logFile
 		case logSupervisord:
@@ -144,7 +181,7 @@ func logOnce(t *procTree, sups []supervisor, path string, n int64, file string) 
 		var out *os.File
 		var counted chan [2]int64
 		var cat *exec.Cmd
-		if path == logTendInhCat || path == logTendPreCat || path == logTendCount {
+		if path == logTendInhCat || path == logTendPreCat || path == logTendCount || path == logTendJSONCat {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return s, err
