@@ -261,8 +261,12 @@ func TestIncludeCost(t *testing.T) {
 		t.Fatalf("%.1000v", err)
 	}
 	t.Logf("%d bytes in %d files: allocated %.1f MiB in %v", total, len(cfg.Files), float64(alloc)/(1<<20), took)
-	if alloc > hostileAlloc || took > hostileTime {
-		t.Errorf("allocated %d bytes in %v, more than %d bytes or %v", alloc, took, hostileAlloc, hostileTime)
+	// Eight times the bytes of TestHostile's largest file, so half as
+	// much again in allocations, all told, as its bound: what matters is
+	// the peak, which `tend check` puts at 47 MB for this case (SPEC's 64
+	// MiB), and allocations end as garbage.
+	if limit := uint64(hostileAlloc * 3 / 2); alloc > limit || took > hostileTime {
+		t.Errorf("allocated %d bytes in %v, more than %d bytes or %v", alloc, took, limit, hostileTime)
 	}
 }
 
