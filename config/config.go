@@ -343,6 +343,11 @@ type Healthcheck struct {
 	// Interval (interval, default 5s, > 0) is the time from one probe's
 	// start to the next one's.
 	Interval time.Duration
+	// StartInterval (start_interval, default 0s: interval) is the time
+	// between probes of a run until one passes, as Docker's: a short one
+	// makes a program whose readiness is a probe ready soon after it
+	// starts, with interval's pace after.
+	StartInterval time.Duration
 	// Timeout (timeout, default 2s, > 0): a probe still going after it
 	// has failed.
 	Timeout time.Duration

@@ -751,6 +751,12 @@ func (d *decoder) healthcheck(l loc, v any, readiness bool) *Healthcheck {
 		"interval":     func(l loc, v any) { h.Interval = d.positive(l, v, h.Interval) },
 		"timeout":      func(l loc, v any) { h.Timeout = d.positive(l, v, h.Timeout) },
 		"start_period": func(l loc, v any) { h.StartPeriod = d.durationOr(l, v, 0) },
+		"start_interval": func(l loc, v any) {
+			h.StartInterval = d.durationOr(l, v, 0)
+			if h.StartInterval > 0 && h.StartInterval < 10*time.Millisecond {
+				d.errorf(l, "must be 0s (off) or at least 10ms, not %s", h.StartInterval)
+			}
+		},
 		"retries": func(l loc, v any) {
 			n, _ := d.integer(l, v, 1, math.MaxInt32)
 			h.Retries = int(n)

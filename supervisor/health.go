@@ -45,6 +45,7 @@ type probe struct {
 	gen    uint64              // tags a goroutine probe's result; a stale one is dropped
 	fails  int                 // failures in a row
 	health api.Health          // the verdict: healthy (passes), unhealthy, or starting (none yet)
+	passed bool                // a probe of this run has passed: start_interval is over
 }
 
 // name is how the log calls the probe.
@@ -78,14 +79,23 @@ func (s *Supervisor) resetHealth(p *program) {
 	p.probe.prog, p.probe.role, p.probe.cfg = p, liveness, p.cfg.Healthcheck
 	p.rprobe.prog, p.rprobe.role, p.rprobe.cfg = p, readinessRole, p.cfg.Readiness
 	for _, pr := range p.checks() {
-		pr.check, pr.health = nil, ""
+		pr.check, pr.health, pr.passed = nil, "", false
 		if pr.cfg == nil {
 			continue
 		}
 		pr.check = newChecker(pr.cfg)
 		pr.fails, pr.health = 0, api.HealthStarting
-		pr.due = s.now().Add(pr.cfg.Interval)
+		pr.due = s.now().Add(pr.firstInterval())
 	}
+}
+
+// firstInterval is the time to pr's next probe: start_interval until a
+// probe of this run has passed (as Docker's), interval after.
+func (pr *probe) firstInterval() time.Duration {
+	if pr.cfg.StartInterval > 0 && pr.health != api.HealthHealthy && !pr.passed {
+		return pr.cfg.StartInterval
+	}
+	return pr.cfg.Interval
 }
 
 // cancelProbe forgets p's probes in flight and the next ones.
@@ -150,9 +160,10 @@ func (s *Supervisor) onProbeTimeout(pr *probe) {
 func (s *Supervisor) probeDone(pr *probe, err error) {
 	p, hc := pr.prog, pr.cfg
 	pr.end = time.Time{}
-	pr.due = pr.began.Add(hc.Interval)
+	pr.due = pr.began.Add(pr.firstInterval())
 	if err == nil {
-		pr.fails = 0
+		pr.fails, pr.passed = 0, true
+		pr.due = pr.began.Add(hc.Interval)
 		s.setVerdict(pr, api.HealthHealthy, pr.name()+" passed")
 		return
 	}

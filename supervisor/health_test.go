@@ -196,3 +196,38 @@ interval = "1s"
 		l.stop()
 	})
 }
+
+// TestStartInterval: until a probe of the run has passed, probes come
+// start_interval apart, interval after; a program whose readiness is
+// its check is ready at the first pass.
+func TestStartInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0
+ready = "healthy"
+healthcheck = { exec = ["check"], interval = "10s", start_interval = "100ms" }
+`, nil, map[string]script{"p": forever, "check": {runFor: 0, code: 0}})
+		time.Sleep(15 * time.Second)
+		l.want("0s spawn p", "100ms spawn check", "10.1s spawn check")
+		if n := l.count("spawn check"); n != 2 {
+			t.Errorf("%d probes in 15s, want 2 (start_interval, then interval):\n%s", n, strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
+	})
+	// A failing first probe is retried at start_interval.
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.p]
+command = ["p"]
+startsecs = 0
+healthcheck = { exec = ["check"], interval = "10s", start_interval = "100ms", retries = 100 }
+`, nil, map[string]script{"p": forever, "check": {runFor: 0, code: 1}})
+		time.Sleep(time.Second)
+		if n := l.count("spawn check"); n < 9 {
+			t.Errorf("%d failing probes in 1s, want ~10 at start_interval", n)
+		}
+		l.stop()
+	})
+}
