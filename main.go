@@ -161,6 +161,12 @@ func run(args []string, sub signals.Subscription) int {
 // programs, at info level (supervisor mode shows it; init mode is quiet,
 // as tini is, unless -v).
 func startLine(log zerolog.Logger, c cli, cfg *config.Config) {
+	ev := log.Info()
+	if !ev.Enabled() {
+		// Init mode, quiet: not even the version is read (the build
+		// info's pages would be tend's memory from then on).
+		return
+	}
 	mode, n := "init", 0
 	if cfg != nil {
 		mode, n = "supervisor", len(cfg.Programs)
@@ -171,7 +177,7 @@ func startLine(log zerolog.Logger, c cli, cfg *config.Config) {
 	if c.cmd != nil {
 		n++
 	}
-	ev := log.Info().Str("version", version()).Str("mode", mode)
+	ev = ev.Str("version", version()).Str("mode", mode)
 	if cfg != nil {
 		ev = ev.Str("config", cfg.File)
 	}
