@@ -126,8 +126,11 @@ autostart = false
 	ctl(t, sock, "start", "stranger").must(t, 0)
 	s.expect("sent as uid 0")
 	e := s.tl.waitMessage("prog", "notify message ignored")
-	if !strings.Contains(e.line, "process group") {
-		t.Errorf("ignored: %s, want the reason: another process group", e.line)
+	// The stranger exits as soon as it has sent: when tend reads the
+	// datagram its sender may be gone already, and it is ignored for
+	// that (a pid tend cannot place is never the program's).
+	if !strings.Contains(e.line, "process group") && !strings.Contains(e.line, "sender is gone") {
+		t.Errorf("ignored: %s, want the reason: another process group (or its sender gone)", e.line)
 	}
 	// Root, on the host: tend cannot name the sender.
 	if out := runCtl(t, helper("notify-send-as", "0", "0", path, "STATUS=the host\nREADY=1")); !strings.HasPrefix(out.stdout, "sent") {

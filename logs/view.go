@@ -23,6 +23,10 @@ type View struct {
 	following bool
 	snap      snapshot
 	out       []byte
+	// from is, for each ring, its end when the View was made (when
+	// tend took the request): Tail with n = 0 follows from there, so a
+	// line written between the request and Tail is not missed.
+	from []uint64
 }
 
 // ErrBehind ends a View's following: a ring dropped lines the reader had
@@ -39,7 +43,12 @@ const flushAt = 32 << 10
 
 // NewView returns a View of rings.
 func NewView(rings []*Ring) *View {
-	return &View{rings: rings, next: make([]uint64, len(rings)), wake: make(chan struct{}, 1)}
+	v := &View{rings: rings, next: make([]uint64, len(rings)), from: make([]uint64, len(rings)), wake: make(chan struct{}, 1)}
+	for i, r := range rings {
+		r.snap(&v.snap, 0, nil)
+		v.from[i] = v.snap.base + uint64(len(v.snap.data))
+	}
+	return v
 }
 
 // Tail writes to w the last n lines of the rings (at most RingLines),
@@ -55,6 +64,9 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 		r := v.rings[0]
 		r.snap(&v.snap, 0, wake)
 		v.next[0] = v.snap.base + uint64(len(v.snap.data))
+		if n == 0 && v.from[0] >= v.snap.base {
+			v.next[0] = min(v.next[0], v.from[0]) // what came since the request
+		}
 		v.snap.each(v.snap.lastLines(n), v.format)
 		return v.flush(w, 0)
 	}
@@ -65,6 +77,9 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 	for i, r := range v.rings {
 		r.snap(&v.snap, 0, wake)
 		v.next[i] = v.snap.base + uint64(len(v.snap.data))
+		if n == 0 && v.from[i] >= v.snap.base {
+			v.next[i] = min(v.next[i], v.from[i]) // what came since the request
+		}
 		v.snap.each(v.snap.lastLines(n), func(_ []byte, begin uint64, at int64, _ uint32) {
 			e := pick{at: at, ring: i, begin: begin}
 			switch {
