@@ -243,11 +243,12 @@ func (s *Supervisor) reload(reason string) error {
 		removed = append(removed, p.cfg.Name)
 		p.intent = intentRemove
 		s.stop(p, reason+": removed")
-		if p.alive() {
-			programs = append(programs, p) // until it is down
+		if p.alive() || p.hook != nil {
+			// Until it is down and its hook is over: forgotten then
+			// (applyExit, or start's pre_start).
+			programs = append(programs, p)
 		} else {
-			delete(s.byName, p.cfg.Name)
-			s.removeCgroup(p)
+			s.release(p)
 		}
 	}
 	if s.main != nil {
@@ -277,8 +278,16 @@ func (s *Supervisor) adopt(p *program) {
 
 // forget drops a program a reload removed, once it is down.
 func (s *Supervisor) forget(p *program) {
-	s.closeSocket(p)
 	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
-	delete(s.byName, p.cfg.Name)
+	s.release(p)
+}
+
+// release lets go of what a forgotten program holds: its name, its
+// notify socket, its cgroup.
+func (s *Supervisor) release(p *program) {
+	if s.byName[p.cfg.Name] == p { // not a program a later reload added by that name
+		delete(s.byName, p.cfg.Name)
+	}
+	s.closeSocket(p)
 	s.removeCgroup(p)
 }

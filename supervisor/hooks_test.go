@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -101,5 +102,32 @@ func TestDrainRunsPreStop(t *testing.T) {
 		if n := l.count("spawn pre"); n != 1 {
 			t.Errorf("pre_stop ran %d times, want once", n)
 		}
+	})
+}
+
+// TestRemovedDuringPreStart: a reload that removes a program while its
+// pre_start runs keeps it until the hook is over: hook_timeout still
+// kills a hook that hangs, and the program is forgotten after.
+func TestRemovedDuringPreStart(t *testing.T) {
+	t.Chdir(t.TempDir()) // the loop's config file is t.toml, here
+	const keep = "[programs.q]\ncommand = [\"q\"]\nstartsecs = 0\n"
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+keep+`
+[programs.p]
+command = ["p"]
+pre_start = ["pre"]
+hook_timeout = "2s"
+`, nil, map[string]script{"p": forever, "q": forever, "pre": {runFor: -1, onTerm: -1}})
+		time.Sleep(500 * time.Millisecond)
+		if err := os.WriteFile("t.toml", []byte(noSocket+keep), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l.sigs <- unix.SIGHUP
+		time.Sleep(3 * time.Second)
+		l.want("0s spawn pre", "2s kill pre KILL", "2s exit pre 137")
+		if n := l.count("spawn p"); n != 0 {
+			t.Errorf("p started after a reload removed it")
+		}
+		l.stop()
 	})
 }

@@ -231,6 +231,9 @@ func (s *Supervisor) start(p *program) {
 		switch {
 		case !p.wanted() || s.phase != running:
 			s.changed(p, Change{State: Stopped, From: p.state, Reason: "stopped during pre_start"})
+			if p.intent == intentRemove {
+				s.forget(p) // a reload removed it while its hook ran
+			}
 		case ok:
 			s.spawnRun(p, Starting)
 		default:
