@@ -131,3 +131,29 @@ hook_timeout = "2s"
 		l.stop()
 	})
 }
+
+// TestPreStartDependencyGone: a dependency that goes down while the
+// dependent's pre_start runs keeps the dependent from starting until
+// the dependency is back.
+func TestPreStartDependencyGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLoop(t, noSocket+`
+[programs.db]
+command = ["db"]
+startsecs = 0
+backoff = { initial = "1s", max = "1s", factor = 1.0 }
+[programs.web]
+command = ["web"]
+startsecs = 0
+depends_on = ["db"]
+pre_start = ["pre"]
+`, nil, map[string]script{"db": {runFor: 400 * time.Millisecond, code: 1}, "web": forever, "pre": {runFor: time.Second}})
+		// db: up at 0, crashes at 400 ms (restarted at once) and at 800
+		// ms (BACKOFF for 1 s): down when web's pre_start ends at 1 s.
+		time.Sleep(1500 * time.Millisecond)
+		if n := l.count("spawn web"); n != 0 {
+			t.Errorf("web started while db was down:\n%s", strings.Join(l.f.log(), "\n"))
+		}
+		l.stop()
+	})
+}

@@ -235,6 +235,12 @@ func (s *Supervisor) start(p *program) {
 				s.forget(p) // a reload removed it while its hook ran
 			}
 		case ok:
+			if check, _ := s.deps(p); check != depMet {
+				// A dependency went down while the hook ran: back to
+				// waiting for it; startReady starts it again.
+				s.changed(p, Change{State: Stopped, From: p.state, Reason: "a dependency went down during pre_start"})
+				return
+			}
 			s.spawnRun(p, Starting)
 		default:
 			p.started = began
