@@ -64,8 +64,8 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 		r := v.rings[0]
 		r.snap(&v.snap, 0, wake)
 		v.next[0] = v.snap.base + uint64(len(v.snap.data))
-		if n == 0 && v.from[0] >= v.snap.base {
-			v.next[0] = min(v.next[0], v.from[0]) // what came since the request
+		if n == 0 {
+			v.next[0] = v.from[0] // what came since the request (More says if the ring dropped it)
 		}
 		v.snap.each(v.snap.lastLines(n), v.format)
 		return v.flush(w, 0)
@@ -77,8 +77,8 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 	for i, r := range v.rings {
 		r.snap(&v.snap, 0, wake)
 		v.next[i] = v.snap.base + uint64(len(v.snap.data))
-		if n == 0 && v.from[i] >= v.snap.base {
-			v.next[i] = min(v.next[i], v.from[i]) // what came since the request
+		if n == 0 {
+			v.next[i] = v.from[i] // what came since the request (More says if the ring dropped it)
 		}
 		v.snap.each(v.snap.lastLines(n), func(_ []byte, begin uint64, at int64, _ uint32) {
 			e := pick{at: at, ring: i, begin: begin}

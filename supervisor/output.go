@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"os"
 
 	"tend/config"
@@ -106,8 +105,7 @@ func (s *Supervisor) openOutputsAs(p *program, c *Command, name string, watch fu
 				_, err := logs.CopyTo(st.r, st.sink)
 				s.outputDone <- func() {
 					st.release()
-					var drop *logs.DropError
-					if errors.As(err, &drop) || err != nil {
+					if err != nil {
 						s.log.Warn().Str("program", name).Err(err).Msg("program output lost")
 					}
 				}

@@ -74,7 +74,7 @@ func (s *Supervisor) scale(group string, n int, reason string) ([]*program, erro
 		if p.state != Stopping {
 			s.stop(p, reason)
 		}
-		if !p.alive() {
+		if !p.alive() && p.hook == nil { // else forgotten once down and its hook over, as a reload's
 			s.forget(p)
 		}
 	}

@@ -184,7 +184,11 @@ func Start(path string, argv, env []string, a *Attr) (int, error) {
 	n, err := readReport(fds[0], &r)
 	unix.Close(fds[0])
 	runtime.KeepAlive(p)
-	if n == 0 && err == nil {
+	if n == 0 {
+		// Nothing read: the exec succeeded (EOF), or the read failed and
+		// the child may well have exec'd. Either way it is the program
+		// now, and its exit is the one reaper's to take: never wait on
+		// it here.
 		return int(pid), nil
 	}
 	reaper.Collect(int(pid)) // it exits 253 right after the report
