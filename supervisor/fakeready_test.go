@@ -26,7 +26,8 @@ type fakeNotify struct {
 type fakeSock struct {
 	n    *fakeNotify
 	path string
-	pgid int // as Expect set it; guarded by n.mu
+	pgid int             // as Expect set it; guarded by n.mu
+	held []notify.Update // what came before Expect, as the real socket holds it
 }
 
 func (n *fakeNotify) Open(name string, uid, gid int) (notifySocket, error) {
@@ -57,9 +58,25 @@ func (n *fakeNotify) Close() error {
 func (k *fakeSock) Path() string { return k.path }
 
 func (k *fakeSock) Expect(pgid int) {
-	k.n.mu.Lock()
-	defer k.n.mu.Unlock()
+	n := k.n
+	n.mu.Lock()
 	k.pgid = pgid
+	held := k.held
+	k.held = nil
+	woke := false
+	for _, u := range held {
+		if u.Pgid == pgid {
+			n.pending = append(n.pending, notifyNote{path: k.path, Update: u})
+			woke = true
+		}
+	}
+	n.mu.Unlock()
+	if woke {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (k *fakeSock) Close() error {
@@ -70,17 +87,20 @@ func (k *fakeSock) Close() error {
 }
 
 // send is a datagram from a process of group pgid to the socket at
-// path. Like the real socket, it counts only from the expected group;
-// unlike it, it does not hold what comes before Expect (the fake
-// processes speak later than that).
+// path. Like the real socket, it counts only from the expected group,
+// and holds what a group says before Expect names it (a process may
+// speak before its spawner has recorded its pid).
 func (n *fakeNotify) send(path string, pgid int, u notify.Update) {
 	n.mu.Lock()
 	k := n.socks[path]
+	u.Pgid = pgid
+	if k != nil && k.pgid != pgid {
+		k.held = append(k.held, u)
+	}
 	if k == nil || k.pgid != pgid {
 		n.mu.Unlock()
 		return
 	}
-	u.Pgid = pgid
 	n.pending = append(n.pending, notifyNote{path: path, Update: u})
 	n.mu.Unlock()
 	select {

@@ -508,7 +508,7 @@ func (s *Supervisor) applyExit(p *program, e *ending) {
 		// tend stopped the run itself: not ready in time, or its
 		// watchdog. It counts as the failure it was, not as a stop.
 		c.Reason = p.abortWhy + "; " + c.Reason
-		if p.abort == abortReadyTimeout {
+		if p.abort == abortReadyTimeout || !p.confirmed {
 			s.failedStart(p, c, info)
 		} else {
 			s.crashed(p, c, info, e.at.Sub(p.started))

@@ -337,7 +337,8 @@ func (s *Supervisor) onNotice(p *program, u notify.Update) {
 		p.statusText = u.Status
 		s.log.Debug().Str("program", p.cfg.Name).Int("pid", p.pid).Str("status", u.Status).Msg("notify status")
 	}
-	if u.WatchdogTrigger && p.cfg.Watchdog > 0 && p.state == Running {
+	if u.WatchdogTrigger && p.cfg.Watchdog > 0 && (p.state == Running || p.state == Starting) {
+		// As systemd: the trigger acts on a run still starting too.
 		s.abortRun(p, abortWatchdog, "watchdog: the program sent WATCHDOG=trigger")
 		return
 	}

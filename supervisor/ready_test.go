@@ -224,6 +224,26 @@ watchdog = "1m"
 		l.want("0s spawn db", "3s kill db TERM", "3s exit db 143", "3s spawn db")
 		l.stop()
 	})
+	synctest.Test(t, func(t *testing.T) {
+		// WATCHDOG=trigger from a run not yet ready: stopped, and
+		// counted as the failed start it was.
+		l := startCtlLoop(t, noSocket+`
+[programs.db]
+command = ["db"]
+ready = "notify"
+watchdog = "1m"
+`, map[string]script{"db": {runFor: -1, ready: -1, trigger: 3 * time.Second}})
+		events := l.subscribe()
+		time.Sleep(3500 * time.Millisecond)
+		l.want("0s spawn db", "3s kill db TERM", "3s exit db 143")
+		if st := l.state("db"); st.State != Backoff {
+			t.Errorf("db: %+v, want BACKOFF", st)
+		}
+		if e := l.find(events, Backoff); !strings.HasPrefix(e.Reason, "watchdog: the program sent WATCHDOG=trigger") || e.Failures != 1 {
+			t.Errorf("the exit: %+v, want the trigger named and 1 failed start", e)
+		}
+		l.stop()
+	})
 }
 
 // TestNotifyPhases: RELOADING=1 and STOPPING=1 make a program not
