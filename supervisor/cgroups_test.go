@@ -532,7 +532,10 @@ command = ["p"]
 startsecs = 0
 `
 	synctest.Test(t, func(t *testing.T) {
-		l := startCgLoop(t, conf, map[string]script{"p": forever}, &fakeCgroups{waitFor: 200 * time.Millisecond})
+		// p exits 1 ms after its TERM: with 0 its exit could race the
+		// CONT tend sends right after the TERM.
+		p := script{runFor: -1, onTerm: time.Millisecond}
+		l := startCgLoop(t, conf, map[string]script{"p": p}, &fakeCgroups{waitFor: 200 * time.Millisecond})
 		time.Sleep(time.Second)
 		began := time.Now()
 		if r := l.do(api.VerbPause, "p"); r.Err != "" || r.Programs[0].State != api.Paused {

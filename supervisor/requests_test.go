@@ -74,7 +74,10 @@ command = ["db"]
 // SIGCONT.
 func TestPauseResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := startCtlLoop(t, twoPrograms, map[string]script{"web": forever, "db": forever})
+		// web exits 1 ms after its TERM: with 0 its exit could race the
+		// CONT tend sends right after the TERM.
+		web := script{runFor: -1, onTerm: time.Millisecond}
+		l := startCtlLoop(t, twoPrograms, map[string]script{"web": web, "db": forever})
 		time.Sleep(2 * time.Second)
 		if r := l.do(api.VerbPause, "web:*"); r.Err != "" || len(r.Programs) != 2 {
 			t.Fatalf("pause: %+v", r)
