@@ -76,7 +76,13 @@ func BootTicks() uint64 {
 	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
 		return 0
 	}
-	return uint64(ts.Sec)*userHZ + uint64(ts.Nsec)/(1e9/userHZ)
+	return BootTicksAt(ts.Nano())
+}
+
+// BootTicksAt is BootTicks at ns, a time on CLOCK_BOOTTIME in
+// nanoseconds.
+func BootTicksAt(ns int64) uint64 {
+	return uint64(ns) / (1e9 / userHZ)
 }
 
 // userHZ is the unit of the times in /proc/PID/stat, fixed by the

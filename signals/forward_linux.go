@@ -36,23 +36,33 @@ var (
 	// the loop for since Forwarded last took the count. Added to by the
 	// handler.
 	fwdSent [RTMax + 1]uint32
-	// fwdQuiet is 1 when the handler wakes the loop for no signal it
-	// sent. Stored by InstallForwarder, loaded by the handler.
-	fwdQuiet uint32
+	// fwdQuiet says, per signal, whether the handler wakes the loop
+	// for it once sent: 0 (wake it) or 1 (do not). Stored by
+	// InstallForwarder, loaded by the handler.
+	fwdQuiet [RTMax + 1]uint32
+	// fwdStamp says, per signal, whether the handler notes the first
+	// one it sends (StopForwarded): 1 for the stop signals (Stop).
+	// Stored by InstallForwarder, loaded by the handler.
+	fwdStamp [RTMax + 1]uint32
+	// fwdStopTarget and fwdStopNs are the target and the time (on
+	// CLOCK_BOOTTIME, ns) of the first stop signal the handler sent
+	// since StopForwarded last took them; fwdStopNs is 0 until then,
+	// and stored last. fwdStopTs is the handler's clock_gettime buffer.
+	fwdStopTarget int64
+	fwdStopNs     int64
+	fwdStopTs     [2]int64
 )
 
 // InstallForwarder turns forwarding in the handler on for each of sigs
 // that tend's handler catches (Subscribe must have run), and returns
 // those. Until ForwardTo names a target it sends nothing. With quiet, a
-// signal the handler has sent is not delivered to the Subscription: the
-// loop hears only of those it must act on. Only the loop calls it, once,
-// before it forwards anything.
+// signal of sigs the handler has sent is not delivered to the
+// Subscription: the loop hears only of those it must act on. Only the
+// loop calls it, before it forwards anything; once per set of signals
+// that differ in quiet.
 func InstallForwarder(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
 	if !handlersBuilt {
 		return nil, nil
-	}
-	if quiet {
-		atomic.StoreUint32(&fwdQuiet, 1)
 	}
 	var done []syscall.Signal
 	for _, sig := range sigs {
@@ -66,6 +76,12 @@ func InstallForwarder(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, erro
 		if act[0] != notifyHandlerAddr() && act[0] != pipeHandlerAddr() {
 			continue // ignored, or left to os/signal: the loop forwards it
 		}
+		if quiet {
+			atomic.StoreUint32(&fwdQuiet[sig], 1)
+		}
+		if Stop(sig) {
+			atomic.StoreUint32(&fwdStamp[sig], 1)
+		}
 		atomic.StoreUint32(&fwdOn[sig], 1)
 		done = append(done, sig)
 	}
@@ -77,6 +93,23 @@ func InstallForwarder(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, erro
 // send one to the target before.
 func ForwardTo(target int) {
 	atomic.StoreInt64(&fwdTarget, int64(target))
+}
+
+// StopForwarded reports the first stop signal (Stop) the handler sent
+// since the last call, quietly or not: its target (as ForwardTo took
+// it) and when, on CLOCK_BOOTTIME in nanoseconds. The handler forwards
+// a TERM as it does any signal, without waking the loop when quiet; the
+// loop takes the note at its next step, as it must know which process
+// groups had their stop signal, and since when, before it stops
+// leftovers.
+func StopForwarded() (target int, bootNs int64, ok bool) {
+	ns := atomic.LoadInt64(&fwdStopNs)
+	if ns == 0 {
+		return 0, 0, false
+	}
+	target = int(atomic.LoadInt64(&fwdStopTarget))
+	atomic.CompareAndSwapInt64(&fwdStopNs, ns, 0)
+	return target, ns, true
 }
 
 // Forwarded returns how many times the handler has sent sig and woken the

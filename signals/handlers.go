@@ -6,7 +6,7 @@ package signals
 // the C calling convention; Go never calls them.
 
 // notifyHandler forwards the signal if fwdOn says so (to fwdTarget), and
-// is done if it was sent and fwdQuiet is set; else it counts a sent
+// is done if it was sent and fwdQuiet says so for it; else it counts a sent
 // signal in fwdSent, marks the signal in pending and writes to wakeFD
 // (deliver_linux.go). In a process that is not tend (selfPID), a child
 // between fork and exec, it puts SIG_DFL back and raises the signal

@@ -27,7 +27,25 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	SYSCALL
 	TESTQ	AX, AX			// not sent (-errno): the loop sees to it
 	JNZ	mark
-	MOVL	·fwdQuiet(SB), AX
+	LEAQ	·fwdStamp(SB), AX	// a stop signal: note whom and when, once
+	MOVL	(AX)(R8*4), AX
+	TESTL	AX, AX
+	JZ	told
+	MOVQ	·fwdStopNs(SB), AX
+	TESTQ	AX, AX
+	JNZ	told			// the first since the loop took it counts
+	MOVQ	DI, ·fwdStopTarget(SB)
+	MOVL	$7, DI			// clock_gettime(CLOCK_BOOTTIME, &fwdStopTs)
+	LEAQ	·fwdStopTs(SB), SI
+	MOVL	$228, AX		// SYS_clock_gettime
+	SYSCALL
+	MOVQ	·fwdStopTs(SB), AX	// fwdStopNs = sec*1e9 + nsec, after the target
+	IMULQ	$1000000000, AX
+	ADDQ	·fwdStopTs+8(SB), AX
+	XCHGQ	AX, ·fwdStopNs(SB)
+told:
+	LEAQ	·fwdQuiet(SB), AX	// tell the loop?
+	MOVL	(AX)(R8*4), AX
 	TESTL	AX, AX
 	JZ	sent
 	RET				// sent, and the loop need not hear of it

@@ -22,10 +22,34 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVD	(R3), R0
 	CBZ	R0, mark
 	MOVD	R4, R1			// kill(target, sig)
+	MOVD	R0, R10			// the target, kept for the stamp
 	MOVD	$129, R8		// SYS_kill
 	SVC
 	CBNZ	R0, mark		// not sent (-errno): the loop sees to it
-	MOVD	$·fwdQuiet(SB), R3
+	MOVD	$·fwdStamp(SB), R3	// a stop signal: note whom and when, once
+	ADD	R4<<2, R3, R3
+	MOVWU	(R3), R3
+	CBZ	R3, told
+	MOVD	$·fwdStopNs(SB), R3
+	MOVD	(R3), R5
+	CBNZ	R5, told		// the first since the loop took it counts
+	MOVD	$·fwdStopTarget(SB), R3
+	MOVD	R10, (R3)
+	MOVD	$7, R0			// clock_gettime(CLOCK_BOOTTIME, &fwdStopTs)
+	MOVD	$·fwdStopTs(SB), R1
+	MOVD	$113, R8		// SYS_clock_gettime
+	SVC
+	MOVD	$·fwdStopTs(SB), R3	// fwdStopNs = sec*1e9 + nsec, after the target
+	MOVD	(R3), R5
+	MOVD	8(R3), R6
+	MOVD	$1000000000, R7
+	MUL	R7, R5, R5
+	ADD	R6, R5, R5
+	MOVD	$·fwdStopNs(SB), R3
+	STLR	R5, (R3)
+told:
+	MOVD	$·fwdQuiet(SB), R3	// tell the loop?
+	ADD	R4<<2, R3, R3
 	MOVWU	(R3), R3
 	CBZ	R3, sent
 	RET				// sent, and the loop need not hear of it

@@ -87,7 +87,7 @@ func startHelperEnv(t *testing.T, kind string, env ...string) *helper {
 		close(h.lines)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(unix.SIGTERM)
+		cmd.Process.Kill() // a helper that forwards TERM quietly lives on after one
 		cmd.Wait()
 	})
 	if l := h.next(); l != "ready" {
@@ -149,7 +149,8 @@ func receive(t *testing.T, c <-chan os.Signal, want syscall.Signal) {
 // the signals in TEND_SIGNALS_FORWARD to the pid in TEND_SIGNALS_TARGET,
 // prints "ready", then for each signal the subscription delivers its
 // number and the forwarder's count ("10 1"). TERM ends it. With
-// TEND_SIGNALS_QUIET=1 it forwards quietly; with TEND_SIGNALS_FOREIGN=1
+// TEND_SIGNALS_QUIET=1 it forwards quietly, but for those in
+// TEND_SIGNALS_LOUD (installed by a second call); with TEND_SIGNALS_FOREIGN=1
 // it makes its handlers take it for a forked child.
 func subscriber() {
 	sub := Subscribe()
@@ -160,6 +161,15 @@ func subscriber() {
 	}
 	if got, err := InstallForwarder(fwd, os.Getenv("TEND_SIGNALS_QUIET") == "1"); err != nil || len(got) != len(fwd) {
 		fmt.Printf("InstallForwarder(%v) = %v, %v\n", fwd, got, err)
+		os.Exit(1)
+	}
+	var loud []syscall.Signal
+	for _, f := range strings.Fields(os.Getenv("TEND_SIGNALS_LOUD")) {
+		s, _ := Parse(f)
+		loud = append(loud, s)
+	}
+	if got, err := InstallForwarder(loud, false); err != nil || len(got) != len(loud) {
+		fmt.Printf("InstallForwarder(%v) = %v, %v\n", loud, got, err)
 		os.Exit(1)
 	}
 	for _, s := range Catchable() {
@@ -198,6 +208,16 @@ func subscriber() {
 			_, err := w.Write([]byte("x"))
 			w.Close()
 			fmt.Println("pipe:", err)
+			continue
+		}
+		if sig == unix.SIGWINCH && os.Getenv("TEND_SIGNALS_STOPS") == "1" {
+			// What the handler noted of a stop signal it sent, and
+			// whether that was in the last 10 s.
+			target, ns, ok := StopForwarded()
+			var now unix.Timespec
+			_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &now)
+			age := time.Duration(now.Nano() - ns)
+			fmt.Println("stop", target, ok, ok && age >= 0 && age < 10*time.Second)
 			continue
 		}
 		fmt.Println(int(sig), Forwarded(sig))
@@ -277,12 +297,49 @@ func TestForwarderQuiet(t *testing.T) {
 	h.signal(41)
 	h.expectLine("41 0")
 
+	// Quiet is per signal: USR2, installed by a second call not quietly,
+	// is forwarded and delivered, counted; USR1 still only forwarded
+	// (its line would come before USR2's: marks go lowest first).
+	h = startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=USR1", "TEND_SIGNALS_QUIET=1", "TEND_SIGNALS_LOUD=USR2",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(target.cmd.Process.Pid))
+	for round := 0; round < 3; round++ {
+		h.signal(unix.SIGUSR1)
+		target.expect(unix.SIGUSR1)
+		h.signal(unix.SIGUSR2)
+		target.expect(unix.SIGUSR2)
+		h.expectLine(fmt.Sprintf("%d 1", unix.SIGUSR2))
+	}
+
 	// No process has pid 1<<30: the kernel's pids stop at 1<<22
 	// (PID_MAX_LIMIT). A reaped child's pid could be another's by now.
 	h = startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=40", "TEND_SIGNALS_QUIET=1",
 		"TEND_SIGNALS_TARGET="+strconv.Itoa(1<<30))
 	h.signal(40)
 	h.expectLine("40 0")
+}
+
+// TestStopStamp: the handler notes the first stop signal it forwards,
+// quietly too: whom to, and when; once taken the note is gone. Another
+// signal leaves none. (With TEND_SIGNALS_STOPS=1, a WINCH has the
+// helper print the note.)
+func TestStopStamp(t *testing.T) {
+	if !handlersBuilt {
+		t.Skip("no forwarding handler on this architecture: the loop forwards every signal")
+	}
+	target := startHelper(t)
+	pid := target.cmd.Process.Pid
+	h := startHelperEnv(t, "subscribe", "TEND_SIGNALS_FORWARD=USR1 TERM", "TEND_SIGNALS_QUIET=1", "TEND_SIGNALS_STOPS=1",
+		"TEND_SIGNALS_TARGET="+strconv.Itoa(pid))
+	h.signal(unix.SIGUSR1)
+	target.expect(unix.SIGUSR1)
+	h.signal(unix.SIGWINCH)
+	h.expectLine("stop 0 false false")
+	h.signal(unix.SIGTERM) // not delivered (quiet): the helper lives on
+	target.expect(unix.SIGTERM)
+	h.signal(unix.SIGWINCH)
+	h.expectLine(fmt.Sprintf("stop %d true true", pid))
+	h.signal(unix.SIGWINCH)
+	h.expectLine("stop 0 false false")
 }
 
 // TestPipeSentOrRaised: a SIGPIPE sent with kill is forwarded and

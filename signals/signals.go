@@ -113,6 +113,12 @@ func Synchronous(sig syscall.Signal) bool {
 	return false
 }
 
+// Stop reports whether sig is a stop signal: what a container runtime or
+// a terminal sends to end the container (TERM, INT, QUIT).
+func Stop(sig syscall.Signal) bool {
+	return sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGQUIT
+}
+
 // InInit says what init mode (`tend -- CMD`, no config) does with sig:
 // everything that can be caught is forwarded, HUP and a sent PIPE
 // included, except tend's own (CHLD, TTIN, TTOU).

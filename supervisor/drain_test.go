@@ -61,13 +61,14 @@ func (w *sweeps) log() []string {
 type initLoop struct {
 	*loop
 	sweeps   *sweeps
-	handlerS chan []syscall.Signal
+	handlerS chan []syscall.Signal // what the loop has the handler forward, once installed
 }
 
 func startInit(t *testing.T, o Options, main script, answer reaper.Swept) *initLoop {
 	t.Helper()
 	f := newFakeOS(map[string]script{"m": main})
 	f.alive[999], f.names[999] = true, "w" // a leftover the sweep finds
+	f.ticks = 4242
 	l := &loop{t: t, f: f, sigs: make(chan os.Signal, 8), code: make(chan int, 1)}
 	o.Main, o.Log = []string{"m"}, zerolog.New(zerolog.NewTestWriter(t))
 	if o.Grace == 0 {
@@ -77,10 +78,18 @@ func startInit(t *testing.T, o Options, main script, answer reaper.Swept) *initL
 	il := &initLoop{loop: l, sweeps: &sweeps{answer: answer}, handlerS: make(chan []syscall.Signal, 1)}
 	ops := f.ops()
 	ops.leftovers = il.sweeps.fake(f.t0)
-	ops.bootTicks = func() uint64 { return 4242 }
+	var installed []syscall.Signal
+	install := ops.installForwarder
 	ops.installForwarder = func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
-		il.handlerS <- sigs
-		return sigs, nil
+		installed = append(installed, sigs...) // the loop's own goroutine
+		return install(sigs, quiet)
+	}
+	ops.forwardTo = func(target int) {
+		if installed != nil {
+			il.handlerS <- installed // after the last call: the loop's first sync
+			installed = nil
+		}
+		f.ops().forwardTo(target)
 	}
 	s.os, s.init, s.rand = ops, true, func() float64 { return 0 }
 	s.reapGap = testReapGap
@@ -128,13 +137,15 @@ func TestRewrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := startInit(t, Options{Rewrite: rw}, forever, reaper.Swept{})
 		sigs := <-l.handlerS
-		for _, s := range []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1} {
+		for _, s := range []syscall.Signal{unix.SIGTERM, unix.SIGUSR1} {
 			if slices.Contains(sigs, s) {
 				t.Errorf("the handler forwards %s itself; the loop must", signals.Name(s))
 			}
 		}
-		if !slices.Contains(sigs, unix.SIGHUP) {
-			t.Errorf("the handler does not forward HUP")
+		for _, s := range []syscall.Signal{unix.SIGHUP, unix.SIGINT} {
+			if !slices.Contains(sigs, s) {
+				t.Errorf("the handler does not forward %s, which is not rewritten", signals.Name(s))
+			}
 		}
 		synctest.Wait()
 		l.sigs <- unix.SIGUSR1
@@ -152,6 +163,62 @@ func TestRewrite(t *testing.T) {
 		l.sigs <- unix.SIGTERM // supervisor mode: shut down
 		<-l.code
 		l.want("0s kill m QUIT")
+	})
+}
+
+// TestHandlerForwardsStop: in init mode the signal handler forwards
+// TERM, INT and QUIT itself, quietly, as any other signal; the loop
+// takes the handler's note of the TERM when it next wakes (here for the
+// main program's exit): the sweep passes over the group that had it,
+// and the SIGKILL comes at --grace from the TERM. With --drain the loop
+// keeps them.
+func TestHandlerForwardsStop(t *testing.T) {
+	stops := []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGQUIT}
+	synctest.Test(t, func(t *testing.T) {
+		main := script{runFor: -1, onTerm: 300 * time.Millisecond}
+		l := startInit(t, Options{Grace: time.Second}, main, reaper.Swept{Skipped: 1})
+		sigs := <-l.handlerS
+		for _, s := range stops {
+			if !slices.Contains(sigs, s) {
+				t.Errorf("the handler does not forward %s", signals.Name(s))
+			}
+		}
+		l.f.mu.Lock()
+		quietTerm := l.f.quiet[unix.SIGTERM]
+		l.f.mu.Unlock()
+		if !quietTerm {
+			t.Errorf("the handler wakes the loop for TERM")
+		}
+		synctest.Wait()
+		l.f.handlerSends(unix.SIGTERM) // quiet: the loop is not told
+		time.Sleep(2 * time.Second)
+		<-l.code
+		if n := l.count("kill m TERM"); n != 1 {
+			t.Errorf("the main program had %d TERMs, want the handler's one", n)
+		}
+		got := l.sweeps.log()
+		want := []string{"300ms TERM skip=1", "300ms CONT skip=0", "1s KILL skip=0"}
+		if !slices.Equal(got[:min(len(got), 3)], want) {
+			t.Errorf("sweeps %q, want %q", got, want)
+		}
+		l.sweeps.mu.Lock()
+		skip := l.sweeps.skip
+		l.sweeps.mu.Unlock()
+		if len(skip) != 1 || skip[101] != 4242 {
+			t.Errorf("skip %v, want the main program's group 101 at tick 4242", skip)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := startInit(t, Options{Drain: time.Second}, forever, reaper.Swept{})
+		sigs := <-l.handlerS
+		for _, s := range stops {
+			if slices.Contains(sigs, s) {
+				t.Errorf("with --drain the handler forwards %s itself; the loop must hold it", signals.Name(s))
+			}
+		}
+		synctest.Wait()
+		l.sigs <- unix.SIGTERM
+		<-l.code
 	})
 }
 

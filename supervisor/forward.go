@@ -76,9 +76,7 @@ func (s *Supervisor) rewritten(sig syscall.Signal) syscall.Signal {
 
 // stopClass reports whether sig, sent to a program, asks it to stop:
 // what a container runtime or a terminal sends to end the container.
-func stopClass(sig syscall.Signal) bool {
-	return sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGQUIT
-}
+func stopClass(sig syscall.Signal) bool { return signals.Stop(sig) }
 
 // hold keeps back a TERM or INT for --drain, and reports whether it did.
 // The first one is forwarded once the drain is over (onDrainDue); one
@@ -112,25 +110,43 @@ func (s *Supervisor) onDrainDue() {
 // noteStopSent records that process group pgid has just had a stop
 // signal, for the leftover sweep (reaper.Skip). The first one counts.
 func (s *Supervisor) noteStopSent(pgid int) {
+	s.noteStop(pgid, s.os.bootTicks(), s.now())
+}
+
+// noteStop records that process group pgid had a stop signal at ticks
+// on the boot clock, at tend time at.
+func (s *Supervisor) noteStop(pgid int, ticks uint64, at time.Time) {
 	if _, ok := s.stopSent[pgid]; ok {
 		return
 	}
 	if s.stopSent == nil {
 		s.stopSent = reaper.Skip{}
 	}
-	s.stopSent[pgid] = s.os.bootTicks()
-	if s.stopAt.IsZero() {
-		s.stopAt = s.now()
+	s.stopSent[pgid] = ticks
+	if s.stopAt.IsZero() || at.Before(s.stopAt) {
+		s.stopAt = at
+	}
+}
+
+// takeHandlerStop notes the stop signal the handler forwarded to a
+// process group, if it did since the last step. It runs before each
+// step: the handler forwards a TERM without waking the loop (a wake-up
+// would contend with the main program's for the CPU, and tini has
+// none), and what the loop needs of it, the group and the time for the
+// leftover sweep, waits until the loop wakes, at the latest for the
+// main program's exit.
+func (s *Supervisor) takeHandlerStop() {
+	if target, ticks, ago, ok := s.os.stopForwarded(); ok && target < 0 {
+		s.noteStop(-target, ticks, s.now().Add(-ago))
 	}
 }
 
 // handlerForwards says whether tend's signal handler may forward sig
-// itself. The loop keeps the stop signals, which it notes for the sweep
-// and holds for --drain, and those it rewrites: a wake-up of the loop
-// for a signal sent once in a container's life.
+// itself. The loop keeps those it rewrites (--rewrite), and the stop
+// signals when --drain holds them back.
 func (s *Supervisor) handlerForwards(sig syscall.Signal) bool {
 	_, rewrite := s.opts.Rewrite[sig]
-	return !rewrite && !stopClass(sig)
+	return !rewrite && !(stopClass(sig) && s.opts.Drain > 0)
 }
 
 // forwardTarget is where forwarded signals go now: the main program's
@@ -150,7 +166,10 @@ func (s *Supervisor) forwardTarget() int {
 // mode forwards, before the loop hears of it (signals.InstallForwarder).
 // A signal the handler sent reaches onSignal only to be logged at debug
 // level, and only with Options.LogForwarded; without it the handler
-// forwards quietly, and the loop is not woken for it at all.
+// forwards quietly, and the loop is not woken for it at all. A stop
+// signal (TERM, INT, QUIT; forwarded in init mode) is no exception: the
+// handler notes it, and the loop takes the note at its next step
+// (takeHandlerStop).
 func (s *Supervisor) installForwarder() {
 	if s.main == nil {
 		return
@@ -174,4 +193,17 @@ func (s *Supervisor) installForwarder() {
 // sooner would have been.
 func (s *Supervisor) syncForwarder() {
 	s.os.forwardTo(s.forwardTarget())
+}
+
+// stopForwarded is osOps.stopForwarded on the kernel's clocks.
+func stopForwarded() (target int, ticks uint64, ago time.Duration, ok bool) {
+	target, ns, ok := signals.StopForwarded()
+	if !ok {
+		return 0, 0, 0, false
+	}
+	var now unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &now) == nil && now.Nano() > ns {
+		ago = time.Duration(now.Nano() - ns)
+	}
+	return target, reaper.BootTicksAt(ns), ago, true
 }

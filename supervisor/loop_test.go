@@ -93,8 +93,15 @@ type fakeOS struct {
 	// the signals it has "sent" that the loop has not yet asked about.
 	forwarding int
 	handled    map[syscall.Signal]int
-	// quiet is what the loop asked of the forwarding handler.
-	quiet bool
+	// quiet is what the loop asked of the forwarding handler, per
+	// signal it forwards.
+	quiet map[syscall.Signal]bool
+	// stamp is the handler's note of the first stop signal it sent
+	// (signals.StopForwarded): its target, 0 for none, and when.
+	stampTarget int
+	stampAt     time.Time
+	// ticks is the boot clock (bootTicks), fixed.
+	ticks uint64
 	// cmds are the Commands spawned, by name.
 	cmds map[string][]Command
 	// notify is the fake notify server, once the loop has opened it;
@@ -115,7 +122,11 @@ func (f *fakeOS) ops() osOps {
 		kill:      f.kill,
 		drain:     f.drain,
 		leftovers: func(bool, syscall.Signal, reaper.Skip) (reaper.Swept, error) { return reaper.Swept{}, nil },
-		bootTicks: func() uint64 { return 0 },
+		bootTicks: func() uint64 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.ticks
+		},
 		runDelay: func() (time.Duration, bool) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -131,7 +142,12 @@ func (f *fakeOS) ops() osOps {
 		installForwarder: func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.quiet = quiet
+			if f.quiet == nil {
+				f.quiet = map[syscall.Signal]bool{}
+			}
+			for _, sig := range sigs {
+				f.quiet[sig] = quiet
+			}
 			return sigs, nil
 		},
 		forwardTo: func(target int) {
@@ -145,6 +161,16 @@ func (f *fakeOS) ops() osOps {
 			n := f.handled[sig]
 			delete(f.handled, sig)
 			return n
+		},
+		stopForwarded: func() (int, uint64, time.Duration, bool) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			target, at := f.stampTarget, f.stampAt
+			if target == 0 {
+				return 0, 0, 0, false
+			}
+			f.stampTarget = 0
+			return target, f.ticks, time.Since(at), true
 		},
 		now: func() time.Time {
 			f.mu.Lock()
@@ -318,7 +344,9 @@ func (f *fakeOS) lateHandler() {
 }
 
 // handlerSends is the forwarding handler taking sig: it "sends" it to the
-// target of the moment, as the real one does, and counts it.
+// target of the moment, as the real one does, counts it, and notes a
+// stop signal. Forwarding quietly, the handler would not deliver it to
+// the loop: a test does, or does not.
 func (f *fakeOS) handlerSends(sig syscall.Signal) {
 	f.mu.Lock()
 	target := f.forwarding
@@ -326,7 +354,10 @@ func (f *fakeOS) handlerSends(sig syscall.Signal) {
 	if target != 0 {
 		f.kill(target, sig)
 		f.mu.Lock()
-		f.handled[sig]++
+		if signals.Stop(sig) && f.stampTarget == 0 {
+			f.stampTarget, f.stampAt = target, time.Now()
+		}
+		f.handled[sig]++ // as when not quiet: a test that delivers the signal after
 		f.mu.Unlock()
 	}
 }
@@ -1002,7 +1033,7 @@ func TestForwardQuietly(t *testing.T) {
 			l := startLoopOpts(t, Options{Log: log, LogForwarded: c.logForwarded}, noSocket, []string{"m"}, map[string]script{"m": {runFor: -1, onTerm: 0}})
 			synctest.Wait()
 			l.f.mu.Lock()
-			quiet := l.f.quiet
+			quiet := l.f.quiet[unix.SIGUSR1]
 			l.f.mu.Unlock()
 			if quiet != c.quiet {
 				t.Errorf("log at %s, LogForwarded %v: forwarding quietly %v, want %v", c.level, c.logForwarded, quiet, c.quiet)

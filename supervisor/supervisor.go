@@ -170,6 +170,10 @@ type osOps struct {
 	installForwarder func(sigs []syscall.Signal, quiet bool) ([]syscall.Signal, error)
 	forwardTo        func(target int)
 	forwarded        func(syscall.Signal) int
+	// stopForwarded is the first stop signal the handler sent since
+	// the last call (signals.StopForwarded): its target, when on the
+	// clock of bootTicks, and how long ago.
+	stopForwarded func() (target int, ticks uint64, ago time.Duration, ok bool)
 	// cgroups finds tend's cgroups (realCgroups): the container's OOM
 	// kill count (nil: none), and, with setup, the programs' cgroups or
 	// why there are none. nil: no cgroups at all.
@@ -205,6 +209,7 @@ var realOS = osOps{
 	installForwarder: signals.InstallForwarder,
 	forwardTo:        signals.ForwardTo,
 	forwarded:        signals.Forwarded,
+	stopForwarded:    stopForwarded,
 	cgroups:          realCgroups,
 	groupUsage:       cgroup.ProcessGroupUsage,
 	waitFrozen:       realWaitFrozen,
@@ -330,6 +335,7 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.onRequest(r) }
 		}
 		s.noteFreeze() // the turn's clock, before anything reads it
+		s.takeHandlerStop()
 		s.safely(handle)
 		s.safely(s.advance)
 		s.syncForwarder()
