@@ -15,8 +15,9 @@
 //
 //	idle              sleep in read(stdin): the child for RSS and idle
 //	                  wake-ups.
-//	signals           print the CLOCK_MONOTONIC time of every SIGUSR1, one
-//	                  line of nanoseconds each: the forwarding-latency probe.
+//	signals           print the CLOCK_MONOTONIC time of every SIGUSR1 and
+//	                  SIGTERM, one line of nanoseconds each: the
+//	                  forwarding-latency probe (a TERM does not end it).
 //	orphans N live    leave N live processes reparented to the init; on
 //	                  the line "release" from stdin they all exit at once.
 //	orphans N zombie  leave N zombies under a middle process; on "release"
@@ -29,8 +30,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -93,11 +96,16 @@ func monotonic() int64 {
 	return ts.Nano()
 }
 
-// signals reports when each SIGUSR1 arrives. To time the arrival itself,
-// not the Go runtime's handler → channel → goroutine hand-off, SIGUSR1 is
-// blocked in every thread and read from a signalfd by a thread asleep in
-// read(2). The Go runtime starts each thread with the mask the process
-// was exec'd with, so the child blocks the signal and execs itself once.
+// signals reports when each SIGUSR1 or SIGTERM arrives. To time the
+// arrival of SIGUSR1 itself, not the Go runtime's handler → channel →
+// goroutine hand-off, it is blocked in every thread and read from a
+// signalfd by a thread asleep in read(2). The Go runtime starts each
+// thread with the mask the process was exec'd with, so the child blocks
+// the signal and execs itself once. SIGTERM cannot be read so: the
+// runtime unblocks it in every thread it starts (it must be able to die
+// of it). It comes through os/signal, hand-off included; that is the same
+// for every init, so their difference is the init's. A TERM does not end
+// the child.
 func signals() error {
 	var set unix.Sigset_t
 	set.Val[(unix.SIGUSR1-1)/64] |= 1 << ((uint(unix.SIGUSR1) - 1) % 64)
@@ -122,6 +130,25 @@ func signals() error {
 		_ = waitEOF()
 		os.Exit(0)
 	}()
+	var mu sync.Mutex
+	report := func(t int64, out []byte) error {
+		out = strconv.AppendInt(out[:0], t, 10)
+		out = append(out, '\n')
+		mu.Lock()
+		defer mu.Unlock()
+		_, err := os.Stdout.Write(out)
+		return err
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM)
+	go func() {
+		out := make([]byte, 0, 32)
+		for range term {
+			if report(monotonic(), out) != nil {
+				os.Exit(1)
+			}
+		}
+	}()
 	ready()
 	var info [128]byte // struct signalfd_siginfo
 	out := make([]byte, 0, 32)
@@ -134,9 +161,7 @@ func signals() error {
 		if err != nil {
 			return fmt.Errorf("read signalfd: %w", err)
 		}
-		out = strconv.AppendInt(out[:0], t, 10)
-		out = append(out, '\n')
-		if _, err := os.Stdout.Write(out); err != nil {
+		if err := report(t, out); err != nil {
 			return err
 		}
 	}

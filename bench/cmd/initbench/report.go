@@ -72,6 +72,10 @@ func render(res *results) string {
 			each(func(n string) float64 { return res.Signal[n].Us.Median })),
 		benchkit.NumRow("SIGUSR1 forwarding latency, p99 (µs)", "%.1f",
 			each(func(n string) float64 { return res.Signal[n].Us.P99 })),
+		benchkit.NumRow("SIGTERM forwarding latency, median (µs)", "%.1f",
+			each(func(n string) float64 { return res.Term[n].Us.Median })),
+		benchkit.NumRow("SIGTERM forwarding latency, p99 (µs)", "%.1f",
+			each(func(n string) float64 { return res.Term[n].Us.P99 })),
 		benchkit.NumRow("init context switches per forwarded signal", "%.1f",
 			each(func(n string) float64 { return res.Signal[n].SwitchesPerSignal })),
 		benchkit.SpreadRow(fmt.Sprintf("zombie burst: %d zombies passed to the init at once; until all reaped, median (min–max), ms", p.Orphans), "%.0f",
@@ -144,8 +148,13 @@ func render(res *results) string {
 		name string
 		f    func(benchkit.Summary) float64
 	}{{"median", func(s benchkit.Summary) float64 { return s.Median }}, {"p99", func(s benchkit.Summary) float64 { return s.P99 }}} {
-		tv, pv := q.f(res.Signal[tend].Us), q.f(res.Signal[ti].Us)
-		target("forwarding latency "+q.name+" ≤ tini's (µs)", fmt.Sprintf("%.1f", tv), fmt.Sprintf("%.1f", pv), tv <= pv)
+		for _, sg := range []struct {
+			name string
+			res  map[string]latency
+		}{{"SIGUSR1", res.Signal}, {"SIGTERM", res.Term}} {
+			tv, pv := q.f(sg.res[tend].Us), q.f(sg.res[ti].Us)
+			target(sg.name+" forwarding latency "+q.name+" ≤ tini's (µs)", fmt.Sprintf("%.1f", tv), fmt.Sprintf("%.1f", pv), tv <= pv)
+		}
 	}
 	for _, sc := range []struct {
 		name string

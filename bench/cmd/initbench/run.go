@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"tend/bench/internal/benchkit"
 )
 
@@ -53,11 +55,14 @@ type results struct {
 	// Floors are reference Go inits (-floors), measured for binary size
 	// and, in the idle window beside the inits, for memory: their idle
 	// results are in Idle under their names.
-	Floors   []initSpec            `json:"floors,omitempty"`
-	Binaries []binary              `json:"binaries"`
-	Startup  startupResult         `json:"startup"`
-	Signal   map[string]latency    `json:"signal"`
-	Idle     map[string]idleResult `json:"idle"`
+	Floors   []initSpec         `json:"floors,omitempty"`
+	Binaries []binary           `json:"binaries"`
+	Startup  startupResult      `json:"startup"`
+	Signal   map[string]latency `json:"signal"`
+	// Term is the same for SIGTERM, which the child catches and lives
+	// on: an init may take another path for the stop signal.
+	Term map[string]latency    `json:"signal_term"`
+	Idle map[string]idleResult `json:"idle"`
 	// ReapZombies and ReapLive are the two reaping scenarios (reap.go).
 	ReapZombies map[string]reapResult `json:"reap_zombie_burst"`
 	ReapLive    map[string]reapResult `json:"reap_exit_storm"`
@@ -92,7 +97,8 @@ func measure(f benchkit.Flags, h benchkit.Header[params]) (*results, error) {
 	_, err = benchkit.RunSteps("initbench", []benchkit.Step{
 		{Name: "binary size", Run: func() (err error) { res.Binaries, err = measureSizes(specs, floors); return }},
 		{Name: "startup+exit", Run: func() (err error) { res.Startup, err = measureStartup(specs, p, f.Out); return }},
-		{Name: "signal forwarding", Run: func() (err error) { res.Signal, err = measureSignals(specs, p); return }},
+		{Name: "signal forwarding", Run: func() (err error) { res.Signal, err = measureSignals(specs, p, unix.SIGUSR1); return }},
+		{Name: "TERM forwarding", Run: func() (err error) { res.Term, err = measureSignals(specs, p, unix.SIGTERM); return }},
 		{Name: "idle wake-ups and memory", Run: func() (err error) { res.Idle, err = measureIdle(append(slices.Clone(specs), floors...), p); return }},
 		{Name: "reaping a zombie burst", Run: func() (err error) {
 			res.ReapZombies, err = measureReap(specs, p, zombieBurst, p.ReapBurstRuns, 0)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,7 +12,8 @@ import (
 	"tend/bench/internal/benchkit"
 )
 
-// latency is how long SIGUSR1 takes from this program's kill(2) on the
+// latency is how long a signal (SIGUSR1, or SIGTERM: an init may take
+// another path for the stop signal) takes from this program's kill(2) on the
 // init to the moment the child's read(2) on a signalfd returns, both read
 // from CLOCK_MONOTONIC: the init's forwarding plus the kernel's two
 // deliveries and wake-ups.
@@ -26,7 +28,7 @@ type latency struct {
 	Child child `json:"child"`
 }
 
-func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
+func measureSignals(specs []initSpec, p params, sig syscall.Signal) (map[string]latency, error) {
 	runs, err := startAll(specs, "signals")
 	if err != nil {
 		return nil, err
@@ -46,7 +48,7 @@ func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
 		// go back to sleep, so each sample times a wake-up from idle.
 		time.Sleep(gap)
 		for _, i := range rand.Perm(len(runs)) {
-			d, err := pingOnce(runs[i])
+			d, err := pingOnce(runs[i], sig)
 			if err != nil {
 				return nil, runs[i].fail(err)
 			}
@@ -71,16 +73,16 @@ func measureSignals(specs []initSpec, p params) (map[string]latency, error) {
 	return res, finishAll(runs)
 }
 
-// pingOnce sends SIGUSR1 to the init and returns the microseconds until
-// its child saw it.
-func pingOnce(r *running) (float64, error) {
+// pingOnce sends sig to the init and returns the microseconds until its
+// child saw it.
+func pingOnce(r *running, sig syscall.Signal) (float64, error) {
 	sent := benchkit.Monotonic()
-	if err := unix.Kill(r.pid, unix.SIGUSR1); err != nil {
+	if err := unix.Kill(r.pid, sig); err != nil {
 		return 0, err
 	}
 	line, err := r.readLine(5 * time.Second)
 	if err != nil {
-		return 0, fmt.Errorf("no SIGUSR1 reached the child: %w", err)
+		return 0, fmt.Errorf("no %v reached the child: %w", sig, err)
 	}
 	got, err := strconv.ParseInt(line, 10, 64)
 	if err != nil {
