@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Forwarding in the signal handler.
@@ -46,8 +48,11 @@ var (
 	fwdStamp [RTMax + 1]uint32
 	// fwdStopTarget and fwdStopNs are the target and the time (on
 	// CLOCK_BOOTTIME, ns) of the first stop signal the handler sent
-	// since StopForwarded last took them; fwdStopNs is 0 until then,
-	// and stored last. fwdStopTs is the handler's clock_gettime buffer.
+	// since StopForwarded last took them. fwdStopNs is 0 until then, -1
+	// from just before the handler's kill to just after it, when the
+	// time is stored: the kill wakes the main program first, and its
+	// exit may reach the loop before the handler runs again. fwdStopTs
+	// is the handler's clock_gettime buffer.
 	fwdStopTarget int64
 	fwdStopNs     int64
 	fwdStopTs     [2]int64
@@ -102,12 +107,23 @@ func ForwardTo(target int) {
 // loop takes the note at its next step, as it must know which process
 // groups had their stop signal, and since when, before it stops
 // leftovers.
+//
+// A stop signal in flight (the handler is between its kill and its
+// clock) is reported as sent now, and reported again with its time
+// once the handler has it.
 func StopForwarded() (target int, bootNs int64, ok bool) {
 	ns := atomic.LoadInt64(&fwdStopNs)
 	if ns == 0 {
 		return 0, 0, false
 	}
 	target = int(atomic.LoadInt64(&fwdStopTarget))
+	if ns < 0 {
+		var now unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_BOOTTIME, &now) != nil {
+			return 0, 0, false
+		}
+		return target, now.Nano(), true
+	}
 	atomic.CompareAndSwapInt64(&fwdStopNs, ns, 0)
 	return target, ns, true
 }

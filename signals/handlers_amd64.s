@@ -22,27 +22,41 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	·fwdTarget(SB), DI
 	TESTQ	DI, DI
 	JZ	mark
+	XORL	R10, R10		// R10: 1 if this handler notes a stop
+	LEAQ	·fwdStamp(SB), AX	// a stop signal: note it in flight (-1)
+	MOVL	(AX)(R8*4), AX		// before the kill, the time after it
+	TESTL	AX, AX
+	JZ	send
+	MOVQ	DI, ·fwdStopTarget(SB)
+	XORL	AX, AX
+	MOVQ	$-1, R9
+	LOCK
+	CMPXCHGQ	R9, ·fwdStopNs(SB)	// 0 → -1: the first since the loop took it
+	JNE	send
+	MOVL	$1, R10
+send:
 	MOVQ	R8, SI			// kill(target, sig)
 	MOVL	$62, AX			// SYS_kill
 	SYSCALL
 	TESTQ	AX, AX			// not sent (-errno): the loop sees to it
-	JNZ	mark
-	LEAQ	·fwdStamp(SB), AX	// a stop signal: note whom and when, once
-	MOVL	(AX)(R8*4), AX
-	TESTL	AX, AX
+	JNZ	unsent
+	TESTL	R10, R10
 	JZ	told
-	MOVQ	·fwdStopNs(SB), AX
-	TESTQ	AX, AX
-	JNZ	told			// the first since the loop took it counts
-	MOVQ	DI, ·fwdStopTarget(SB)
 	MOVL	$7, DI			// clock_gettime(CLOCK_BOOTTIME, &fwdStopTs)
 	LEAQ	·fwdStopTs(SB), SI
 	MOVL	$228, AX		// SYS_clock_gettime
 	SYSCALL
-	MOVQ	·fwdStopTs(SB), AX	// fwdStopNs = sec*1e9 + nsec, after the target
+	MOVQ	·fwdStopTs(SB), AX	// fwdStopNs = sec*1e9 + nsec
 	IMULQ	$1000000000, AX
 	ADDQ	·fwdStopTs+8(SB), AX
 	XCHGQ	AX, ·fwdStopNs(SB)
+	JMP	told
+unsent:
+	TESTL	R10, R10		// no stop after all
+	JZ	mark
+	XORL	AX, AX
+	XCHGQ	AX, ·fwdStopNs(SB)
+	JMP	mark
 told:
 	LEAQ	·fwdQuiet(SB), AX	// tell the loop?
 	MOVL	(AX)(R8*4), AX

@@ -21,25 +21,32 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$·fwdTarget(SB), R3
 	MOVD	(R3), R0
 	CBZ	R0, mark
+	MOVD	$0, R10			// R10: 1 if this handler notes a stop
+	MOVD	$·fwdStamp(SB), R3	// a stop signal: note it in flight (-1)
+	ADD	R4<<2, R3, R3		// before the kill, the time after it
+	MOVWU	(R3), R3
+	CBZ	R3, send
+	MOVD	$·fwdStopTarget(SB), R3
+	MOVD	R0, (R3)
+	MOVD	$·fwdStopNs(SB), R3
+cas:
+	LDAXR	(R3), R5		// 0 → -1: the first since the loop took it
+	CBNZ	R5, send
+	MOVD	$-1, R6
+	STLXR	R6, (R3), R9
+	CBNZ	R9, cas
+	MOVD	$1, R10
+send:
 	MOVD	R4, R1			// kill(target, sig)
-	MOVD	R0, R10			// the target, kept for the stamp
 	MOVD	$129, R8		// SYS_kill
 	SVC
-	CBNZ	R0, mark		// not sent (-errno): the loop sees to it
-	MOVD	$·fwdStamp(SB), R3	// a stop signal: note whom and when, once
-	ADD	R4<<2, R3, R3
-	MOVWU	(R3), R3
-	CBZ	R3, told
-	MOVD	$·fwdStopNs(SB), R3
-	MOVD	(R3), R5
-	CBNZ	R5, told		// the first since the loop took it counts
-	MOVD	$·fwdStopTarget(SB), R3
-	MOVD	R10, (R3)
+	CBNZ	R0, unsent		// not sent (-errno): the loop sees to it
+	CBZ	R10, told
 	MOVD	$7, R0			// clock_gettime(CLOCK_BOOTTIME, &fwdStopTs)
 	MOVD	$·fwdStopTs(SB), R1
 	MOVD	$113, R8		// SYS_clock_gettime
 	SVC
-	MOVD	$·fwdStopTs(SB), R3	// fwdStopNs = sec*1e9 + nsec, after the target
+	MOVD	$·fwdStopTs(SB), R3	// fwdStopNs = sec*1e9 + nsec
 	MOVD	(R3), R5
 	MOVD	8(R3), R6
 	MOVD	$1000000000, R7
@@ -47,6 +54,12 @@ TEXT ·notifyHandler(SB),NOSPLIT|NOFRAME,$0
 	ADD	R6, R5, R5
 	MOVD	$·fwdStopNs(SB), R3
 	STLR	R5, (R3)
+	B	told
+unsent:
+	CBZ	R10, mark		// no stop after all
+	MOVD	$·fwdStopNs(SB), R3
+	STLR	ZR, (R3)
+	B	mark
 told:
 	MOVD	$·fwdQuiet(SB), R3	// tell the loop?
 	ADD	R4<<2, R3, R3

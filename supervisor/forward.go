@@ -115,16 +115,18 @@ func (s *Supervisor) noteStopSent(pgid int) {
 
 // noteStop records that process group pgid had a stop signal at ticks
 // on the boot clock, at tend time at.
+// The first note of a group counts; a later one may only move its time
+// back (a stop signal the handler had in flight: noted as sent now,
+// then with the handler's own time).
 func (s *Supervisor) noteStop(pgid int, ticks uint64, at time.Time) {
-	if _, ok := s.stopSent[pgid]; ok {
-		return
+	if s.stopAt.IsZero() || at.Before(s.stopAt) {
+		s.stopAt = at
 	}
 	if s.stopSent == nil {
 		s.stopSent = reaper.Skip{}
 	}
-	s.stopSent[pgid] = ticks
-	if s.stopAt.IsZero() || at.Before(s.stopAt) {
-		s.stopAt = at
+	if t, ok := s.stopSent[pgid]; !ok || ticks < t {
+		s.stopSent[pgid] = ticks
 	}
 }
 
