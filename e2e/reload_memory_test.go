@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tend/api"
+	tendctl "tend/ctl"
 )
 
 // TestRejectedReloadMemory: reloads of hostile files, each small enough
@@ -58,13 +62,16 @@ func TestRejectedReloadMemory(t *testing.T) {
 		{"4,000 programs, each with two errors", programs(4000, "stopsignal = \"NOPE\"\nbogus = 1\n")},
 		{"a file over 1 MiB", string(good) + "# " + strings.Repeat("x", 1<<20) + "\n"},
 	}
-	// SPEC: answered within a second. The time here includes starting
-	// `tend ctl`, which under -race is a race-built binary on a machine
-	// busy with the race run: that run gets more.
+	// SPEC: answered within a second. Timed with the client in this
+	// process, not `tend ctl`, whose own start on a machine busy with
+	// every other package's tests took 0.2 s and more; `tend ctl` gives
+	// the exit code and the message. Under -race the tend that answers
+	// is still the plain build, but this machine is busier.
 	limit := time.Second
 	if raceEnabled {
 		limit = 3 * time.Second
 	}
+	client := tendctl.NewClient(sock)
 	// Each reload ends with tend giving its free memory back to the
 	// kernel (debug.FreeOSMemory). What its answer and its log lines
 	// allocate after that (up to 1,000 errors, twice) stays as free heap
@@ -79,11 +86,17 @@ func TestRejectedReloadMemory(t *testing.T) {
 	for round := range 3 {
 		for _, h := range hostile {
 			putFile(t, cfg, h.body)
-			began := time.Now()
 			o := ctl(t, sock, "reload")
-			took := time.Since(began)
 			if o.code != 1 || !strings.Contains(o.stderr, filepath.Base(cfg)) {
 				t.Errorf("reload of %s: %v\nwant exit 1 and an error naming the file", h.name, o)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			began := time.Now()
+			_, err := client.Do(ctx, api.VerbReload, nil, "")
+			took := time.Since(began)
+			cancel()
+			if err == nil || !strings.Contains(err.Error(), filepath.Base(cfg)) {
+				t.Errorf("reload of %s through the client: %v, want an error naming the file", h.name, err)
 			}
 			if took > limit {
 				t.Errorf("reload of %s answered in %v, want within %v", h.name, took, limit)
