@@ -208,6 +208,24 @@ func TestHandlerForwardsStop(t *testing.T) {
 			t.Errorf("skip %v, want the main program's group 101 at tick 4242", skip)
 		}
 	})
+	// The main program's exit reached the loop while the handler had the
+	// TERM in flight (sent, its time not yet noted): noted as sent now.
+	synctest.Test(t, func(t *testing.T) {
+		l := startInit(t, Options{Grace: time.Second}, forever, reaper.Swept{Skipped: 1})
+		<-l.handlerS
+		synctest.Wait()
+		l.f.mu.Lock()
+		l.f.stampInFlight = true
+		l.f.mu.Unlock()
+		l.f.handlerSends(unix.SIGTERM)
+		<-l.code
+		l.sweeps.mu.Lock()
+		skip := l.sweeps.skip
+		l.sweeps.mu.Unlock()
+		if len(skip) != 1 || skip[101] != 4243 {
+			t.Errorf("skip %v, want the main program's group 101 at tick 4243 (now)", skip)
+		}
+	})
 	synctest.Test(t, func(t *testing.T) {
 		l := startInit(t, Options{Drain: time.Second}, forever, reaper.Swept{})
 		sigs := <-l.handlerS

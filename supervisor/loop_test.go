@@ -100,6 +100,9 @@ type fakeOS struct {
 	// (signals.StopForwarded): its target, 0 for none, and when.
 	stampTarget int
 	stampAt     time.Time
+	// stampInFlight: the next take finds the stop signal in flight
+	// (reported as sent now, and kept for the take after).
+	stampInFlight bool
 	// ticks is the boot clock (bootTicks), fixed.
 	ticks uint64
 	// cmds are the Commands spawned, by name.
@@ -168,6 +171,10 @@ func (f *fakeOS) ops() osOps {
 			target, at := f.stampTarget, f.stampAt
 			if target == 0 {
 				return 0, 0, 0, false
+			}
+			if f.stampInFlight {
+				f.stampInFlight = false
+				return target, f.ticks + 1, 0, true
 			}
 			f.stampTarget = 0
 			return target, f.ticks, time.Since(at), true
