@@ -963,13 +963,6 @@ func (d *decoder) readyChecks(l loc, m map[string]any, p *Program) {
 				d.errorf(l.child("ready"), `"healthy" needs a check: [%s.readiness] or [%s.healthcheck]`, keyString(l.key), keyString(l.key))
 			}
 		}
-	case ReadyFd:
-		for _, k := range []string{"rlimits", "no_new_privs", "capabilities", "oom_score_adj", "nice"} {
-			if _, ok := m[k]; ok {
-				d.errorf(l.child("ready"), "{ fd = N } cannot be combined with %s yet: a program with that key is started by tend's own fork, which sets fds 0, 1 and 2 only; use \"notify\" or a readiness check", k)
-				break
-			}
-		}
 	case ReadyLog:
 		if p.Stdout.Mode == Inherit && p.Stderr.Mode == Inherit {
 			d.errorf(l.child("ready"), `a log pattern needs output tend reads: set stdout or stderr to "prefix" or a file (with "inherit" the program writes to tend's own stdout and stderr directly)`)

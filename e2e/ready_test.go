@@ -13,7 +13,8 @@ import (
 )
 
 // TestReadyKinds: a program that sends READY=1 on its NOTIFY_SOCKET, one
-// that writes a newline to fd 3 and one that prints a line are each
+// that writes a newline to fd 3 (and one to fd 4, with a key that has
+// tend's own fork start it) and one that prints a line are each
 // RUNNING and ready when they say so, not after their startsecs (30 s,
 // past the harness's deadline); their dependent starts then, health
 // says yes, and status shows the STATUS= text.
@@ -30,6 +31,12 @@ command = ["sh", "-c", "echo fd has $(ls /proc/self/fd | wc -l) fds; sleep 0.3; 
 ready = { fd = 3 }
 startsecs = 30
 
+[programs.fdpriv]
+command = ["sh", "-c", "echo fdpriv has $(ls /proc/self/fd | tr '\\n' ' ')fds, nice $(nice); sleep 0.3; echo ok >&4; exec sleep 600"]
+ready = { fd = 4 }
+nice = 5
+startsecs = 30
+
 [programs.log]
 command = ["sh", "-c", "echo starting; sleep 0.3; echo 'listening on :8080'; exec sleep 600"]
 ready = { log = '^listening on :\d+$' }
@@ -38,7 +45,7 @@ startsecs = 30
 
 [programs.app]
 command = ["sh", "-c", "echo app up; exec sleep 600"]
-depends_on = ["note", "fd", "log"]
+depends_on = ["note", "fd", "fdpriv", "log"]
 startsecs = 0
 `, false)
 	start := time.Now()
@@ -48,11 +55,16 @@ startsecs = 0
 	if line := s.expect("fd has"); line != "fd has 5 fds" {
 		t.Errorf("%q, want fds 0 to 3 and ls's own", line)
 	}
+	// Started by internal/forkexec (nice): fds 0 to 2 and 4, 3 closed
+	// in the program (ls's own directory is its 3).
+	if line := s.expect("fdpriv has"); line != "fdpriv has 0 1 2 3 4 fds, nice 5" {
+		t.Errorf("%q, want fds 0, 1, 2, 4 and ls's own 3, nice 5", line)
+	}
 	s.expect("app up")
 	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("app started after %v", took)
 	}
-	for name, reason := range map[string]string{"note": "ready: READY=1", "fd": "ready: fd 3", "log": "ready: log line"} {
+	for name, reason := range map[string]string{"note": "ready: READY=1", "fd": "ready: fd 3", "fdpriv": "ready: fd 4", "log": "ready: log line"} {
 		e := s.tl.waitFrom(0, name+" RUNNING", func(e event) bool {
 			return e.Message == "state" && e.Program == name && e.State == "RUNNING"
 		})

@@ -117,11 +117,6 @@ func spawn(c Command) (int, error) {
 	// Only the main program takes the terminal (Foreground), and it has
 	// no config, so no privileges.
 	if c.Privileges.set() && !c.Foreground {
-		if len(c.ExtraFiles) > 0 {
-			// internal/forkexec sets fds 0, 1 and 2 only (config
-			// refuses ready = { fd = N } beside these keys).
-			return 0, &ExecError{Path: path, Err: errors.New("ready = { fd = N } cannot be combined with rlimits, no_new_privs, capabilities, oom_score_adj or nice")}
-		}
 		return spawnPrivileged(path, env, c)
 	}
 	sys := &syscall.SysProcAttr{Setsid: true, Credential: c.Cred}
@@ -138,10 +133,7 @@ func spawn(c Command) (int, error) {
 		old := syscall.Umask(c.Umask)
 		defer syscall.Umask(old)
 	}
-	files := []uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)}
-	for _, f := range c.ExtraFiles {
-		files = append(files, fdOr(f, ^uintptr(0))) // -1: closed in the child
-	}
+	files := append([]uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)}, extraFds(c.ExtraFiles)...)
 	attr := &syscall.ProcAttr{
 		Dir:   c.Dir,
 		Env:   env,
@@ -178,6 +170,7 @@ func spawnPrivileged(path string, env []string, c Command) (int, error) {
 	a := &forkexec.Attr{
 		Dir:         c.Dir,
 		Files:       [3]uintptr{fdOr(c.Stdin, 0), fdOr(c.Stdout, 1), fdOr(c.Stderr, 2)},
+		Extra:       extraFds(c.ExtraFiles),
 		Setsid:      true,
 		Cred:        c.Cred,
 		NoNewPrivs:  pv.NoNewPrivs,
@@ -303,4 +296,14 @@ func fdOr(f *os.File, fd uintptr) uintptr {
 func ownsTerminal() bool {
 	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
 	return err == nil && fg == unix.Getpgrp()
+}
+
+// extraFds are the fds of ExtraFiles, ^uintptr(0) for a nil one (closed
+// in the child).
+func extraFds(files []*os.File) []uintptr {
+	var fds []uintptr
+	for _, f := range files {
+		fds = append(fds, fdOr(f, ^uintptr(0)))
+	}
+	return fds
 }

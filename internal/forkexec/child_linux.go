@@ -119,7 +119,7 @@ func forkChild(p *plan) (pid uintptr, err1 syscall.Errno) {
 		nextfd++
 	}
 	for i = 0; i < len(p.fd); i++ {
-		if p.fd[i] < i {
+		if p.fd[i] >= 0 && p.fd[i] < i {
 			if nextfd == pipe {
 				nextfd++
 			}
@@ -132,6 +132,13 @@ func forkChild(p *plan) (pid uintptr, err1 syscall.Errno) {
 		}
 	}
 	for i = 0; i < len(p.fd); i++ {
+		if p.fd[i] < 0 {
+			// Closed in the child, as os/exec's nil ExtraFiles. No
+			// source is there any more: a later slot's was moved above
+			// every slot in pass 1, an earlier slot's is done.
+			syscall.RawSyscall(unix.SYS_CLOSE, uintptr(i), 0, 0)
+			continue
+		}
 		if p.fd[i] == i {
 			// dup3(i, i) is an error, and dup2 would keep close-on-exec.
 			_, _, err1 = syscall.RawSyscall(unix.SYS_FCNTL, uintptr(i), unix.F_SETFD, 0)

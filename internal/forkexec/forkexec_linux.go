@@ -35,6 +35,7 @@ package forkexec
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -50,9 +51,11 @@ type Attr struct {
 	// Dir is the working directory, entered as the new user; "" is
 	// tend's.
 	Dir string
-	// Files become fds 0, 1 and 2; every other fd of tend's is
-	// close-on-exec.
+	// Files become fds 0, 1 and 2, and Extra fds 3, 4, …, as os/exec's
+	// ExtraFiles (^uintptr(0): that fd is closed in the child); every
+	// other fd of tend's is close-on-exec.
 	Files [3]uintptr
+	Extra []uintptr
 	// Setsid makes the process the leader of a new session and process
 	// group.
 	Setsid bool
@@ -169,7 +172,9 @@ func Start(path string, argv, env []string, a *Attr) (int, error) {
 		return 0, fmt.Errorf("status pipe: %w", err)
 	}
 	p.pipe = fds[1]
-	p.nextfd = max(p.fd[0], p.fd[1], p.fd[2], 2) + 1
+	// Above every fd the child is given and every slot it fills: what
+	// is moved there is overwritten by nothing.
+	p.nextfd = max(slices.Max(p.fd), len(p.fd)-1) + 1
 	pid, errno := forkChild(p)
 	runtime_AfterFork()
 	syscall.ForkLock.Unlock()
@@ -217,7 +222,7 @@ type plan struct {
 	argv, envv []*byte
 	dir        *byte
 
-	fd     [3]int
+	fd     []int // what becomes fd 0, 1, 2, …; -1: closed
 	pipe   int
 	nextfd int
 	setsid bool
@@ -293,8 +298,16 @@ func newPlan(path string, argv, env []string, a *Attr) (*plan, error) {
 			return nil, err
 		}
 	}
-	for i, f := range a.Files {
-		p.fd[i] = int(f)
+	p.fd = make([]int, 0, len(a.Files)+len(a.Extra))
+	for _, f := range a.Files {
+		p.fd = append(p.fd, int(f))
+	}
+	for _, f := range a.Extra {
+		if f == ^uintptr(0) {
+			p.fd = append(p.fd, -1)
+		} else {
+			p.fd = append(p.fd, int(f))
+		}
 	}
 	if a.Umask != nil {
 		p.umask = *a.Umask & 0o777

@@ -426,13 +426,23 @@ func TestFiles(t *testing.T) {
 		}
 		return s
 	}
-	for _, files := range [][3]uintptr{
-		{r.Fd(), w.Fd(), w.Fd()},
-		{w.Fd(), r.Fd(), 0}, // fd 2 from fd 0: moved up first
-		{1, 0, 2},           // crossed: 0 gets 1 and 1 gets 0
-		{0, 1, 2},           // in place: close-on-exec cleared
+	const closed = ^uintptr(0)
+	for _, c := range []struct {
+		files [3]uintptr
+		extra []uintptr
+	}{
+		{files: [3]uintptr{r.Fd(), w.Fd(), w.Fd()}},
+		{files: [3]uintptr{w.Fd(), r.Fd(), 0}}, // fd 2 from fd 0: moved up first
+		{files: [3]uintptr{1, 0, 2}},           // crossed: 0 gets 1 and 1 gets 0
+		{files: [3]uintptr{0, 1, 2}},           // in place: close-on-exec cleared
+		// fds 3 to 5 (a readiness fd): 4 closed; 3 and 5 from fds
+		// that are, or may be, slots of their own.
+		{files: [3]uintptr{0, 1, 2}, extra: []uintptr{w.Fd(), closed, r.Fd()}},
+		{files: [3]uintptr{0, 1, 2}, extra: []uintptr{closed, closed, 2}},
+		{files: [3]uintptr{r.Fd(), 1, 2}, extra: []uintptr{0}},
 	} {
-		pid, err := Start("/bin/sleep", []string{"sleep", "60"}, nil, &Attr{Files: files, NoNewPrivs: true})
+		files := c.files
+		pid, err := Start("/bin/sleep", []string{"sleep", "60"}, nil, &Attr{Files: files, Extra: c.extra, NoNewPrivs: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -446,8 +456,13 @@ func TestFiles(t *testing.T) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		want := []string{"0 " + target(files[0]), "1 " + target(files[1]), "2 " + target(files[2])}
+		for i, f := range c.extra {
+			if f != closed {
+				want = append(want, fmt.Sprintf("%d %s", 3+i, target(f)))
+			}
+		}
 		if !slices.Equal(got, want) {
-			t.Errorf("Files %v: the program has\n%q, want\n%q", files, got, want)
+			t.Errorf("Files %v, Extra %v: the program has\n%q, want\n%q", files, c.extra, got, want)
 		}
 	}
 }
