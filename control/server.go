@@ -465,10 +465,7 @@ func (s *server) audit(req api.Request, reply api.Reply, herr *httpError) {
 // stream answers GET /v1/events: one JSON line per event, each sent at
 // once, until the client goes away or the loop drops the subscriber.
 func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
-	if n, most := s.streams.Add(1), int64(s.opt.maxStreams); n > most {
-		s.streams.Add(-1)
-		s.writeError(x, &httpError{h1.StatusServiceUnavailable,
-			fmt.Sprintf("tend is busy: %d events streams open, at most %d", n-1, most)})
+	if !s.takeStream(x) {
 		return
 	}
 	defer s.streams.Add(-1)
@@ -494,41 +491,26 @@ func (s *server) stream(ctx context.Context, x *exchange, req api.Request) {
 		return
 	}
 
-	// Chunked, one chunk per line: the end of the stream is the end of
-	// the chunked body, which a client tells from a cut connection.
-	_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-	body, err := x.req.Stream(x.c, h1.StatusOK, h1.Header{
-		{Name: "Content-Type", Value: "application/x-ndjson"},
-		{Name: "Cache-Control", Value: "no-store"},
-	})
-	if err != nil {
+	st := s.openStream(x)
+	if st == nil {
 		return
 	}
-	enc := json.NewEncoder(body) // one Write, so one chunk, per line
 	for {
 		select {
 		case <-ctx.Done(): // the client is gone
 			return
 		case <-s.quit:
-			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-			_ = body.Close()
+			st.end()
 			return
 		case ev, ok := <-events:
 			if !ok {
-				reason := fmt.Sprintf("the client fell behind: more than %d events were waiting, later ones were lost", cap(events))
-				s.log.Warn().Uint32("peer_uid", req.Peer.UID).Int32("peer_pid", req.Peer.PID).
-					Str("reason", reason).Msg("control: events subscriber dropped")
-				_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-				if enc.Encode(api.Dropped{Dropped: true, Reason: reason}) == nil {
-					_ = body.Close()
-				}
+				s.drop(st, req, "events subscriber", fmt.Sprintf("the client fell behind: more than %d events were waiting, later ones were lost", cap(events)))
 				return
 			}
 			if len(filter) > 0 && ev.Kind == "" && !matchAny(filter, ev.Program) {
 				continue
 			}
-			_ = x.c.SetWriteDeadline(time.Now().Add(s.opt.writeTimeout))
-			if enc.Encode(ev) != nil {
+			if st.writeJSON(ev) != nil {
 				return
 			}
 		}

@@ -398,7 +398,7 @@ func TestLimits(t *testing.T) {
 	defer stream.Close()
 	e.waitSubscribed(1)
 	_, errOut := e.mustCtl(1, "events")
-	if !strings.Contains(errOut, "tend is busy: 1 events streams open, at most 1") {
+	if !strings.Contains(errOut, "tend is busy: 1 events and logs streams open, at most 1") {
 		t.Errorf("second stream: %q", errOut)
 	}
 	// Two silent connections, and the stream's: a fourth takes the
