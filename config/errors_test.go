@@ -191,7 +191,6 @@ func TestErrors(t *testing.T) {
 		{"on_start_timeout", "[tend]\non_start_timeout = \"abort\"", `t.toml:2: tend.on_start_timeout: "abort" is not one of "continue" or "fail"`},
 		{"start_timeout", "[tend]\nstart_timeout = \"x\"", `t.toml:2: tend.start_timeout: bad duration "x": want seconds or a duration like "1.5s" or "250ms"`},
 
-
 		// Schedules.
 		{"schedule on a longrun", prog + "schedule = \"@hourly\"", `t.toml:3: programs.p.schedule: only a oneshot runs on a schedule: add type = "oneshot"`},
 		{"every on a longrun", prog + "every = \"1h\"", `t.toml:3: programs.p.every: only a oneshot runs on a schedule: add type = "oneshot"`},
