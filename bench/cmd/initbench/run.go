@@ -36,7 +36,7 @@ var (
 		Mode:        "full",
 		StartupRuns: 300, StartupWarmup: 20, HyperfineRuns: 200,
 		SignalSamples: 2000, SignalWarmup: 100, SignalGapUs: 1000,
-		Orphans: 10000, ReapBurstRuns: 3, ReapStormRuns: 9, ReapSampleRuns: 1,
+		Orphans: 10000, ReapBurstRuns: 9, ReapStormRuns: 9, ReapSampleRuns: 1,
 		IdleSettleSec: 1, IdleWindowSec: 20,
 	}
 	quick = params{
