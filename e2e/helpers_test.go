@@ -133,7 +133,7 @@ func orphans(n int) int {
 	}
 	// Polling /proc here is the helper observing, not tend: tend gets
 	// no hint from it. The deadline turns a leak into a failure.
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(80 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		z, live := census()
 		if z == 0 && live == 0 {
 			fmt.Println("zombies 0")

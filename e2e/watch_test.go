@@ -139,6 +139,12 @@ func (w *watcher) end() {
 // order, with mu held. When none came, why says so: the stream ended,
 // or the deadline passed.
 func (w *watcher) await(from int, match func(event) bool) (e event, why string) {
+	return w.awaitWithin(from, deadline, match)
+}
+
+// awaitWithin is await with a deadline of its own, for the few waits
+// whose work, not tend's answer, takes the time.
+func (w *watcher) awaitWithin(from int, deadline time.Duration, match func(event) bool) (e event, why string) {
 	timeout := time.NewTimer(deadline)
 	defer timeout.Stop()
 	for {
