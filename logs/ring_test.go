@@ -285,6 +285,36 @@ func TestViewFollow(t *testing.T) {
 	}
 }
 
+// TestViewFollowSinceRequest: following with n = 0, the lines written
+// between the request (NewView) and Tail are More's, and the View wakes
+// for them itself: the ring woke no one for them. (control's
+// TestLogsStream waited for a line so, under -race, until its timeout.)
+func TestViewFollowSinceRequest(t *testing.T) {
+	for _, rings := range []int{1, 2} {
+		a, b := NewRing(), NewRing()
+		ma := a.source("a", false)
+		a.add(lines("old"), 1, ma)
+		v := NewView([]*Ring{a, b}[:rings])
+		a.add(lines("new"), 2, ma)
+		var buf bytes.Buffer
+		if err := v.Tail(&buf, 0, true); err != nil || buf.Len() != 0 {
+			t.Fatalf("%d rings: tail 0: %q, %v", rings, buf.Bytes(), err)
+		}
+		select {
+		case <-v.Wake():
+		default:
+			t.Fatalf("%d rings: not woken for the line written since the request", rings)
+		}
+		if err := v.More(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := texts(decodeLines(t, buf.Bytes())); fmt.Sprint(got) != "[new]" {
+			t.Errorf("%d rings: more %v, want [new]", rings, got)
+		}
+		v.Close()
+	}
+}
+
 // TestRingConcurrent: copiers of two streams add while followers read;
 // every follower sees each stream's lines in order, none twice, none
 // missing, unless it is told it fell behind. Run with -race. Small: the

@@ -65,7 +65,7 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 		r.snap(&v.snap, 0, wake)
 		v.next[0] = v.snap.base + uint64(len(v.snap.data))
 		if n == 0 {
-			v.next[0] = v.from[0] // what came since the request (More says if the ring dropped it)
+			v.sinceRequest(0, wake)
 		}
 		v.snap.each(v.snap.lastLines(n), v.format)
 		return v.flush(w, 0)
@@ -78,7 +78,7 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 		r.snap(&v.snap, 0, wake)
 		v.next[i] = v.snap.base + uint64(len(v.snap.data))
 		if n == 0 {
-			v.next[i] = v.from[i] // what came since the request (More says if the ring dropped it)
+			v.sinceRequest(i, wake)
 		}
 		v.snap.each(v.snap.lastLines(n), func(_ []byte, begin uint64, at int64, _ uint32) {
 			e := pick{at: at, ring: i, begin: begin}
@@ -115,6 +115,21 @@ func (v *View) Tail(w io.Writer, n int, follow bool) error {
 		}
 	}
 	return v.flush(w, 0)
+}
+
+// sinceRequest has ring i read on from where it ended when tend took the
+// request (More says if the ring dropped some of it). Lines that came
+// between the request and Tail came before Tail asked the ring to wake
+// the View: with follow (wake not nil) the View wakes itself for them,
+// or they would wait for the next line to be written.
+func (v *View) sinceRequest(i int, wake chan struct{}) {
+	if v.from[i] < v.next[i] && wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	v.next[i] = v.from[i]
 }
 
 // Wake is sent to when lines have come since the last Tail or More.
