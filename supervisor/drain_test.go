@@ -30,6 +30,18 @@ type sweeps struct {
 	answer reaper.Swept
 }
 
+// wantSkip checks that the TERM sweep was told to pass over the main
+// program's group alone (pid 101), as it stood at tick.
+func (w *sweeps) wantSkip(t *testing.T, tick uint64) {
+	t.Helper()
+	w.mu.Lock()
+	skip := w.skip
+	w.mu.Unlock()
+	if len(skip) != 1 || skip[101] != tick {
+		t.Errorf("skip %v, want the main program's group 101 at tick %d", skip, tick)
+	}
+}
+
 func (w *sweeps) fake(t0 time.Time) func(bool, syscall.Signal, reaper.Skip) (reaper.Swept, error) {
 	return func(_ bool, sig syscall.Signal, skip reaper.Skip) (reaper.Swept, error) {
 		w.mu.Lock()
@@ -191,7 +203,6 @@ func TestHandlerForwardsStop(t *testing.T) {
 		}
 		synctest.Wait()
 		l.f.handlerSends(unix.SIGTERM) // quiet: the loop is not told
-		time.Sleep(2 * time.Second)
 		<-l.code
 		if n := l.count("kill m TERM"); n != 1 {
 			t.Errorf("the main program had %d TERMs, want the handler's one", n)
@@ -201,12 +212,7 @@ func TestHandlerForwardsStop(t *testing.T) {
 		if !slices.Equal(got[:min(len(got), 3)], want) {
 			t.Errorf("sweeps %q, want %q", got, want)
 		}
-		l.sweeps.mu.Lock()
-		skip := l.sweeps.skip
-		l.sweeps.mu.Unlock()
-		if len(skip) != 1 || skip[101] != 4242 {
-			t.Errorf("skip %v, want the main program's group 101 at tick 4242", skip)
-		}
+		l.sweeps.wantSkip(t, 4242)
 	})
 	// The main program's exit reached the loop while the handler had the
 	// TERM in flight (sent, its time not yet noted): noted as sent now.
@@ -219,12 +225,7 @@ func TestHandlerForwardsStop(t *testing.T) {
 		l.f.mu.Unlock()
 		l.f.handlerSends(unix.SIGTERM)
 		<-l.code
-		l.sweeps.mu.Lock()
-		skip := l.sweeps.skip
-		l.sweeps.mu.Unlock()
-		if len(skip) != 1 || skip[101] != 4243 {
-			t.Errorf("skip %v, want the main program's group 101 at tick 4243 (now)", skip)
-		}
+		l.sweeps.wantSkip(t, 4243)
 	})
 	synctest.Test(t, func(t *testing.T) {
 		l := startInit(t, Options{Drain: time.Second}, forever, reaper.Swept{})
@@ -256,12 +257,7 @@ func TestOneTermPerProcess(t *testing.T) {
 		if !slices.Equal(got[:min(len(got), 3)], want) {
 			t.Errorf("sweeps %q, want %q", got, want)
 		}
-		l.sweeps.mu.Lock()
-		skip := l.sweeps.skip
-		l.sweeps.mu.Unlock()
-		if len(skip) != 1 || skip[101] != 4242 {
-			t.Errorf("skip %v, want the main program's group 101 at tick 4242", skip)
-		}
+		l.sweeps.wantSkip(t, 4242)
 		<-l.code
 	})
 	// Some leftover had no stop signal yet: it gets TERM and the whole

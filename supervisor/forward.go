@@ -55,7 +55,7 @@ func (s *Supervisor) forward(sig syscall.Signal) bool {
 	}
 	to := s.rewritten(sig)
 	err := s.os.kill(target, to)
-	if err == nil && target < 0 && stopClass(sig) {
+	if err == nil && target < 0 && signals.Stop(sig) {
 		s.noteStopSent(-target)
 	}
 	ev := s.log.Debug().Err(err).Str("signal", signals.Name(sig)).Int("target", target)
@@ -73,10 +73,6 @@ func (s *Supervisor) rewritten(sig syscall.Signal) syscall.Signal {
 	}
 	return sig
 }
-
-// stopClass reports whether sig, sent to a program, asks it to stop:
-// what a container runtime or a terminal sends to end the container.
-func stopClass(sig syscall.Signal) bool { return signals.Stop(sig) }
 
 // hold keeps back a TERM or INT for --drain, and reports whether it did.
 // The first one is forwarded once the drain is over (onDrainDue); one
@@ -148,7 +144,7 @@ func (s *Supervisor) takeHandlerStop() {
 // signals when --drain holds them back.
 func (s *Supervisor) handlerForwards(sig syscall.Signal) bool {
 	_, rewrite := s.opts.Rewrite[sig]
-	return !rewrite && !(stopClass(sig) && s.opts.Drain > 0)
+	return !rewrite && !(signals.Stop(sig) && s.opts.Drain > 0)
 }
 
 // forwardTarget is where forwarded signals go now: the main program's
