@@ -51,8 +51,12 @@ var (
 	// since StopForwarded last took them. fwdStopNs is 0 until then, -1
 	// from just before the handler's kill to just after it, when the
 	// time is stored: the kill wakes the main program first, and its
-	// exit may reach the loop before the handler runs again. fwdStopTs
-	// is the handler's clock_gettime buffer.
+	// exit may reach the loop before the handler runs again. The
+	// handler stores the target before its compare-and-swap, so a
+	// handler that loses the swap (a stop already noted) writes the
+	// target too: the same one, as both read fwdTarget, which only the
+	// loop changes and which is 0 once the main program is gone.
+	// fwdStopTs is the handler's clock_gettime buffer.
 	fwdStopTarget int64
 	fwdStopNs     int64
 	fwdStopTs     [2]int64
