@@ -335,7 +335,7 @@ func (s *Supervisor) Run() int {
 			handle = func() { s.onRequest(r) }
 		}
 		s.noteFreeze() // the turn's clock, before anything reads it
-		s.takeHandlerStop()
+		s.safely(s.takeHandlerStop)
 		s.safely(handle)
 		s.safely(s.advance)
 		s.syncForwarder()
